@@ -1,0 +1,33 @@
+# Thin front door over Meson/Ninja. Binaries land in build/.
+BUILD ?= build
+MESON ?= meson
+
+.PHONY: all run check bench format format-check clean deps
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(BUILD)/build.ninja:
+	$(MESON) setup $(BUILD)
+
+# Installs the Debian packages the build, tests and demo need (idempotent; root or sudo).
+deps:
+	tools/install-deps.sh
+
+run: all
+	tools/run-demo.sh $(BUILD)
+
+check:
+	tools/check.sh
+
+bench: all
+	bench/run.sh $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) build-asan build-clang

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/* CPUID tables: an ordered set of (leaf, subleaf) -> eax..edx, and their file formats. */
+#ifndef CVMM_CPUID_H
+#define CVMM_CPUID_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cvmm/err.h"
+
+enum cvmm_reg { CVMM_EAX, CVMM_EBX, CVMM_ECX, CVMM_EDX, CVMM_NREGS };
+
+struct cvmm_cpuid_entry {
+        uint32_t leaf;
+        uint32_t subleaf;
+        uint32_t regs[CVMM_NREGS];
+};
+
+/*
+ * A change a profile or derivation made to one register, kept so that output can say which
+ * rule changed what. `rule` points at a static string.
+ */
+struct cvmm_cpuid_change {
+        uint32_t leaf;
+        uint32_t subleaf;
+        enum cvmm_reg reg; /* CVMM_NREGS: the whole entry was removed */
+        uint32_t before;
+        uint32_t after;
+        const char *rule;
+};
+
+/*
+ * Entries are kept sorted by (leaf, subleaf) at all times, so iteration order, and therefore
+ * every derived value and every output byte, never depends on input order.
+ */
+struct cvmm_cpuid_table {
+        struct cvmm_cpuid_entry *entries;
+        size_t count;
+        size_t capacity;
+        struct cvmm_cpuid_change *changes; /* trace of rule applications, in order applied */
+        size_t nchanges;
+        size_t changes_capacity;
+        bool partial;         /* the source did not list every leaf (e.g. a pasted excerpt) */
+        bool trace;           /* record changes */
+};
+
+/* Initialises an empty table. */
+void cvmm_cpuid_init(struct cvmm_cpuid_table *t);
+/* Releases the table's memory; the table is empty afterwards. */
+void cvmm_cpuid_free(struct cvmm_cpuid_table *t);
+/* Deep copy; returns 0, or -1 on allocation failure with dst left empty. */
+int cvmm_cpuid_copy(struct cvmm_cpuid_table *dst, const struct cvmm_cpuid_table *src);
+/* Returns the entry for (leaf, subleaf), or NULL. */
+const struct cvmm_cpuid_entry *cvmm_cpuid_get(const struct cvmm_cpuid_table *t, uint32_t leaf,
+                                              uint32_t subleaf);
+/* Register value of (leaf, subleaf), or 0 when the entry is absent. */
+uint32_t cvmm_cpuid_reg(const struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t subleaf,
+                        enum cvmm_reg reg);
+/* Inserts or replaces an entry (no trace). Returns 0, or -1 on allocation failure. */
+int cvmm_cpuid_put(struct cvmm_cpuid_table *t, const struct cvmm_cpuid_entry *e);
+/* Removes (leaf, subleaf) if present; returns true when something was removed. */
+bool cvmm_cpuid_remove(struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t subleaf);
+/* Removes every subleaf of leaf; returns how many were removed. */
+size_t cvmm_cpuid_remove_leaf(struct cvmm_cpuid_table *t, uint32_t leaf);
+
+/*
+ * Sets one register of an existing or new entry, recording the change under `rule` when the
+ * table traces and the value differs. Returns 0, or -1 on allocation failure.
+ */
+int cvmm_cpuid_set_reg(struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t subleaf,
+                       enum cvmm_reg reg, uint32_t value, const char *rule);
+/* Removes an entry, recording the removal (reg == CVMM_NREGS) under `rule` when tracing. */
+int cvmm_cpuid_drop(struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t subleaf, const char *rule);
+/* Clears `mask` in a register of an existing entry (absent entries stay absent). */
+int cvmm_cpuid_clear_bits(struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t subleaf,
+                          enum cvmm_reg reg, uint32_t mask, const char *rule);
+/* True when the bit is set in the entry's register (false when absent). */
+bool cvmm_cpuid_bit(const struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t subleaf,
+                    enum cvmm_reg reg, unsigned bit);
+
+/* Register name: "eax".."edx". */
+const char *cvmm_reg_name(enum cvmm_reg reg);
+
+/* Input formats, detected from content. */
+enum cvmm_cpuid_format {
+        CVMM_FMT_UNKNOWN,
+        CVMM_FMT_CPUID_RAW,   /* `cpuid -r` output, first CPU */
+        CVMM_FMT_FIRECRACKER, /* Firecracker CPU template / fingerprint JSON */
+        CVMM_FMT_CVMM_JSON,   /* cvmm's own JSON */
+};
+
+/*
+ * Parses a table from a buffer (`name` is used in messages, e.g. the file path). The format is
+ * detected from the content. On error returns -1 with one line in err naming name:line, and
+ * leaves t empty.
+ */
+int cvmm_cpuid_parse(struct cvmm_cpuid_table *t, const char *buf, size_t len, const char *name,
+                     enum cvmm_cpuid_format *fmt_out, struct cvmm_err *err);
+/* Reads and parses a file; as cvmm_cpuid_parse. */
+int cvmm_cpuid_load(struct cvmm_cpuid_table *t, const char *path, enum cvmm_cpuid_format *fmt_out,
+                    struct cvmm_err *err);
+
+/* Writes the table in `cpuid -r` format (one CPU) into a malloc'ed string; NULL on ENOMEM. */
+char *cvmm_cpuid_format_raw(const struct cvmm_cpuid_table *t);
+
+/* Metadata written with the JSON form. */
+struct cvmm_cpuid_meta {
+        const char *profile; /* NULL for none */
+        const char *source;  /* e.g. "kvm", "file" */
+        uint64_t xcr0;
+        uint64_t xss;
+        unsigned cpus;
+};
+/* Writes the table as cvmm JSON (with the per-entry change trace); NULL on ENOMEM. */
+char *cvmm_cpuid_format_json(const struct cvmm_cpuid_table *t, const struct cvmm_cpuid_meta *meta);
+
+#endif

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* Building the guest's CPUID table from a source table: profiles, feature removal, leaf 0xD. */
+#ifndef CVMM_PROFILE_H
+#define CVMM_PROFILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cvmm/cpuid.h"
+#include "cvmm/features.h"
+
+enum cvmm_profile {
+        CVMM_PROFILE_NONE, /* the source as it is, leaf 0xD re-derived */
+        CVMM_PROFILE_HOST, /* the source normalised for a VM with N vCPUs */
+        CVMM_PROFILE_TDX,  /* the surface an Intel TD sees, by the TDX module's rules */
+};
+
+#define CVMM_MAX_CPUS 4096u
+/* The TDX module's XFAM constraints (tdx.md): bits a TD may have, bits it always has. */
+#define CVMM_TDX_XFAM_FIXED0 0x6dbe7ull
+#define CVMM_TDX_XFAM_FIXED1 0x3ull
+
+struct cvmm_model_opts {
+        enum cvmm_profile profile;
+        unsigned cpus;                  /* 1 .. CVMM_MAX_CPUS */
+        struct cvmm_feature_list remove; /* --features */
+        bool have_xcr0, have_xss;
+        uint64_t xcr0, xss; /* default: every supported user / supervisor component */
+};
+
+struct cvmm_model_result {
+        uint64_t xcr0, xss; /* the values leaf 0xD was derived for */
+        uint64_t xfam;      /* tdx: the XFAM chosen */
+        bool not_intel;     /* tdx on another vendor's host: rules applied, vendor kept */
+};
+
+/* "host" / "tdx" to the enum; an unknown name is an error naming it. */
+int cvmm_profile_parse(const char *name, enum cvmm_profile *out, struct cvmm_err *err);
+/* The profile's name, "none" for CVMM_PROFILE_NONE. */
+const char *cvmm_profile_name(enum cvmm_profile p);
+
+/*
+ * Turns the source table t into the guest's table in place: the profile's rules, then feature
+ * removal (with everything that depends on it), then leaf 0xD re-derived for xcr0/xss. Bad
+ * options (unsupported XCR0 bits, too many CPUs for the table) fail with one line in err.
+ * Returns 0, or -1 (t must then be freed, not used).
+ */
+int cvmm_model_build(struct cvmm_cpuid_table *t, const struct cvmm_model_opts *opts,
+                     struct cvmm_model_result *res, struct cvmm_err *err);
+
+/* True when leaf 0 says GenuineIntel. */
+bool cvmm_cpuid_is_intel(const struct cvmm_cpuid_table *t);
+/* True when leaf 0 says AuthenticAMD or HygonGenuine. */
+bool cvmm_cpuid_is_amd(const struct cvmm_cpuid_table *t);
+
+#endif

@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: MIT */
+/* `cvmm cpuid show|check|diff`. Output is built whole, then written once: never half a result. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "cli/cli.h"
+#include "cvmm/check.h"
+#include "cvmm/diff.h"
+#include "cvmm/profile.h"
+#include "cvmm/xsave.h"
+#include "kvm/kvm_cpuid.h"
+#include "util/strbuf.h"
+
+struct cpuid_args {
+        const char *from;
+        const char *format;
+        bool have_profile;
+        struct cvmm_model_opts model;
+};
+
+/* Parses a 64-bit hex value with or without 0x. */
+static int parse_hex64(const char *flag, const char *s, uint64_t *out, struct cvmm_err *err)
+{
+        const char *p = s;
+        if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+                p += 2;
+        if (!*p || strlen(p) > 16 || strspn(p, "0123456789abcdefABCDEF") != strlen(p))
+                return cvmm_errf(err, "%s '%s': expected a hex number (up to 64 bits)", flag, s);
+        *out = strtoull(p, NULL, 16);
+        return 0;
+}
+
+static int parse_cpus(const char *s, unsigned *out, struct cvmm_err *err)
+{
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno || !*s || *end || s[0] == '-' || v < 1 || v > CVMM_MAX_CPUS)
+                return cvmm_errf(err, "--cpus '%s': expected a number from 1 to %u", s,
+                                 CVMM_MAX_CPUS);
+        *out = (unsigned)v;
+        return 0;
+}
+
+enum { OPT_FROM = 1, OPT_PROFILE, OPT_CPUS, OPT_FEATURES, OPT_XCR0, OPT_XSS, OPT_FORMAT };
+
+static int parse_args(int argc, char **argv, struct cpuid_args *a, struct cvmm_err *err)
+{
+        static const struct option opts[] = {
+                {"from", required_argument, NULL, OPT_FROM},
+                {"profile", required_argument, NULL, OPT_PROFILE},
+                {"cpus", required_argument, NULL, OPT_CPUS},
+                {"features", required_argument, NULL, OPT_FEATURES},
+                {"xcr0", required_argument, NULL, OPT_XCR0},
+                {"xss", required_argument, NULL, OPT_XSS},
+                {"format", required_argument, NULL, OPT_FORMAT},
+                {NULL, 0, NULL, 0},
+        };
+        memset(a, 0, sizeof(*a));
+        a->model.cpus = 1;
+        optind = 1;
+        opterr = 0;
+        int c;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+                switch (c) {
+                case OPT_FROM:
+                        a->from = optarg;
+                        break;
+                case OPT_PROFILE:
+                        if (cvmm_profile_parse(optarg, &a->model.profile, err))
+                                return -1;
+                        a->have_profile = true;
+                        break;
+                case OPT_CPUS:
+                        if (parse_cpus(optarg, &a->model.cpus, err))
+                                return -1;
+                        break;
+                case OPT_FEATURES:
+                        if (cvmm_feature_list_parse(&a->model.remove, optarg, err))
+                                return -1;
+                        break;
+                case OPT_XCR0:
+                        if (parse_hex64("--xcr0", optarg, &a->model.xcr0, err))
+                                return -1;
+                        a->model.have_xcr0 = true;
+                        break;
+                case OPT_XSS:
+                        if (parse_hex64("--xss", optarg, &a->model.xss, err))
+                                return -1;
+                        a->model.have_xss = true;
+                        break;
+                case OPT_FORMAT:
+                        a->format = optarg;
+                        break;
+                case ':':
+                        return cvmm_errf(err, "%s needs a value", argv[optind - 1]);
+                default:
+                        return cvmm_errf(err, "unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (optind < argc)
+                return cvmm_errf(err, "unexpected argument '%s'", argv[optind]);
+        return 0;
+}
+
+/* Loads the source table: --from FILE, else this host's KVM. Returns an exit status. */
+static int load_source(const struct cpuid_args *a, struct cvmm_cpuid_table *t)
+{
+        struct cvmm_err err;
+        if (a->from) {
+                if (cvmm_cpuid_load(t, a->from, NULL, &err)) {
+                        cli_error("%s", err.msg);
+                        return EXIT_USAGE;
+                }
+                return EXIT_OK;
+        }
+        if (kvm_supported_cpuid(t, &err)) {
+                cli_error("%s", err.msg);
+                return EXIT_HOST;
+        }
+        return EXIT_OK;
+}
+
+/* Builds the guest table from the source; returns an exit status. */
+static int build(const struct cpuid_args *a, struct cvmm_cpuid_table *t,
+                 struct cvmm_model_result *res)
+{
+        struct cvmm_err err;
+        if (cvmm_model_build(t, &a->model, res, &err)) {
+                cli_error("%s", err.msg);
+                return EXIT_USAGE;
+        }
+        return EXIT_OK;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+        struct cpuid_args a;
+        struct cvmm_err err;
+        if (parse_args(argc, argv, &a, &err)) {
+                cli_error("cpuid show: %s", err.msg);
+                return EXIT_USAGE;
+        }
+        bool json = false;
+        if (a.format && strcmp(a.format, "json") == 0)
+                json = true;
+        else if (a.format && strcmp(a.format, "raw") != 0) {
+                cli_error("cpuid show: --format '%s': expected raw or json", a.format);
+                return EXIT_USAGE;
+        }
+        struct cvmm_cpuid_table t;
+        int rc = load_source(&a, &t);
+        if (rc)
+                return rc;
+        t.trace = json;
+        struct cvmm_model_result res;
+        rc = build(&a, &t, &res);
+        if (rc) {
+                cvmm_cpuid_free(&t);
+                return rc;
+        }
+        char *out;
+        if (json) {
+                struct cvmm_cpuid_meta meta = {
+                        .profile = a.have_profile ? cvmm_profile_name(a.model.profile) : NULL,
+                        .source = a.from ? a.from : "kvm",
+                        .xcr0 = res.xcr0,
+                        .xss = res.xss,
+                        .cpus = a.model.cpus,
+                };
+                out = cvmm_cpuid_format_json(&t, &meta);
+        } else {
+                out = cvmm_cpuid_format_raw(&t);
+        }
+        cvmm_cpuid_free(&t);
+        if (!out) {
+                cli_error("cpuid show: out of memory");
+                return EXIT_HOST;
+        }
+        rc = cli_write(out) ? EXIT_HOST : EXIT_OK;
+        free(out);
+        return rc;
+}
+
+static void loc(struct strbuf *sb, const struct cvmm_finding *f)
+{
+        strbuf_printf(sb, "leaf 0x%08x subleaf 0x%02x", f->leaf, f->subleaf);
+        if (f->reg >= 0)
+                strbuf_printf(sb, " %s", cvmm_reg_name((enum cvmm_reg)f->reg));
+        if (f->bit >= 0)
+                strbuf_printf(sb, " bit %d", f->bit);
+}
+
+static char *report_text(const struct cvmm_check_report *r, const char *source,
+                         const struct cpuid_args *a, const struct cvmm_model_result *res)
+{
+        struct strbuf sb;
+        strbuf_init(&sb);
+        strbuf_printf(&sb, "checking %s (profile %s, xcr0 0x%llx, xss 0x%llx)\n", source,
+                      a->have_profile ? cvmm_profile_name(a->model.profile) : "none",
+                      (unsigned long long)res->xcr0, (unsigned long long)res->xss);
+        for (size_t i = 0; i < r->count; i++) {
+                const struct cvmm_finding *f = &r->findings[i];
+                strbuf_printf(&sb, "%s: ", cvmm_severity_name(f->severity));
+                loc(&sb, f);
+                strbuf_printf(&sb, ": [%s] %s", f->rule, f->message);
+                if (f->expected[0] || f->actual[0])
+                        strbuf_printf(&sb, " (%s: expected %s, actual %s)", f->field, f->expected,
+                                      f->actual);
+                strbuf_printf(&sb, "\n");
+        }
+        for (size_t i = 0; i < r->nskipped; i++)
+                strbuf_printf(&sb, "skipped: %s\n", r->skipped[i]);
+        const struct cvmm_linux_view *v = &r->linux_view;
+        if (v->xsave_used)
+                strbuf_printf(&sb,
+                              "linux guest: enables xstate features 0x%llx, context size %u "
+                              "bytes, '%s' format; no XSAVE consistency warning\n",
+                              (unsigned long long)v->features, v->kernel_size,
+                              v->compacted ? "compacted" : "standard");
+        else if (v->disable_reason[0])
+                strbuf_printf(&sb, "linux guest: does not use XSAVE: %s\n", v->disable_reason);
+        strbuf_printf(&sb, "result: %u error%s, %u warning%s\n", r->errors,
+                      r->errors == 1 ? "" : "s", r->warnings, r->warnings == 1 ? "" : "s");
+        return strbuf_finish(&sb);
+}
+
+static struct json_object *hexs(uint64_t v)
+{
+        char buf[24];
+        snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)v);
+        return json_object_new_string(buf);
+}
+
+static char *report_json(const struct cvmm_check_report *r, const char *source,
+                         const struct cpuid_args *a, const struct cvmm_model_result *res)
+{
+        struct json_object *root = json_object_new_object();
+        json_object_object_add(root, "source", json_object_new_string(source));
+        json_object_object_add(root, "profile",
+                               json_object_new_string(a->have_profile
+                                                              ? cvmm_profile_name(a->model.profile)
+                                                              : "none"));
+        json_object_object_add(root, "xcr0", hexs(res->xcr0));
+        json_object_object_add(root, "xss", hexs(res->xss));
+        struct json_object *arr = json_object_new_array();
+        for (size_t i = 0; i < r->count; i++) {
+                const struct cvmm_finding *f = &r->findings[i];
+                struct json_object *o = json_object_new_object();
+                json_object_object_add(o, "severity",
+                                       json_object_new_string(cvmm_severity_name(f->severity)));
+                json_object_object_add(o, "rule", json_object_new_string(f->rule));
+                json_object_object_add(o, "leaf", hexs(f->leaf));
+                json_object_object_add(o, "subleaf", hexs(f->subleaf));
+                if (f->reg >= 0)
+                        json_object_object_add(
+                                o, "register",
+                                json_object_new_string(cvmm_reg_name((enum cvmm_reg)f->reg)));
+                if (f->bit >= 0)
+                        json_object_object_add(o, "bit", json_object_new_int(f->bit));
+                json_object_object_add(o, "field", json_object_new_string(f->field));
+                json_object_object_add(o, "expected", json_object_new_string(f->expected));
+                json_object_object_add(o, "actual", json_object_new_string(f->actual));
+                json_object_object_add(o, "message", json_object_new_string(f->message));
+                json_object_array_add(arr, o);
+        }
+        json_object_object_add(root, "findings", arr);
+        struct json_object *sk = json_object_new_array();
+        for (size_t i = 0; i < r->nskipped; i++)
+                json_object_array_add(sk, json_object_new_string(r->skipped[i]));
+        json_object_object_add(root, "skipped", sk);
+        const struct cvmm_linux_view *v = &r->linux_view;
+        struct json_object *lv = json_object_new_object();
+        json_object_object_add(lv, "uses_xsave", json_object_new_boolean(v->xsave_used));
+        json_object_object_add(lv, "xfeatures", hexs(v->features));
+        json_object_object_add(lv, "format",
+                               json_object_new_string(v->compacted ? "compacted" : "standard"));
+        json_object_object_add(lv, "context_size", json_object_new_int64(v->kernel_size));
+        json_object_object_add(lv, "computed_size", json_object_new_int64(v->computed_size));
+        json_object_object_add(lv, "consistency_warning",
+                               json_object_new_boolean(v->consistency_warning));
+        if (v->disable_reason[0])
+                json_object_object_add(lv, "reason", json_object_new_string(v->disable_reason));
+        json_object_object_add(root, "linux_guest", lv);
+        json_object_object_add(root, "errors", json_object_new_int((int)r->errors));
+        json_object_object_add(root, "warnings", json_object_new_int((int)r->warnings));
+        const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+                                                                     JSON_C_TO_STRING_SPACED |
+                                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
+        struct strbuf sb;
+        strbuf_init(&sb);
+        strbuf_printf(&sb, "%s\n", s ? s : "");
+        json_object_put(root);
+        return s ? strbuf_finish(&sb) : (free(strbuf_finish(&sb)), NULL);
+}
+
+static int cmd_check(int argc, char **argv)
+{
+        struct cpuid_args a;
+        struct cvmm_err err;
+        if (parse_args(argc, argv, &a, &err)) {
+                cli_error("cpuid check: %s", err.msg);
+                return EXIT_USAGE;
+        }
+        bool json = false;
+        if (a.format && strcmp(a.format, "json") == 0)
+                json = true;
+        else if (a.format && strcmp(a.format, "text") != 0) {
+                cli_error("cpuid check: --format '%s': expected text or json", a.format);
+                return EXIT_USAGE;
+        }
+        struct cvmm_cpuid_table t;
+        int rc = load_source(&a, &t);
+        if (rc)
+                return rc;
+        struct cvmm_model_result res = {0};
+        /* Without a profile or changes the table is checked exactly as given. */
+        if (a.have_profile || a.model.remove.count || a.model.cpus != 1) {
+                rc = build(&a, &t, &res);
+                if (rc) {
+                        cvmm_cpuid_free(&t);
+                        return rc;
+                }
+        } else {
+                struct cvmm_xsave_layout l;
+                cvmm_xsave_layout_read(&t, &l);
+                res.xcr0 = a.model.have_xcr0 ? a.model.xcr0 : l.xcr0_supported;
+                res.xss = a.model.have_xss ? a.model.xss : l.xss_supported;
+                if ((a.model.have_xcr0 &&
+                     cvmm_xsave_validate_xcr0(&l, res.xcr0, "--xcr0", &err)) ||
+                    (a.model.have_xss && cvmm_xsave_validate_xss(&l, res.xss, "--xss", &err))) {
+                        cli_error("%s", err.msg);
+                        cvmm_cpuid_free(&t);
+                        return EXIT_USAGE;
+                }
+        }
+        struct cvmm_check_opts co = {
+                .have_xcr0 = a.model.have_xcr0,
+                .have_xss = a.model.have_xss,
+                .xcr0 = res.xcr0,
+                .xss = res.xss,
+                .tdx = a.have_profile && a.model.profile == CVMM_PROFILE_TDX,
+        };
+        struct cvmm_check_report r;
+        cvmm_check(&t, &co, &r);
+        cvmm_cpuid_free(&t);
+        const char *source = a.from ? a.from : "KVM_GET_SUPPORTED_CPUID";
+        char *out = r.oom ? NULL : json ? report_json(&r, source, &a, &res)
+                                        : report_text(&r, source, &a, &res);
+        unsigned errors = r.errors;
+        cvmm_check_report_free(&r);
+        if (!out) {
+                cli_error("cpuid check: out of memory");
+                return EXIT_HOST;
+        }
+        rc = cli_write(out) ? EXIT_HOST : errors ? EXIT_FINDINGS : EXIT_OK;
+        free(out);
+        return rc;
+}
+
+static int cmd_diff(int argc, char **argv)
+{
+        if (argc != 3) {
+                cli_error("cpuid diff: expected two files: cvmm cpuid diff FILE_A FILE_B");
+                return EXIT_USAGE;
+        }
+        struct cvmm_cpuid_table ta, tb;
+        struct cvmm_err err;
+        if (cvmm_cpuid_load(&ta, argv[1], NULL, &err)) {
+                cli_error("%s", err.msg);
+                return EXIT_USAGE;
+        }
+        if (cvmm_cpuid_load(&tb, argv[2], NULL, &err)) {
+                cli_error("%s", err.msg);
+                cvmm_cpuid_free(&ta);
+                return EXIT_USAGE;
+        }
+        size_t n = 0;
+        char *out = cvmm_cpuid_diff(&ta, &tb, &n);
+        cvmm_cpuid_free(&ta);
+        cvmm_cpuid_free(&tb);
+        if (!out) {
+                cli_error("cpuid diff: out of memory");
+                return EXIT_HOST;
+        }
+        int rc = cli_write(out) ? EXIT_HOST : n ? EXIT_FINDINGS : EXIT_OK;
+        free(out);
+        return rc;
+}
+
+int cli_cpuid(int argc, char **argv)
+{
+        if (argc < 2) {
+                cli_error("cpuid: expected show, check or diff (try cvmm --help)");
+                return EXIT_USAGE;
+        }
+        if (strcmp(argv[1], "show") == 0)
+                return cmd_show(argc - 1, argv + 1);
+        if (strcmp(argv[1], "check") == 0)
+                return cmd_check(argc - 1, argv + 1);
+        if (strcmp(argv[1], "diff") == 0)
+                return cmd_diff(argc - 1, argv + 1);
+        cli_error("cpuid: unknown subcommand '%s' (expected show, check or diff)", argv[1]);
+        return EXIT_USAGE;
+}

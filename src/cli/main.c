@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+void cli_error(const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("cvmm: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+}
+
+int cli_write(const char *s)
+{
+        size_t n = strlen(s);
+        if (fwrite(s, 1, n, stdout) != n || fflush(stdout) != 0) {
+                cli_error("writing output failed");
+                return -1;
+        }
+        return 0;
+}
+
+static void usage(FILE *f)
+{
+        fputs("usage: cvmm cpuid show  [--from FILE] [--profile host|tdx] [--cpus N]\n"
+              "                        [--features LIST] [--xcr0 HEX] [--xss HEX]\n"
+              "                        [--format raw|json]\n"
+              "       cvmm cpuid check [--from FILE] [--profile host|tdx] [--cpus N]\n"
+              "                        [--features LIST] [--xcr0 HEX] [--xss HEX]\n"
+              "                        [--format text|json]\n"
+              "       cvmm cpuid diff  FILE_A FILE_B\n"
+              "       cvmm --version | --help\n",
+              f);
+}
+
+int main(int argc, char **argv)
+{
+        if (argc < 2) {
+                usage(stderr);
+                return EXIT_USAGE;
+        }
+        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+                usage(stdout);
+                return EXIT_OK;
+        }
+        if (strcmp(argv[1], "--version") == 0) {
+                puts("cvmm " CVMM_VERSION);
+                return EXIT_OK;
+        }
+        if (strcmp(argv[1], "cpuid") == 0)
+                return cli_cpuid(argc - 1, argv + 1);
+        cli_error("unknown command '%s' (try cvmm --help)", argv[1]);
+        return EXIT_USAGE;
+}

@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: MIT */
+/* Reading CPUID tables: `cpuid -r` text, Firecracker CPU templates, cvmm JSON. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "cpu/cpuid_internal.h"
+#include "cvmm/cpuid.h"
+
+/* Largest file we accept: a full multi-CPU `cpuid -r` of a 512-thread host is well under this. */
+#define CVMM_MAX_INPUT (64u << 20)
+
+/* Parses "0x..." or "..." hex (at most 8 digits) at *p, advancing it. */
+static bool parse_hex32(const char **p, uint32_t *out)
+{
+        const char *s = *p;
+        if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+                s += 2;
+        uint64_t v = 0;
+        int digits = 0;
+        while (isxdigit((unsigned char)*s)) {
+                int c = tolower((unsigned char)*s);
+                v = v * 16 + (uint64_t)(isdigit(c) ? c - '0' : c - 'a' + 10);
+                if (++digits > 8)
+                        return false;
+                s++;
+        }
+        if (!digits)
+                return false;
+        *out = (uint32_t)v;
+        *p = s;
+        return true;
+}
+
+static void skip_spaces(const char **p)
+{
+        while (**p == ' ' || **p == '\t')
+                (*p)++;
+}
+
+static bool expect(const char **p, const char *lit)
+{
+        size_t n = strlen(lit);
+        if (strncmp(*p, lit, n) != 0)
+                return false;
+        *p += n;
+        return true;
+}
+
+int cvmm_cpuid_check_key(uint32_t leaf, uint32_t subleaf, const char *where, struct cvmm_err *err)
+{
+        if (leaf == 0xd && subleaf > 63)
+                return cvmm_errf(err, "%s: subleaf 0x%x of leaf 0xd is out of range (0 to 63)",
+                                 where, subleaf);
+        return 0;
+}
+
+int cvmm_cpuid_add_unique(struct cvmm_cpuid_table *t, const struct cvmm_cpuid_entry *e,
+                          const char *where, struct cvmm_err *err)
+{
+        if (cvmm_cpuid_check_key(e->leaf, e->subleaf, where, err))
+                return -1;
+        if (cvmm_cpuid_get(t, e->leaf, e->subleaf))
+                return cvmm_errf(err, "%s: leaf 0x%08x subleaf 0x%02x appears twice", where,
+                                 e->leaf, e->subleaf);
+        if (cvmm_cpuid_put(t, e))
+                return cvmm_errf(err, "%s: out of memory", where);
+        return 0;
+}
+
+/* Marks tables that lack the basic identification leaves, such as a pasted leaf 0xD excerpt. */
+static void mark_partial(struct cvmm_cpuid_table *t)
+{
+        t->partial = !cvmm_cpuid_get(t, 0, 0) || !cvmm_cpuid_get(t, 1, 0) ||
+                     !cvmm_cpuid_get(t, 7, 0) || !cvmm_cpuid_get(t, 0xd, 0);
+}
+
+/*
+ * `cpuid -r` output. Lines: "CPU:" / "CPU N:" headers, then
+ * "   0x0000000d 0x01: eax=0x0000000f ebx=0x00000988 ecx=0x00000000 edx=0x00000000".
+ * Only the first CPU is read. Any other non-blank line is an error.
+ */
+static int parse_raw(struct cvmm_cpuid_table *t, const char *buf, size_t len, const char *name,
+                     struct cvmm_err *err)
+{
+        static const char *const regnames[CVMM_NREGS] = {"eax=", "ebx=", "ecx=", "edx="};
+        size_t lineno = 0;
+        int cpus_seen = 0;
+        const char *end = buf + len;
+        const char *line = buf;
+        while (line < end) {
+                const char *nl = memchr(line, '\n', (size_t)(end - line));
+                size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
+                char tmp[256];
+                char where[PATH_MAX + 32];
+                lineno++;
+                snprintf(where, sizeof(where), "%s:%zu", name, lineno);
+                if (n >= sizeof(tmp))
+                        return cvmm_errf(err, "%s: line too long for a CPUID entry", where);
+                memcpy(tmp, line, n);
+                tmp[n] = '\0';
+                line = nl ? nl + 1 : end;
+                if (n && tmp[n - 1] == '\r')
+                        tmp[--n] = '\0';
+                const char *p = tmp;
+                skip_spaces(&p);
+                if (*p == '\0')
+                        continue;
+                if (strncmp(p, "CPU", 3) == 0) {
+                        const char *q = p + 3;
+                        skip_spaces(&q);
+                        while (isdigit((unsigned char)*q))
+                                q++;
+                        if (*q != ':' || q[1] != '\0')
+                                return cvmm_errf(err, "%s: malformed CPU header", where);
+                        if (++cpus_seen > 1)
+                                break; /* first CPU only */
+                        continue;
+                }
+                struct cvmm_cpuid_entry e = {0};
+                if (!parse_hex32(&p, &e.leaf))
+                        return cvmm_errf(err, "%s: not a `cpuid -r` line (expected a leaf "
+                                              "number such as 0x0000000d)",
+                                         where);
+                skip_spaces(&p);
+                if (!parse_hex32(&p, &e.subleaf) || !expect(&p, ":"))
+                        return cvmm_errf(err, "%s: truncated or malformed entry (expected "
+                                              "'0xLEAF 0xSUB: eax=... ebx=... ecx=... edx=...')",
+                                         where);
+                for (int r = 0; r < CVMM_NREGS; r++) {
+                        skip_spaces(&p);
+                        if (!expect(&p, regnames[r]) || !parse_hex32(&p, &e.regs[r]))
+                                return cvmm_errf(err, "%s: truncated or malformed entry (%s "
+                                                      "missing or not hex)",
+                                                 where, cvmm_reg_name((enum cvmm_reg)r));
+                }
+                skip_spaces(&p);
+                if (*p != '\0')
+                        return cvmm_errf(err, "%s: unexpected text after edx: '%s'", where, p);
+                if (cvmm_cpuid_add_unique(t, &e, where, err))
+                        return -1;
+        }
+        if (t->count == 0)
+                return cvmm_errf(err, "%s: no CPUID entries found", name);
+        return 0;
+}
+
+/* Reads a JSON value that is a number or a string holding a decimal or 0x-hex number. */
+int cvmm_json_u32(struct json_object *v, uint32_t *out)
+{
+        if (!v)
+                return -1;
+        if (json_object_is_type(v, json_type_int)) {
+                int64_t i = json_object_get_int64(v);
+                if (i < 0 || i > UINT32_MAX)
+                        return -1;
+                *out = (uint32_t)i;
+                return 0;
+        }
+        if (!json_object_is_type(v, json_type_string))
+                return -1;
+        const char *s = json_object_get_string(v);
+        if (!*s || *s == '-' || *s == '+' || isspace((unsigned char)*s))
+                return -1;
+        char *endp;
+        errno = 0;
+        unsigned long long x = strtoull(s, &endp, 0);
+        if (errno || *endp || x > UINT32_MAX)
+                return -1;
+        *out = (uint32_t)x;
+        return 0;
+}
+
+/* cvmm's own JSON, as written by cvmm_cpuid_format_json(). */
+static int parse_cvmm_json(struct cvmm_cpuid_table *t, struct json_object *root, const char *name,
+                           struct cvmm_err *err)
+{
+        struct json_object *entries;
+        if (!json_object_object_get_ex(root, "entries", &entries) ||
+            !json_object_is_type(entries, json_type_array))
+                return cvmm_errf(err, "%s: cvmm JSON without an \"entries\" array", name);
+        size_t n = json_object_array_length(entries);
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *o = json_object_array_get_idx(entries, i);
+                struct cvmm_cpuid_entry e = {0};
+                char where[PATH_MAX + 32];
+                snprintf(where, sizeof(where), "%s: entries[%zu]", name, i);
+                if (!json_object_is_type(o, json_type_object))
+                        return cvmm_errf(err, "%s: not an object", where);
+                struct json_object *v;
+                static const char *const keys[] = {"leaf", "subleaf", "eax", "ebx", "ecx", "edx"};
+                uint32_t *dst[] = {&e.leaf, &e.subleaf, &e.regs[0], &e.regs[1], &e.regs[2],
+                                   &e.regs[3]};
+                for (size_t k = 0; k < 6; k++) {
+                        if (!json_object_object_get_ex(o, keys[k], &v) || cvmm_json_u32(v, dst[k]))
+                                return cvmm_errf(err, "%s: \"%s\" missing or not a 32-bit number",
+                                                 where, keys[k]);
+                }
+                if (cvmm_cpuid_add_unique(t, &e, where, err))
+                        return -1;
+        }
+        if (t->count == 0)
+                return cvmm_errf(err, "%s: no CPUID entries found", name);
+        return 0;
+}
+
+int cvmm_cpuid_parse(struct cvmm_cpuid_table *t, const char *buf, size_t len, const char *name,
+                     enum cvmm_cpuid_format *fmt_out, struct cvmm_err *err)
+{
+        cvmm_cpuid_init(t);
+        enum cvmm_cpuid_format fmt = CVMM_FMT_CPUID_RAW;
+        int rc;
+        if (memchr(buf, '\0', len))
+                return cvmm_errf(err, "%s: binary data (NUL byte), not a CPUID dump", name);
+        size_t i = 0;
+        while (i < len && isspace((unsigned char)buf[i]))
+                i++;
+        if (i < len && (buf[i] == '{' || buf[i] == '[')) {
+                struct json_tokener *tok = json_tokener_new();
+                if (!tok)
+                        return cvmm_errf(err, "%s: out of memory", name);
+                struct json_object *root = json_tokener_parse_ex(tok, buf, (int)len);
+                enum json_tokener_error jerr = json_tokener_get_error(tok);
+                size_t off = tok->char_offset;
+                json_tokener_free(tok);
+                if (!root || jerr != json_tokener_success) {
+                        size_t l = 1;
+                        for (size_t k = 0; k < off && k < len; k++)
+                                l += buf[k] == '\n';
+                        json_object_put(root);
+                        return cvmm_errf(err, "%s:%zu: invalid JSON: %s", name, l,
+                                         jerr == json_tokener_continue
+                                                 ? "unexpected end of input"
+                                                 : json_tokener_error_desc(jerr));
+                }
+                if (cvmm_firecracker_detect(root)) {
+                        fmt = CVMM_FMT_FIRECRACKER;
+                        rc = cvmm_firecracker_parse(t, root, name, err);
+                } else if (json_object_is_type(root, json_type_object) &&
+                           json_object_object_get_ex(root, "entries", NULL)) {
+                        fmt = CVMM_FMT_CVMM_JSON;
+                        rc = parse_cvmm_json(t, root, name, err);
+                } else {
+                        rc = cvmm_errf(err, "%s: JSON is neither a cvmm table (\"entries\") nor a "
+                                            "Firecracker CPU template (\"cpuid_modifiers\")",
+                                       name);
+                }
+                json_object_put(root);
+        } else {
+                rc = parse_raw(t, buf, len, name, err);
+        }
+        if (rc) {
+                cvmm_cpuid_free(t);
+                return -1;
+        }
+        mark_partial(t);
+        if (fmt_out)
+                *fmt_out = fmt;
+        return 0;
+}
+
+int cvmm_cpuid_load(struct cvmm_cpuid_table *t, const char *path, enum cvmm_cpuid_format *fmt_out,
+                    struct cvmm_err *err)
+{
+        cvmm_cpuid_init(t);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return cvmm_errf(err, "%s: cannot open: %s", path, strerror(errno));
+        struct stat st;
+        if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+                close(fd);
+                return cvmm_errf(err, "%s: not a regular file", path);
+        }
+        if ((uint64_t)st.st_size > CVMM_MAX_INPUT) {
+                close(fd);
+                return cvmm_errf(err, "%s: too large for a CPUID dump (%lld bytes)", path,
+                                 (long long)st.st_size);
+        }
+        size_t len = (size_t)st.st_size;
+        char *buf = malloc(len + 1);
+        if (!buf) {
+                close(fd);
+                return cvmm_errf(err, "%s: out of memory", path);
+        }
+        size_t got = 0;
+        while (got < len) {
+                ssize_t r = read(fd, buf + got, len - got);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0) {
+                        int e = r < 0 ? errno : EIO;
+                        free(buf);
+                        close(fd);
+                        return cvmm_errf(err, "%s: read failed: %s", path, strerror(e));
+                }
+                got += (size_t)r;
+        }
+        close(fd);
+        buf[len] = '\0';
+        if (len == 0) {
+                free(buf);
+                return cvmm_errf(err, "%s: empty file", path);
+        }
+        int rc = cvmm_cpuid_parse(t, buf, len, path, fmt_out, err);
+        free(buf);
+        return rc;
+}

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Removing features and XSAVE components consistently, and normalising a table so that its
+ * features and its leaf 0xD agree. Everything here only removes: a table never gains a feature
+ * or a component its source did not report.
+ */
+#include <string.h>
+
+#include "cvmm/features.h"
+#include "cvmm/xsave.h"
+
+/* Features already removed in this operation (breaks dependency cycles). */
+struct removal {
+        struct cvmm_cpuid_table *t;
+        const char *rule;
+        bool done[256];
+};
+
+static int remove_feature(struct removal *r, const struct cvmm_feature *f);
+
+static uint64_t supported_mask(const struct cvmm_cpuid_table *t)
+{
+        struct cvmm_xsave_layout l;
+        cvmm_xsave_layout_read(t, &l);
+        uint64_t m = l.xcr0_supported | l.xss_supported;
+        for (unsigned n = 2; n < CVMM_XSAVE_NCOMP; n++)
+                if (l.comp[n].listed)
+                        m |= 1ull << n;
+        return m;
+}
+
+/* Removes components `comps` (n >= 2, closed over groups) from leaf 0xD. */
+static int drop_components(struct removal *r, uint64_t comps)
+{
+        struct cvmm_cpuid_table *t = r->t;
+        uint64_t all = 0;
+        for (unsigned n = 2; n < CVMM_XSAVE_NCOMP; n++)
+                if (comps >> n & 1)
+                        all |= cvmm_xsave_group(n);
+        all &= ~3ull;
+        if (!all)
+                return 0;
+        if (cvmm_cpuid_clear_bits(t, 0xd, 0, CVMM_EAX, (uint32_t)all, r->rule) ||
+            cvmm_cpuid_clear_bits(t, 0xd, 0, CVMM_EDX, (uint32_t)(all >> 32), r->rule) ||
+            cvmm_cpuid_clear_bits(t, 0xd, 1, CVMM_ECX, (uint32_t)all, r->rule) ||
+            cvmm_cpuid_clear_bits(t, 0xd, 1, CVMM_EDX, (uint32_t)(all >> 32), r->rule))
+                return -1;
+        for (unsigned n = 2; n < CVMM_XSAVE_NCOMP; n++)
+                if ((all >> n & 1) && cvmm_cpuid_drop(t, 0xd, n, r->rule))
+                        return -1;
+        /* Features that need any removed component go too. */
+        size_t nf;
+        const struct cvmm_feature *fs = cvmm_features(&nf);
+        for (size_t i = 0; i < nf; i++) {
+                uint64_t own = fs[i].xstate & ~(CVMM_XSTATE_ALL_EXTENDED |
+                                                CVMM_XSTATE_ALL_SUPERVISOR);
+                if ((own & all) && remove_feature(r, &fs[i]))
+                        return -1;
+        }
+        return 0;
+}
+
+/* True when some feature other than `except` that owns component n is present or unknown. */
+static bool other_owner(const struct cvmm_cpuid_table *t, unsigned n,
+                        const struct cvmm_feature *except)
+{
+        size_t nf;
+        const struct cvmm_feature *fs = cvmm_features(&nf);
+        for (size_t i = 0; i < nf; i++)
+                if (&fs[i] != except && (fs[i].xstate >> n & 1) && n < 62 &&
+                    cvmm_feature_state(t, &fs[i]) != CVMM_ABSENT)
+                        return true;
+        return false;
+}
+
+static int remove_feature(struct removal *r, const struct cvmm_feature *f)
+{
+        size_t nf;
+        const struct cvmm_feature *fs = cvmm_features(&nf);
+        size_t idx = (size_t)(f - fs);
+        if (r->done[idx])
+                return 0;
+        r->done[idx] = true;
+        struct cvmm_cpuid_table *t = r->t;
+        if (cvmm_cpuid_clear_bits(t, f->leaf, f->subleaf, f->reg, 1u << f->bit, r->rule))
+                return -1;
+        for (size_t i = 0; i < nf; i++)
+                for (size_t d = 0; d < 3 && fs[i].deps[d]; d++)
+                        if (strcmp(fs[i].deps[d], f->name) == 0 && remove_feature(r, &fs[i]))
+                                return -1;
+        uint64_t comps = 0;
+        for (unsigned n = 2; n < 62; n++)
+                if ((f->xstate >> n & 1) && !other_owner(t, n, f))
+                        comps |= 1ull << n;
+        if (f->xstate & CVMM_XSTATE_ALL_SUPERVISOR) {
+                struct cvmm_xsave_layout l;
+                cvmm_xsave_layout_read(t, &l);
+                comps |= l.xss_supported;
+                for (unsigned n = 2; n < CVMM_XSAVE_NCOMP; n++)
+                        if (l.comp[n].listed && l.comp[n].supervisor)
+                                comps |= 1ull << n;
+        }
+        if (f->xstate & CVMM_XSTATE_ALL_EXTENDED) {
+                comps |= supported_mask(t);
+                if (drop_components(r, comps))
+                        return -1;
+                /* Without XSAVE leaf 0xD describes nothing: it reads as zeros. */
+                for (uint32_t s = 0; s < 2; s++)
+                        if (cvmm_cpuid_get(t, 0xd, s))
+                                for (int q = 0; q < CVMM_NREGS; q++)
+                                        if (cvmm_cpuid_set_reg(t, 0xd, s, (enum cvmm_reg)q, 0,
+                                                               r->rule))
+                                                return -1;
+                return 0;
+        }
+        return drop_components(r, comps);
+}
+
+int cvmm_feature_remove(struct cvmm_cpuid_table *t, const struct cvmm_feature *f,
+                        const char *rule)
+{
+        struct removal r = {.t = t, .rule = rule};
+        return remove_feature(&r, f);
+}
+
+int cvmm_xstate_remove(struct cvmm_cpuid_table *t, uint64_t comps, const char *rule)
+{
+        struct removal r = {.t = t, .rule = rule};
+        return drop_components(&r, comps);
+}
+
+static const struct cvmm_feature *feat(const char *name)
+{
+        return cvmm_feature_find(name);
+}
+
+/* One pass; sets *changed when it removed anything. */
+static int normalise_pass(struct cvmm_cpuid_table *t, const char *rule, bool *changed)
+{
+        size_t nf;
+        const struct cvmm_feature *fs = cvmm_features(&nf);
+        size_t before = t->count;
+        uint64_t mask_before = supported_mask(t);
+        uint32_t sig_before = 0;
+        for (size_t i = 0; i < nf; i++)
+                sig_before += cvmm_feature_state(t, &fs[i]) == CVMM_PRESENT;
+
+        /* A feature whose dependency is absent goes. */
+        for (size_t i = 0; i < nf; i++) {
+                if (fs[i].dynamic || cvmm_feature_state(t, &fs[i]) != CVMM_PRESENT)
+                        continue;
+                for (size_t d = 0; d < 3 && fs[i].deps[d]; d++)
+                        if (cvmm_feature_state(t, feat(fs[i].deps[d])) == CVMM_ABSENT) {
+                                if (cvmm_feature_remove(t, &fs[i], rule))
+                                        return -1;
+                                break;
+                        }
+        }
+        /* XSAVE absent: leaf 0xD must describe nothing. */
+        const struct cvmm_feature *xsave = feat("xsave");
+        if (cvmm_feature_state(t, xsave) == CVMM_ABSENT &&
+            (supported_mask(t) || cvmm_cpuid_reg(t, 0xd, 0, CVMM_EAX))) {
+                if (cvmm_feature_remove(t, xsave, rule))
+                        return -1;
+        }
+        if (cvmm_cpuid_get(t, 0xd, 0)) {
+                struct cvmm_xsave_layout l;
+                cvmm_xsave_layout_read(t, &l);
+                /* A feature whose state components are not all supported goes. */
+                for (size_t i = 0; i < nf; i++) {
+                        uint64_t own = fs[i].xstate &
+                                       ~(CVMM_XSTATE_ALL_EXTENDED | CVMM_XSTATE_ALL_SUPERVISOR);
+                        if (own && cvmm_feature_state(t, &fs[i]) == CVMM_PRESENT &&
+                            (own & ~(l.xcr0_supported | l.xss_supported)) &&
+                            cvmm_feature_remove(t, &fs[i], rule))
+                                return -1;
+                }
+                cvmm_xsave_layout_read(t, &l);
+                enum cvmm_presence xsaves = cvmm_feature_state(t, feat("xsaves"));
+                enum cvmm_presence xfd = cvmm_feature_state(t, feat("xfd"));
+                uint64_t drop = 0;
+                bool any_xfd = false;
+                for (unsigned n = 2; n < CVMM_XSAVE_NCOMP; n++) {
+                        const struct cvmm_xsave_comp *c = &l.comp[n];
+                        bool user = l.xcr0_supported >> n & 1, sup = l.xss_supported >> n & 1;
+                        if (!user && !sup) {
+                                if (c->listed)
+                                        drop |= 1ull << n; /* stale subleaf */
+                                continue;
+                        }
+                        if (!c->listed || c->size == 0 || (user && sup) ||
+                            (user && c->supervisor) || (sup && !c->supervisor))
+                                drop |= 1ull << n; /* cannot be described consistently */
+                        else if (sup && xsaves == CVMM_ABSENT)
+                                drop |= 1ull << n;
+                        else if (n < 62 && !other_owner(t, n, NULL)) {
+                                bool owned = false;
+                                for (size_t i = 0; i < nf; i++)
+                                        owned |= (fs[i].xstate >> n & 1) != 0;
+                                if (owned)
+                                        drop |= 1ull << n; /* every owner is absent */
+                        }
+                        uint64_t g = cvmm_xsave_group(n);
+                        if ((g & (l.xcr0_supported | l.xss_supported)) != g)
+                                drop |= g;
+                        if (c->xfd && !(drop >> n & 1)) {
+                                if (xfd == CVMM_ABSENT) {
+                                        uint32_t ecx = cvmm_cpuid_reg(t, 0xd, n, CVMM_ECX);
+                                        if (cvmm_cpuid_set_reg(t, 0xd, n, CVMM_ECX, ecx & ~4u,
+                                                               rule))
+                                                return -1;
+                                } else {
+                                        any_xfd = true;
+                                }
+                        }
+                }
+                if (drop && cvmm_xstate_remove(t, drop, rule))
+                        return -1;
+                if (xfd == CVMM_PRESENT && !any_xfd &&
+                    cvmm_feature_remove(t, feat("xfd"), rule))
+                        return -1;
+        }
+        uint32_t sig_after = 0;
+        for (size_t i = 0; i < nf; i++)
+                sig_after += cvmm_feature_state(t, &fs[i]) == CVMM_PRESENT;
+        *changed = t->count != before || supported_mask(t) != mask_before ||
+                   sig_after != sig_before;
+        return 0;
+}
+
+int cvmm_normalise_xstate(struct cvmm_cpuid_table *t, const char *rule)
+{
+        /* Each pass that changes something removes at least one bit; 64 passes bound it. */
+        for (int i = 0; i < 64; i++) {
+                bool changed = false;
+                if (normalise_pass(t, rule, &changed))
+                        return -1;
+                if (!changed)
+                        return 0;
+        }
+        return 0;
+}

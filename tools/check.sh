@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `make check`: the whole suite. GCC build with every test (unit, CLI, data), the unit tests
+# again under AddressSanitizer + UndefinedBehaviorSanitizer, a Clang build with the same
+# warnings, and the formatting check. Ends with one "N passed, N failed" line.
+set -u
+cd "$(dirname "$0")/.."
+tools/install-deps.sh || exit 1
+pass=0
+fail=0
+step() {
+	local name=$1
+	shift
+	echo "=== $name"
+	if "$@"; then
+		pass=$((pass + 1))
+	else
+		echo "=== FAILED: $name"
+		fail=$((fail + 1))
+	fi
+}
+setup() { # dir, meson options...
+	local dir=$1
+	shift
+	if [ -f "$dir/build.ninja" ]; then
+		meson setup --reconfigure "$dir" "$@" >/dev/null
+	else
+		meson setup "$dir" "$@" >/dev/null
+	fi
+}
+gcc_suite() {
+	CC=gcc setup build && ninja -C build && meson test -C build --print-errorlogs
+}
+sanitizers() {
+	CC=gcc setup build-asan -Db_sanitize=address,undefined -Db_lundef=false &&
+		ninja -C build-asan &&
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+			meson test -C build-asan --print-errorlogs
+}
+clang_build() {
+	CC=clang setup build-clang && ninja -C build-clang
+}
+format() {
+	clang-format --dry-run --Werror $(git ls-files '*.c' '*.h' 2>/dev/null || find src include tests bench -name '*.[ch]')
+}
+step "gcc: build and all tests" gcc_suite
+step "asan+ubsan: build and all tests" sanitizers
+step "clang: build with -Werror" clang_build
+step "clang-format" format
+echo "check: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
