@@ -15,9 +15,9 @@ struct cvmm_finding {
         enum cvmm_severity severity;
         const char *rule; /* e.g. "xsave.ecx0-standard-size" */
         uint32_t leaf, subleaf;
-        int reg;          /* enum cvmm_reg, or -1 when the finding is about a whole entry */
-        int bit;          /* bit number, or -1 */
-        char field[48];   /* e.g. "size", "AVX-512 group", "avx" */
+        int reg;        /* enum cvmm_reg, or -1 when the finding is about a whole entry */
+        int bit;        /* bit number, or -1 */
+        char field[48]; /* e.g. "size", "AVX-512 group", "avx" */
         char expected[48];
         char actual[48];
         char message[224];

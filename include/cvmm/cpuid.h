@@ -41,8 +41,8 @@ struct cvmm_cpuid_table {
         struct cvmm_cpuid_change *changes; /* trace of rule applications, in order applied */
         size_t nchanges;
         size_t changes_capacity;
-        bool partial;         /* the source did not list every leaf (e.g. a pasted excerpt) */
-        bool trace;           /* record changes */
+        bool partial; /* the source did not list every leaf (e.g. a pasted excerpt) */
+        bool trace;   /* record changes */
 };
 
 /* Initialises an empty table. */

@@ -10,7 +10,8 @@ struct cvmm_err {
         char msg[512];
 };
 
-/* Formats the message into err (if not NULL) and returns -1, so callers can `return cvmm_errf(...)`. */
+/* Formats the message into err (if not NULL) and returns -1, so callers can `return
+ * cvmm_errf(...)`. */
 int cvmm_errf(struct cvmm_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -12,7 +12,7 @@
 /* Pseudo-mask: the feature owns every supervisor (IA32_XSS) component (XSAVES does). */
 #define CVMM_XSTATE_ALL_SUPERVISOR (1ull << 63)
 /* Pseudo-mask: the feature owns every extended component, bits 2 and up (XSAVE does). */
-#define CVMM_XSTATE_ALL_EXTENDED   (1ull << 62)
+#define CVMM_XSTATE_ALL_EXTENDED (1ull << 62)
 
 struct cvmm_feature {
         const char *name;      /* Linux /proc/cpuinfo spelling */
@@ -55,8 +55,7 @@ int cvmm_feature_list_parse(struct cvmm_feature_list *out, const char *spec, str
  * components it owns (whole groups), and features needing those components. Leaf 0xD sizes
  * are not re-derived here (see cvmm_xsave_derive). Returns 0, or -1 on ENOMEM.
  */
-int cvmm_feature_remove(struct cvmm_cpuid_table *t, const struct cvmm_feature *f,
-                        const char *rule);
+int cvmm_feature_remove(struct cvmm_cpuid_table *t, const struct cvmm_feature *f, const char *rule);
 /* Removes XSAVE components (closed over their groups) and the features that need them. */
 int cvmm_xstate_remove(struct cvmm_cpuid_table *t, uint64_t comps, const char *rule);
 

@@ -22,7 +22,7 @@ enum cvmm_profile {
 
 struct cvmm_model_opts {
         enum cvmm_profile profile;
-        unsigned cpus;                  /* 1 .. CVMM_MAX_CPUS */
+        unsigned cpus;                   /* 1 .. CVMM_MAX_CPUS */
         struct cvmm_feature_list remove; /* --features */
         bool have_xcr0, have_xss;
         uint64_t xcr0, xss; /* default: every supported user / supervisor component */

@@ -52,21 +52,21 @@ enum { OPT_FROM = 1, OPT_PROFILE, OPT_CPUS, OPT_FEATURES, OPT_XCR0, OPT_XSS, OPT
 static int parse_args(int argc, char **argv, struct cpuid_args *a, struct cvmm_err *err)
 {
         static const struct option opts[] = {
-                {"from", required_argument, NULL, OPT_FROM},
-                {"profile", required_argument, NULL, OPT_PROFILE},
-                {"cpus", required_argument, NULL, OPT_CPUS},
-                {"features", required_argument, NULL, OPT_FEATURES},
-                {"xcr0", required_argument, NULL, OPT_XCR0},
-                {"xss", required_argument, NULL, OPT_XSS},
-                {"format", required_argument, NULL, OPT_FORMAT},
-                {NULL, 0, NULL, 0},
+            {"from", required_argument, NULL, OPT_FROM},
+            {"profile", required_argument, NULL, OPT_PROFILE},
+            {"cpus", required_argument, NULL, OPT_CPUS},
+            {"features", required_argument, NULL, OPT_FEATURES},
+            {"xcr0", required_argument, NULL, OPT_XCR0},
+            {"xss", required_argument, NULL, OPT_XSS},
+            {"format", required_argument, NULL, OPT_FORMAT},
+            {NULL, 0, NULL, 0},
         };
         memset(a, 0, sizeof(*a));
         a->model.cpus = 1;
         optind = 1;
         opterr = 0;
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
                 switch (c) {
                 case OPT_FROM:
                         a->from = optarg;
@@ -167,11 +167,11 @@ static int cmd_show(int argc, char **argv)
         char *out;
         if (json) {
                 struct cvmm_cpuid_meta meta = {
-                        .profile = a.have_profile ? cvmm_profile_name(a.model.profile) : NULL,
-                        .source = a.from ? a.from : "kvm",
-                        .xcr0 = res.xcr0,
-                        .xss = res.xss,
-                        .cpus = a.model.cpus,
+                    .profile = a.have_profile ? cvmm_profile_name(a.model.profile) : NULL,
+                    .source = a.from ? a.from : "kvm",
+                    .xcr0 = res.xcr0,
+                    .xss = res.xss,
+                    .cpus = a.model.cpus,
                 };
                 out = cvmm_cpuid_format_json(&t, &meta);
         } else {
@@ -242,10 +242,9 @@ static char *report_json(const struct cvmm_check_report *r, const char *source,
 {
         struct json_object *root = json_object_new_object();
         json_object_object_add(root, "source", json_object_new_string(source));
-        json_object_object_add(root, "profile",
-                               json_object_new_string(a->have_profile
-                                                              ? cvmm_profile_name(a->model.profile)
-                                                              : "none"));
+        json_object_object_add(
+            root, "profile",
+            json_object_new_string(a->have_profile ? cvmm_profile_name(a->model.profile) : "none"));
         json_object_object_add(root, "xcr0", hexs(res->xcr0));
         json_object_object_add(root, "xss", hexs(res->xss));
         struct json_object *arr = json_object_new_array();
@@ -259,8 +258,8 @@ static char *report_json(const struct cvmm_check_report *r, const char *source,
                 json_object_object_add(o, "subleaf", hexs(f->subleaf));
                 if (f->reg >= 0)
                         json_object_object_add(
-                                o, "register",
-                                json_object_new_string(cvmm_reg_name((enum cvmm_reg)f->reg)));
+                            o, "register",
+                            json_object_new_string(cvmm_reg_name((enum cvmm_reg)f->reg)));
                 if (f->bit >= 0)
                         json_object_object_add(o, "bit", json_object_new_int(f->bit));
                 json_object_object_add(o, "field", json_object_new_string(f->field));
@@ -289,9 +288,9 @@ static char *report_json(const struct cvmm_check_report *r, const char *source,
         json_object_object_add(root, "linux_guest", lv);
         json_object_object_add(root, "errors", json_object_new_int((int)r->errors));
         json_object_object_add(root, "warnings", json_object_new_int((int)r->warnings));
-        const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-                                                                     JSON_C_TO_STRING_SPACED |
-                                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
+        const char *s =
+            json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
         struct strbuf sb;
         strbuf_init(&sb);
         strbuf_printf(&sb, "%s\n", s ? s : "");
@@ -331,8 +330,7 @@ static int cmd_check(int argc, char **argv)
                 cvmm_xsave_layout_read(&t, &l);
                 res.xcr0 = a.model.have_xcr0 ? a.model.xcr0 : l.xcr0_supported;
                 res.xss = a.model.have_xss ? a.model.xss : l.xss_supported;
-                if ((a.model.have_xcr0 &&
-                     cvmm_xsave_validate_xcr0(&l, res.xcr0, "--xcr0", &err)) ||
+                if ((a.model.have_xcr0 && cvmm_xsave_validate_xcr0(&l, res.xcr0, "--xcr0", &err)) ||
                     (a.model.have_xss && cvmm_xsave_validate_xss(&l, res.xss, "--xss", &err))) {
                         cli_error("%s", err.msg);
                         cvmm_cpuid_free(&t);
@@ -340,18 +338,19 @@ static int cmd_check(int argc, char **argv)
                 }
         }
         struct cvmm_check_opts co = {
-                .have_xcr0 = a.model.have_xcr0,
-                .have_xss = a.model.have_xss,
-                .xcr0 = res.xcr0,
-                .xss = res.xss,
-                .tdx = a.have_profile && a.model.profile == CVMM_PROFILE_TDX,
+            .have_xcr0 = a.model.have_xcr0,
+            .have_xss = a.model.have_xss,
+            .xcr0 = res.xcr0,
+            .xss = res.xss,
+            .tdx = a.have_profile && a.model.profile == CVMM_PROFILE_TDX,
         };
         struct cvmm_check_report r;
         cvmm_check(&t, &co, &r);
         cvmm_cpuid_free(&t);
         const char *source = a.from ? a.from : "KVM_GET_SUPPORTED_CPUID";
-        char *out = r.oom ? NULL : json ? report_json(&r, source, &a, &res)
-                                        : report_text(&r, source, &a, &res);
+        char *out = r.oom  ? NULL
+                    : json ? report_json(&r, source, &a, &res)
+                           : report_text(&r, source, &a, &res);
         unsigned errors = r.errors;
         cvmm_check_report_free(&r);
         if (!out) {

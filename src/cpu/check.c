@@ -123,19 +123,18 @@ static void rules_components(struct ctx *c)
                         continue;
                 }
                 if (user && cp->supervisor)
-                        add(c, CVMM_SEV_ERROR, "xsave.user-flag", 0xd, n, CVMM_ECX, 0,
-                            "supervisor", "0", "1",
-                            "user component %u (%s) is flagged supervisor (ECX bit 0)", n, name);
+                        add(c, CVMM_SEV_ERROR, "xsave.user-flag", 0xd, n, CVMM_ECX, 0, "supervisor",
+                            "0", "1", "user component %u (%s) is flagged supervisor (ECX bit 0)", n,
+                            name);
                 if (sup && !cp->supervisor)
                         add(c, CVMM_SEV_ERROR, "xsave.supervisor-flag", 0xd, n, CVMM_ECX, 0,
-                            "supervisor", "1", "0",
-                            "supervisor component %u (%s) lacks ECX bit 0", n, name);
+                            "supervisor", "1", "0", "supervisor component %u (%s) lacks ECX bit 0",
+                            n, name);
                 if (sup && cp->offset != 0) {
                         fmt_size(a, sizeof(a), cp->offset);
                         add(c, CVMM_SEV_ERROR, "xsave.supervisor-offset", 0xd, n, CVMM_EBX, -1,
                             "offset", "0x00000000 (0)", a,
-                            "supervisor component %u (%s) has no standard-format offset", n,
-                            name);
+                            "supervisor component %u (%s) has no standard-format offset", n, name);
                 }
                 if (cvmm_cpuid_reg(c->t, 0xd, n, CVMM_EDX))
                         add(c, CVMM_SEV_WARNING, "xsave.reserved-edx", 0xd, n, CVMM_EDX, -1,
@@ -153,10 +152,9 @@ static void rules_components(struct ctx *c)
                 }
                 if (user && cp->offset < CVMM_XSAVE_EXT_START) {
                         fmt_size(a, sizeof(a), cp->offset);
-                        add(c, CVMM_SEV_ERROR, "xsave.offset-range", 0xd, n, CVMM_EBX, -1,
-                            "offset", ">= 0x00000240 (576)", a,
-                            "user component %u (%s) overlaps the legacy area and header", n,
-                            name);
+                        add(c, CVMM_SEV_ERROR, "xsave.offset-range", 0xd, n, CVMM_EBX, -1, "offset",
+                            ">= 0x00000240 (576)", a,
+                            "user component %u (%s) overlaps the legacy area and header", n, name);
                 }
         }
 }
@@ -176,8 +174,8 @@ static void rules_geometry(struct ctx *c)
                         fmt_size(e, sizeof(e), ecx0);
                         fmt_size(a, sizeof(a), x->offset + x->size);
                         add(c, CVMM_SEV_ERROR, "xsave.inside-ecx0", 0xd, i, CVMM_EBX, -1,
-                            "offset+size", e, a,
-                            "component %u (%s) ends beyond 0xD.0 ECX", i, cvmm_xsave_comp_name(i));
+                            "offset+size", e, a, "component %u (%s) ends beyond 0xD.0 ECX", i,
+                            cvmm_xsave_comp_name(i));
                 }
                 for (unsigned j = i + 1; j < CVMM_XSAVE_NCOMP; j++) {
                         const struct cvmm_xsave_comp *y = &l->comp[j];
@@ -190,12 +188,11 @@ static void rules_geometry(struct ctx *c)
                                     "offset", "disjoint", "overlapping",
                                     "components %u (%s, %u..%llu) and %u (%s, %u..%llu) overlap "
                                     "in the standard format",
-                                    i, cvmm_xsave_comp_name(i), x->offset,
-                                    (unsigned long long)xe, j, cvmm_xsave_comp_name(j), y->offset,
-                                    (unsigned long long)ye);
+                                    i, cvmm_xsave_comp_name(i), x->offset, (unsigned long long)xe,
+                                    j, cvmm_xsave_comp_name(j), y->offset, (unsigned long long)ye);
                         else if (y->offset < x->offset)
-                                add(c, CVMM_SEV_WARNING, "xsave.offset-order", 0xd, j, CVMM_EBX,
-                                    -1, "offset", "ascending with bit number", "lower",
+                                add(c, CVMM_SEV_WARNING, "xsave.offset-order", 0xd, j, CVMM_EBX, -1,
+                                    "offset", "ascending with bit number", "lower",
                                     "component %u (%s) lies below component %u (%s): Linux 6.6 "
                                     "warns 'misordered xstate'",
                                     j, cvmm_xsave_comp_name(j), i, cvmm_xsave_comp_name(i));
@@ -205,9 +202,8 @@ static void rules_geometry(struct ctx *c)
         if (ecx0 != want) {
                 fmt_size(e, sizeof(e), want);
                 fmt_size(a, sizeof(a), ecx0);
-                add(c, CVMM_SEV_ERROR, "xsave.ecx0-standard-size", 0xd, 0, CVMM_ECX, -1,
-                    "max size", e, a,
-                    "0xD.0 ECX must be the standard size of all supported user components");
+                add(c, CVMM_SEV_ERROR, "xsave.ecx0-standard-size", 0xd, 0, CVMM_ECX, -1, "max size",
+                    e, a, "0xD.0 ECX must be the standard size of all supported user components");
         }
         /* EBX fields are dynamic: strict for the XCR0/XSS given, advisory otherwise. */
         uint64_t xcr0 = c->o->have_xcr0 ? c->o->xcr0 : user;
@@ -248,10 +244,10 @@ static void rules_groups(struct ctx *c)
                 const char *name;
                 enum cvmm_severity sev;
         } groups[] = {
-                {CVMM_XSTATE_AVX512, "AVX-512 (5-7)", CVMM_SEV_ERROR},
-                {CVMM_XSTATE_AMX, "AMX (17-18)", CVMM_SEV_ERROR},
-                {CVMM_XSTATE_MPX, "MPX (3-4)", CVMM_SEV_ERROR},
-                {CVMM_XSTATE_CET, "CET (11-12)", CVMM_SEV_WARNING},
+            {CVMM_XSTATE_AVX512, "AVX-512 (5-7)", CVMM_SEV_ERROR},
+            {CVMM_XSTATE_AMX, "AMX (17-18)", CVMM_SEV_ERROR},
+            {CVMM_XSTATE_MPX, "MPX (3-4)", CVMM_SEV_ERROR},
+            {CVMM_XSTATE_CET, "CET (11-12)", CVMM_SEV_WARNING},
         };
         char a[48], e[48];
         for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
@@ -265,8 +261,8 @@ static void rules_groups(struct ctx *c)
                 }
         }
         if ((all & CVMM_XSTATE_AVX512) && !(all & 4))
-                add(c, CVMM_SEV_ERROR, "xsave.group-complete", 0xd, 0, CVMM_EAX, 2, "AVX", "1",
-                    "0", "AVX-512 state needs AVX state (bit 2)");
+                add(c, CVMM_SEV_ERROR, "xsave.group-complete", 0xd, 0, CVMM_EAX, 2, "AVX", "1", "0",
+                    "AVX-512 state needs AVX state (bit 2)");
 }
 
 /* Feature bits against state components, both directions. */
@@ -278,13 +274,13 @@ static void rules_features(struct ctx *c)
                 uint64_t comps;
                 enum cvmm_severity sev;
         } pairs[] = {
-                {"avx", 0x4, CVMM_SEV_ERROR},
-                {"mpx", CVMM_XSTATE_MPX, CVMM_SEV_ERROR},
-                {"avx512f", CVMM_XSTATE_AVX512, CVMM_SEV_ERROR},
-                {"pku", 0x200, CVMM_SEV_ERROR},
-                {"amx_tile", CVMM_XSTATE_AMX, CVMM_SEV_ERROR},
-                {"intel_pt", 0x100, CVMM_SEV_WARNING},
-                {"enqcmd", 0x400, CVMM_SEV_WARNING},
+            {"avx", 0x4, CVMM_SEV_ERROR},
+            {"mpx", CVMM_XSTATE_MPX, CVMM_SEV_ERROR},
+            {"avx512f", CVMM_XSTATE_AVX512, CVMM_SEV_ERROR},
+            {"pku", 0x200, CVMM_SEV_ERROR},
+            {"amx_tile", CVMM_XSTATE_AMX, CVMM_SEV_ERROR},
+            {"intel_pt", 0x100, CVMM_SEV_WARNING},
+            {"enqcmd", 0x400, CVMM_SEV_WARNING},
         };
         char a[48], e[48];
         for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
@@ -337,10 +333,10 @@ static void rules_features(struct ctx *c)
                         continue;
                 any_xfd = true;
                 if (!xfd)
-                        add(c, CVMM_SEV_ERROR, "feature.xfd-consistent", 0xd, n, CVMM_ECX, 2,
-                            "xfd", "0", "1",
-                            "component %u (%s) says it supports XFD but 0xD.1 EAX[4] (XFD) is 0",
-                            n, cvmm_xsave_comp_name(n));
+                        add(c, CVMM_SEV_ERROR, "feature.xfd-consistent", 0xd, n, CVMM_ECX, 2, "xfd",
+                            "0", "1",
+                            "component %u (%s) says it supports XFD but 0xD.1 EAX[4] (XFD) is 0", n,
+                            cvmm_xsave_comp_name(n));
         }
         if (xfd && !any_xfd)
                 add(c, CVMM_SEV_ERROR, "feature.xfd-consistent", 0xd, 1, CVMM_EAX, 4, "xfd", "0",
@@ -348,8 +344,8 @@ static void rules_features(struct ctx *c)
         /* XSAVE itself. */
         const struct cvmm_feature *xsave = cvmm_feature_find("xsave");
         if (cvmm_feature_state(c->t, xsave) == CVMM_ABSENT && (all & ~3ull))
-                add(c, CVMM_SEV_ERROR, "feature.state-without-feature", 1, 0, CVMM_ECX, 26,
-                    "xsave", "1", "0",
+                add(c, CVMM_SEV_ERROR, "feature.state-without-feature", 1, 0, CVMM_ECX, 26, "xsave",
+                    "1", "0",
                     "leaf 0xD lists extended components 0x%llx but XSAVE is not advertised",
                     (unsigned long long)(all & ~3ull));
         /* Declared dependencies (Linux 6.15+ warns on these). */
@@ -411,15 +407,15 @@ static void linux_view(struct ctx *c)
         }
         /* xsave_cpuid_features[]: a component stays only if its feature is advertised. */
         static const char *const need[20] = {
-                [2] = "avx",      [3] = "mpx",      [4] = "mpx",      [5] = "avx512f",
-                [6] = "avx512f",  [7] = "avx512f",  [8] = "intel_pt", [9] = "pku",
-                [10] = "enqcmd",  [11] = "shstk",   [17] = "amx_tile", [18] = "amx_tile",
+            [2] = "avx",     [3] = "mpx",     [4] = "mpx",       [5] = "avx512f",
+            [6] = "avx512f", [7] = "avx512f", [8] = "intel_pt",  [9] = "pku",
+            [10] = "enqcmd", [11] = "shstk",  [17] = "amx_tile", [18] = "amx_tile",
         };
         for (unsigned n = 2; n < CVMM_XSAVE_NCOMP; n++) {
                 const char *f = n < 20 ? need[n] : NULL;
-                if (!f || !cvmm_cpuid_bit(t, cvmm_feature_find(f)->leaf,
-                                          cvmm_feature_find(f)->subleaf,
-                                          cvmm_feature_find(f)->reg, cvmm_feature_find(f)->bit))
+                if (!f ||
+                    !cvmm_cpuid_bit(t, cvmm_feature_find(f)->leaf, cvmm_feature_find(f)->subleaf,
+                                    cvmm_feature_find(f)->reg, cvmm_feature_find(f)->bit))
                         max &= ~(1ull << n);
         }
         bool xsaves = c->l.d1_eax >> 3 & 1;

@@ -117,9 +117,8 @@ int cvmm_firecracker_parse(struct cvmm_cpuid_table *t, struct json_object *root,
                         return cvmm_errf(err, "%s: \"leaf\" missing or not a \"0x\"/\"0b\" string",
                                          where);
                 if (!json_object_object_get_ex(o, "subleaf", &v) || fc_number(v, &e.subleaf))
-                        return cvmm_errf(err,
-                                         "%s: \"subleaf\" missing or not a \"0x\"/\"0b\" string",
-                                         where);
+                        return cvmm_errf(
+                            err, "%s: \"subleaf\" missing or not a \"0x\"/\"0b\" string", where);
                 snprintf(where, sizeof(where), "%s: cpuid_modifiers[%zu] (leaf 0x%x subleaf 0x%x)",
                          name, i, e.leaf, e.subleaf);
                 if (!json_object_object_get_ex(o, "flags", &v) ||

@@ -15,7 +15,8 @@ char *cvmm_cpuid_format_raw(const struct cvmm_cpuid_table *t)
         strbuf_printf(&sb, "CPU:\n");
         for (size_t i = 0; i < t->count; i++) {
                 const struct cvmm_cpuid_entry *e = &t->entries[i];
-                strbuf_printf(&sb, "   0x%08x 0x%02x: eax=0x%08x ebx=0x%08x ecx=0x%08x edx=0x%08x\n",
+                strbuf_printf(&sb,
+                              "   0x%08x 0x%02x: eax=0x%08x ebx=0x%08x ecx=0x%08x edx=0x%08x\n",
                               e->leaf, e->subleaf, e->regs[0], e->regs[1], e->regs[2], e->regs[3]);
         }
         return strbuf_finish(&sb);
@@ -40,7 +41,8 @@ static void add_changes(struct json_object *o, const struct cvmm_cpuid_table *t,
                 if (!arr)
                         arr = json_object_new_array();
                 struct json_object *co = json_object_new_object();
-                json_object_object_add(co, "register", json_object_new_string(cvmm_reg_name(c->reg)));
+                json_object_object_add(co, "register",
+                                       json_object_new_string(cvmm_reg_name(c->reg)));
                 json_object_object_add(co, "rule", json_object_new_string(c->rule));
                 json_object_object_add(co, "before", hex(c->before, 8));
                 json_object_object_add(co, "after", hex(c->after, 8));
@@ -57,11 +59,12 @@ char *cvmm_cpuid_format_json(const struct cvmm_cpuid_table *t, const struct cvmm
         struct json_object *root = json_object_new_object();
         json_object_object_add(root, "format", json_object_new_string("cvmm-cpuid-v1"));
         if (meta) {
-                json_object_object_add(root, "profile",
-                                       json_object_new_string(meta->profile ? meta->profile
-                                                                            : "none"));
+                json_object_object_add(
+                    root, "profile",
+                    json_object_new_string(meta->profile ? meta->profile : "none"));
                 if (meta->source)
-                        json_object_object_add(root, "source", json_object_new_string(meta->source));
+                        json_object_object_add(root, "source",
+                                               json_object_new_string(meta->source));
                 json_object_object_add(root, "cpus", json_object_new_int((int)meta->cpus));
                 json_object_object_add(root, "xcr0", hex(meta->xcr0, 1));
                 json_object_object_add(root, "xss", hex(meta->xss, 1));
@@ -94,9 +97,9 @@ char *cvmm_cpuid_format_json(const struct cvmm_cpuid_table *t, const struct cvmm
         }
         if (removed)
                 json_object_object_add(root, "removed", removed);
-        const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-                                                                     JSON_C_TO_STRING_SPACED |
-                                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
+        const char *s =
+            json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
         char *out = NULL;
         if (s) {
                 size_t n = strlen(s);

@@ -127,19 +127,22 @@ static int parse_raw(struct cvmm_cpuid_table *t, const char *buf, size_t len, co
                 }
                 struct cvmm_cpuid_entry e = {0};
                 if (!parse_hex32(&p, &e.leaf))
-                        return cvmm_errf(err, "%s: not a `cpuid -r` line (expected a leaf "
-                                              "number such as 0x0000000d)",
+                        return cvmm_errf(err,
+                                         "%s: not a `cpuid -r` line (expected a leaf "
+                                         "number such as 0x0000000d)",
                                          where);
                 skip_spaces(&p);
                 if (!parse_hex32(&p, &e.subleaf) || !expect(&p, ":"))
-                        return cvmm_errf(err, "%s: truncated or malformed entry (expected "
-                                              "'0xLEAF 0xSUB: eax=... ebx=... ecx=... edx=...')",
+                        return cvmm_errf(err,
+                                         "%s: truncated or malformed entry (expected "
+                                         "'0xLEAF 0xSUB: eax=... ebx=... ecx=... edx=...')",
                                          where);
                 for (int r = 0; r < CVMM_NREGS; r++) {
                         skip_spaces(&p);
                         if (!expect(&p, regnames[r]) || !parse_hex32(&p, &e.regs[r]))
-                                return cvmm_errf(err, "%s: truncated or malformed entry (%s "
-                                                      "missing or not hex)",
+                                return cvmm_errf(err,
+                                                 "%s: truncated or malformed entry (%s "
+                                                 "missing or not hex)",
                                                  where, cvmm_reg_name((enum cvmm_reg)r));
                 }
                 skip_spaces(&p);
@@ -197,8 +200,8 @@ static int parse_cvmm_json(struct cvmm_cpuid_table *t, struct json_object *root,
                         return cvmm_errf(err, "%s: not an object", where);
                 struct json_object *v;
                 static const char *const keys[] = {"leaf", "subleaf", "eax", "ebx", "ecx", "edx"};
-                uint32_t *dst[] = {&e.leaf, &e.subleaf, &e.regs[0], &e.regs[1], &e.regs[2],
-                                   &e.regs[3]};
+                uint32_t *dst[] = {&e.leaf,    &e.subleaf, &e.regs[0],
+                                   &e.regs[1], &e.regs[2], &e.regs[3]};
                 for (size_t k = 0; k < 6; k++) {
                         if (!json_object_object_get_ex(o, keys[k], &v) || cvmm_json_u32(v, dst[k]))
                                 return cvmm_errf(err, "%s: \"%s\" missing or not a 32-bit number",
@@ -238,8 +241,8 @@ int cvmm_cpuid_parse(struct cvmm_cpuid_table *t, const char *buf, size_t len, co
                         json_object_put(root);
                         return cvmm_errf(err, "%s:%zu: invalid JSON: %s", name, l,
                                          jerr == json_tokener_continue
-                                                 ? "unexpected end of input"
-                                                 : json_tokener_error_desc(jerr));
+                                             ? "unexpected end of input"
+                                             : json_tokener_error_desc(jerr));
                 }
                 if (cvmm_firecracker_detect(root)) {
                         fmt = CVMM_FMT_FIRECRACKER;
@@ -249,8 +252,9 @@ int cvmm_cpuid_parse(struct cvmm_cpuid_table *t, const char *buf, size_t len, co
                         fmt = CVMM_FMT_CVMM_JSON;
                         rc = parse_cvmm_json(t, root, name, err);
                 } else {
-                        rc = cvmm_errf(err, "%s: JSON is neither a cvmm table (\"entries\") nor a "
-                                            "Firecracker CPU template (\"cpuid_modifiers\")",
+                        rc = cvmm_errf(err,
+                                       "%s: JSON is neither a cvmm table (\"entries\") nor a "
+                                       "Firecracker CPU template (\"cpuid_modifiers\")",
                                        name);
                 }
                 json_object_put(root);

@@ -152,12 +152,12 @@ static int record(struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t subleaf, e
                 t->changes_capacity = cap;
         }
         t->changes[t->nchanges++] = (struct cvmm_cpuid_change){
-                .leaf = leaf,
-                .subleaf = subleaf,
-                .reg = reg,
-                .before = before,
-                .after = after,
-                .rule = rule,
+            .leaf = leaf,
+            .subleaf = subleaf,
+            .reg = reg,
+            .before = before,
+            .after = after,
+            .rule = rule,
         };
         return 0;
 }

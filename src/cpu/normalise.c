@@ -52,8 +52,8 @@ static int drop_components(struct removal *r, uint64_t comps)
         size_t nf;
         const struct cvmm_feature *fs = cvmm_features(&nf);
         for (size_t i = 0; i < nf; i++) {
-                uint64_t own = fs[i].xstate & ~(CVMM_XSTATE_ALL_EXTENDED |
-                                                CVMM_XSTATE_ALL_SUPERVISOR);
+                uint64_t own =
+                    fs[i].xstate & ~(CVMM_XSTATE_ALL_EXTENDED | CVMM_XSTATE_ALL_SUPERVISOR);
                 if ((own & all) && remove_feature(r, &fs[i]))
                         return -1;
         }
@@ -116,8 +116,7 @@ static int remove_feature(struct removal *r, const struct cvmm_feature *f)
         return drop_components(r, comps);
 }
 
-int cvmm_feature_remove(struct cvmm_cpuid_table *t, const struct cvmm_feature *f,
-                        const char *rule)
+int cvmm_feature_remove(struct cvmm_cpuid_table *t, const struct cvmm_feature *f, const char *rule)
 {
         struct removal r = {.t = t, .rule = rule};
         return remove_feature(&r, f);
@@ -168,8 +167,8 @@ static int normalise_pass(struct cvmm_cpuid_table *t, const char *rule, bool *ch
                 cvmm_xsave_layout_read(t, &l);
                 /* A feature whose state components are not all supported goes. */
                 for (size_t i = 0; i < nf; i++) {
-                        uint64_t own = fs[i].xstate &
-                                       ~(CVMM_XSTATE_ALL_EXTENDED | CVMM_XSTATE_ALL_SUPERVISOR);
+                        uint64_t own =
+                            fs[i].xstate & ~(CVMM_XSTATE_ALL_EXTENDED | CVMM_XSTATE_ALL_SUPERVISOR);
                         if (own && cvmm_feature_state(t, &fs[i]) == CVMM_PRESENT &&
                             (own & ~(l.xcr0_supported | l.xss_supported)) &&
                             cvmm_feature_remove(t, &fs[i], rule))
@@ -216,15 +215,14 @@ static int normalise_pass(struct cvmm_cpuid_table *t, const char *rule, bool *ch
                 }
                 if (drop && cvmm_xstate_remove(t, drop, rule))
                         return -1;
-                if (xfd == CVMM_PRESENT && !any_xfd &&
-                    cvmm_feature_remove(t, feat("xfd"), rule))
+                if (xfd == CVMM_PRESENT && !any_xfd && cvmm_feature_remove(t, feat("xfd"), rule))
                         return -1;
         }
         uint32_t sig_after = 0;
         for (size_t i = 0; i < nf; i++)
                 sig_after += cvmm_feature_state(t, &fs[i]) == CVMM_PRESENT;
-        *changed = t->count != before || supported_mask(t) != mask_before ||
-                   sig_after != sig_before;
+        *changed =
+            t->count != before || supported_mask(t) != mask_before || sig_after != sig_before;
         return 0;
 }
 

@@ -67,8 +67,7 @@ static unsigned id_bits(unsigned n)
         return b;
 }
 
-static int set(struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t sub, enum cvmm_reg r,
-               uint32_t v)
+static int set(struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t sub, enum cvmm_reg r, uint32_t v)
 {
         return cvmm_cpuid_set_reg(t, leaf, sub, r, v, RULE_TOPO);
 }

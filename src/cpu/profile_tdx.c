@@ -33,7 +33,8 @@ static const struct cvmm_tdx_cpuid_rule *find_rule(uint32_t leaf, uint32_t suble
 {
         for (size_t i = 0; i < cvmm_tdx_cpuid_rules_count; i++) {
                 const struct cvmm_tdx_cpuid_rule *r = &cvmm_tdx_cpuid_rules[i];
-                if (r->leaf == leaf && (r->subleaf == CVMM_TDX_ANY_SUBLEAF || r->subleaf == subleaf))
+                if (r->leaf == leaf &&
+                    (r->subleaf == CVMM_TDX_ANY_SUBLEAF || r->subleaf == subleaf))
                         return r;
         }
         return NULL;
@@ -121,8 +122,8 @@ int cvmm_tdx_apply(struct cvmm_cpuid_table *t, unsigned cpus, uint64_t *xfam_out
         /* 3: XFAM, then everything outside it goes, with the features that need it. */
         struct cvmm_xsave_layout l;
         cvmm_xsave_layout_read(t, &l);
-        uint64_t xfam = ((l.xcr0_supported | l.xss_supported) & CVMM_TDX_XFAM_FIXED0) |
-                        CVMM_TDX_XFAM_FIXED1;
+        uint64_t xfam =
+            ((l.xcr0_supported | l.xss_supported) & CVMM_TDX_XFAM_FIXED0) | CVMM_TDX_XFAM_FIXED1;
         if ((xfam & CVMM_XSTATE_AVX512) != CVMM_XSTATE_AVX512 || !(xfam & 4))
                 xfam &= ~CVMM_XSTATE_AVX512;
         if ((xfam & CVMM_XSTATE_AMX) != CVMM_XSTATE_AMX)

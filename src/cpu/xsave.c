@@ -8,13 +8,13 @@ static const struct {
         const char *name;
         uint32_t arch_size; /* Intel SDM vol. 1 13.x; 0 where it is model-specific */
 } comp_info[] = {
-        [0] = {"x87", 0},        [1] = {"SSE", 0},         [2] = {"AVX", 256},
-        [3] = {"BNDREGS", 64},   [4] = {"BNDCSR", 64},     [5] = {"opmask", 64},
-        [6] = {"ZMM_Hi256", 512}, [7] = {"Hi16_ZMM", 1024}, [8] = {"PT", 0},
-        [9] = {"PKRU", 8},       [10] = {"PASID", 8},      [11] = {"CET_U", 16},
-        [12] = {"CET_S", 24},    [13] = {"HDC", 8},        [14] = {"UINTR", 48},
-        [15] = {"LBR", 0},       [16] = {"HWP", 8},        [17] = {"TILECFG", 64},
-        [18] = {"TILEDATA", 8192}, [19] = {"APX", 128},
+    [0] = {"x87", 0},          [1] = {"SSE", 0},         [2] = {"AVX", 256},
+    [3] = {"BNDREGS", 64},     [4] = {"BNDCSR", 64},     [5] = {"opmask", 64},
+    [6] = {"ZMM_Hi256", 512},  [7] = {"Hi16_ZMM", 1024}, [8] = {"PT", 0},
+    [9] = {"PKRU", 8},         [10] = {"PASID", 8},      [11] = {"CET_U", 16},
+    [12] = {"CET_S", 24},      [13] = {"HDC", 8},        [14] = {"UINTR", 48},
+    [15] = {"LBR", 0},         [16] = {"HWP", 8},        [17] = {"TILECFG", 64},
+    [18] = {"TILEDATA", 8192}, [19] = {"APX", 128},
 };
 #define NINFO (sizeof(comp_info) / sizeof(comp_info[0]))
 
@@ -146,9 +146,8 @@ int cvmm_xsave_derive(struct cvmm_cpuid_table *t, uint64_t xcr0, uint64_t xss)
             cvmm_cpuid_set_reg(t, 0xd, 0, CVMM_EBX, cvmm_xsave_standard_size(&l, xcr0), rule))
                 return -1;
         /* As KVM does: 0xD.1 EBX is defined only with XSAVEC or XSAVES (0xD.1 EAX bits 1, 3). */
-        if ((l.d1_eax & 0xa) &&
-            cvmm_cpuid_set_reg(t, 0xd, 1, CVMM_EBX, cvmm_xsave_compacted_size(&l, xcr0 | xss),
-                               rule))
+        if ((l.d1_eax & 0xa) && cvmm_cpuid_set_reg(t, 0xd, 1, CVMM_EBX,
+                                                   cvmm_xsave_compacted_size(&l, xcr0 | xss), rule))
                 return -1;
         return 0;
 }

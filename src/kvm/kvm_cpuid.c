@@ -78,9 +78,9 @@ int kvm_supported_cpuid(struct cvmm_cpuid_table *t, struct cvmm_err *err)
         for (uint32_t i = 0; i < c->nent; i++) {
                 const struct kvm_cpuid_entry2 *k = &c->entries[i];
                 struct cvmm_cpuid_entry e = {
-                        .leaf = k->function,
-                        .subleaf = (k->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) ? k->index : 0,
-                        .regs = {k->eax, k->ebx, k->ecx, k->edx},
+                    .leaf = k->function,
+                    .subleaf = (k->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) ? k->index : 0,
+                    .regs = {k->eax, k->ebx, k->ecx, k->edx},
                 };
                 if (cvmm_cpuid_put(t, &e)) {
                         free(c);

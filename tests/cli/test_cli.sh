@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# CLI tests: the README's commands, determinism, bad input (one line, exit 2, no stdout), and
+# the table of the machine the test runs on (its live `cpuid -r -1`, and KVM when present).
+set -u
+CVMM=$1
+DATA=$2
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+
+# expect_usage DESCRIPTION NEEDLE -- ARGS: exit 2, exactly one stderr line containing NEEDLE,
+# nothing on stdout.
+expect_usage() {
+	local desc=$1 needle=$2
+	shift 3
+	"$CVMM" "$@" >"$T/out" 2>"$T/err"
+	local rc=$?
+	if [ $rc -ne 2 ]; then bad "$desc: exit $rc, want 2"; return; fi
+	if [ -s "$T/out" ]; then bad "$desc: wrote to stdout"; return; fi
+	if [ "$(wc -l <"$T/err")" -ne 1 ]; then bad "$desc: stderr not one line: $(cat "$T/err")"; return; fi
+	if ! grep -qF -- "$needle" "$T/err"; then bad "$desc: '$(cat "$T/err")' lacks '$needle'"; return; fi
+	ok
+}
+
+SPR=$DATA/intel-sapphire-rapids.cpuid
+printf '   0x0000000d 0x01: eax=0x0000000f ebx=0x00000988\n' >"$T/trunc.cpuid"
+printf 'garbage\n' >"$T/garbage.cpuid"
+printf '   0x0000000d 0x41: eax=0x1 ebx=0x0 ecx=0x0 edx=0x0\n' >"$T/range.cpuid"
+: >"$T/empty.cpuid"
+expect_usage "missing file" "$T/nope: cannot open" -- cpuid show --from "$T/nope"
+expect_usage "truncated line" "trunc.cpuid:1: truncated" -- cpuid show --from "$T/trunc.cpuid"
+expect_usage "garbage" "garbage.cpuid:1: not a" -- cpuid check --from "$T/garbage.cpuid"
+expect_usage "subleaf range" "subleaf 0x41 of leaf 0xd is out of range" -- cpuid show --from "$T/range.cpuid"
+expect_usage "empty file" "empty file" -- cpuid show --from "$T/empty.cpuid"
+expect_usage "unknown feature" "unknown feature 'avx1024'" -- cpuid show --from "$SPR" --features -avx1024
+expect_usage "xcr0 unsupported" "--xcr0 0x80007: bits 0x80000 are not supported" -- cpuid show --from "$SPR" --xcr0 0x80007
+expect_usage "xcr0 garbage" "--xcr0 'zz'" -- cpuid show --from "$SPR" --xcr0 zz
+expect_usage "xss unsupported" "--xss 0x1" -- cpuid show --from "$SPR" --xss 0x1
+expect_usage "cpus range" "--cpus '4097'" -- cpuid show --from "$SPR" --cpus 4097
+expect_usage "cpus junk" "--cpus '2x'" -- cpuid show --from "$SPR" --cpus 2x
+expect_usage "bad profile" "unknown profile 'sev'" -- cpuid show --from "$SPR" --profile sev
+expect_usage "bad format" "--format 'xml'" -- cpuid show --from "$SPR" --format xml
+expect_usage "unknown option" "unknown option '--frob'" -- cpuid show --frob
+expect_usage "missing value" "needs a value" -- cpuid show --from
+expect_usage "diff arity" "expected two files" -- cpuid diff "$SPR"
+expect_usage "firecracker template" "template" -- cpuid show --from "$DATA/firecracker/t2.json"
+expect_usage "unknown command" "unknown command" -- frobnicate
+expect_usage "xcr0 on check" "--xcr0 0x80007" -- cpuid check --from "$SPR" --xcr0 0x80007
+
+# show: exact `cpuid -r` format, byte-identical across runs and environments.
+"$CVMM" cpuid show --from "$SPR" --profile tdx >"$T/ref" || bad "show tdx failed"
+for i in $(seq 1 20); do
+	env -i MALLOC_PERTURB_=$((i * 7)) LANG=C "$CVMM" cpuid show --from "$SPR" --profile tdx >"$T/run" &&
+		cmp -s "$T/ref" "$T/run" || { bad "show output differs on run $i"; break; }
+done
+[ $i -eq 20 ] && ok
+grep -Eqv '^(CPU:|   0x[0-9a-f]{8} 0x[0-9a-f]{2}: eax=0x[0-9a-f]{8} ebx=0x[0-9a-f]{8} ecx=0x[0-9a-f]{8} edx=0x[0-9a-f]{8})$' "$T/ref" &&
+	bad "show output has a line not in cpuid -r format" || ok
+
+# check passes show's output, both profiles, for every full dump; JSON round-trips.
+for f in "$DATA"/*.cpuid "$DATA"/firecracker/fingerprint_*.json; do
+	for p in host tdx; do
+		"$CVMM" cpuid show --from "$f" --profile $p >"$T/s.cpuid" || { bad "show $f $p"; continue; }
+		"$CVMM" cpuid check --from "$T/s.cpuid" >"$T/c" && ok || bad "check of show $p $f: $(grep error "$T/c")"
+		"$CVMM" cpuid show --from "$f" --profile $p --format json >"$T/s.json" || bad "json $f"
+		"$CVMM" cpuid show --from "$T/s.json" >"$T/s2.cpuid" && cmp -s "$T/s.cpuid" "$T/s2.cpuid" && ok || bad "json round trip $f $p"
+	done
+done
+
+# The trace says which rule changed what.
+"$CVMM" cpuid show --from "$SPR" --profile tdx --format json >"$T/tdx.json"
+grep -q '"rule": "tdx.fixed1"' "$T/tdx.json" && grep -q '"rule": "tdx.xfam"' "$T/tdx.json" &&
+	grep -q '"rule": "tdx.faulting-leaf-zero"' "$T/tdx.json" && ok || bad "json trace lacks tdx rules"
+
+# check exit codes: 1 on errors, 0 with warnings only.
+"$CVMM" cpuid check --from "$DATA/amd-epyc-7742-rome.cpuid" >"$T/c"
+[ $? -eq 1 ] && grep -q 'feature.state-without-feature' "$T/c" && ok || bad "rome check should fail"
+"$CVMM" cpuid check --from "$DATA/amd-epyc-9334-genoa.cpuid" >"$T/c"
+[ $? -eq 0 ] && grep -q '^result: 0 errors' "$T/c" && ok || bad "genoa check should pass"
+"$CVMM" cpuid check --from "$DATA/intel-amx-host-leaf0d-partial.cpuid" >"$T/c"
+grep -q '^skipped: leaf 1' "$T/c" && ok || bad "partial dump: skipped rules not said"
+"$CVMM" cpuid check --from "$DATA/amd-epyc-9334-genoa.cpuid" --profile tdx --format json >"$T/c.json"
+grep -q '"rule": "tdx.vendor"' "$T/c.json" && grep -q '"severity": "warning"' "$T/c.json" && ok || bad "tdx vendor warning"
+
+# --features on the command line: AVX-512 gone from leaf 7 and leaf 0xD.
+"$CVMM" cpuid show --from "$SPR" --profile host --features -avx512f,-amx-tile >"$T/f.cpuid"
+"$CVMM" cpuid diff "$T/ref" "$T/f.cpuid" >/dev/null
+"$CVMM" cpuid show --from "$SPR" --profile host >"$T/h.cpuid"
+"$CVMM" cpuid diff "$T/h.cpuid" "$T/f.cpuid" >"$T/d"
+[ $? -eq 1 ] && grep -q -- '-avx512f' "$T/d" && grep -q '0x0000000d 0x12: only in A' "$T/d" && ok || bad "diff after --features"
+"$CVMM" cpuid diff "$T/h.cpuid" "$T/h.cpuid" >"$T/d"
+[ $? -eq 0 ] && [ ! -s "$T/d" ] && ok || bad "diff of identical tables"
+
+# This machine's live CPUID (the same tool, run now): the profiles produce tables check accepts.
+if command -v cpuid >/dev/null; then
+	cpuid -r -1 >"$T/live.cpuid"
+	for p in host tdx; do
+		"$CVMM" cpuid show --from "$T/live.cpuid" --profile $p >"$T/l.cpuid" &&
+			"$CVMM" cpuid check --from "$T/l.cpuid" >"$T/c" && ok || bad "live $p: $(grep error "$T/c")"
+	done
+else
+	bad "the cpuid tool is missing (tools/install-deps.sh installs it)"
+fi
+# KVM: without --from, cvmm reads KVM_GET_SUPPORTED_CPUID; where there is no /dev/kvm it says so.
+if [ -e /dev/kvm ]; then
+	"$CVMM" cpuid show >"$T/kvm.cpuid" && ok || bad "show from KVM"
+	for p in host tdx; do
+		"$CVMM" cpuid show --profile $p >"$T/k.cpuid" && "$CVMM" cpuid check --from "$T/k.cpuid" >"$T/c" && ok || bad "kvm $p: $(grep error "$T/c")"
+	done
+else
+	echo "note: no /dev/kvm on this host: checking that cvmm says so (KVM source not exercised)"
+	"$CVMM" cpuid show >"$T/out" 2>"$T/err"
+	[ $? -eq 3 ] && grep -q 'cannot open /dev/kvm' "$T/err" && [ ! -s "$T/out" ] && ok || bad "no-kvm message"
+fi
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/* Readers: `cpuid -r`, Firecracker JSON, cvmm JSON; every bad-input path. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static int parse(struct cvmm_cpuid_table *t, const char *text, struct cvmm_err *err)
+{
+        return cvmm_cpuid_parse(t, text, strlen(text), "in", NULL, err);
+}
+
+static void test_raw_first_cpu_only(void **state)
+{
+        (void)state;
+        struct cvmm_cpuid_table t;
+        struct cvmm_err err;
+        enum cvmm_cpuid_format fmt;
+        const char *two = "CPU 0:\n"
+                          "   0x00000000 0x00: eax=0x0000000d ebx=0x68747541 ecx=0x444d4163 "
+                          "edx=0x69746e65\n"
+                          "CPU 1:\n"
+                          "   0x00000000 0x00: eax=0x00000001 ebx=0x00000000 ecx=0x00000000 "
+                          "edx=0x00000000\n";
+        assert_int_equal(cvmm_cpuid_parse(&t, two, strlen(two), "two", &fmt, &err), 0);
+        assert_int_equal(fmt, CVMM_FMT_CPUID_RAW);
+        assert_int_equal(t.count, 1);
+        assert_int_equal(cvmm_cpuid_reg(&t, 0, 0, CVMM_EAX), 0xd);
+        assert_true(t.partial);
+        cvmm_cpuid_free(&t);
+}
+
+static void test_raw_real_dump(void **state)
+{
+        (void)state;
+        struct cvmm_cpuid_table t;
+        load_data(&t, "intel-sapphire-rapids.cpuid");
+        assert_false(t.partial);
+        assert_int_equal(cvmm_cpuid_reg(&t, 0xd, 0x12, CVMM_EAX), 0x2000);
+        assert_int_equal(cvmm_cpuid_reg(&t, 0xd, 0x12, CVMM_ECX), 6);
+        cvmm_cpuid_free(&t);
+        load_data(&t, "intel-amx-host-leaf0d-partial.cpuid");
+        assert_true(t.partial);
+        assert_int_equal(cvmm_cpuid_reg(&t, 0xd, 1, CVMM_EBX), 0x2d00);
+        cvmm_cpuid_free(&t);
+}
+
+/* Every malformed input names the place and leaves the table empty. */
+static void test_raw_bad_input(void **state)
+{
+        (void)state;
+        static const struct {
+                const char *text;
+                const char *needle;
+        } cases[] = {
+            {"   0x0000000d 0x01: eax=0x0000000f ebx=0x00000988 ecx=0x0\n", "in:1: truncated"},
+            {"   0x0000000d 0x01: eax=0x0000000f ebx=0x00000988\n", "in:1: truncated"},
+            {"   0x0000000d 0x01 eax=0x0000000f ebx=0 ecx=0 edx=0\n", "in:1: truncated"},
+            {"hello world\n", "in:1: not a `cpuid -r` line"},
+            {"CPU:\n   0x0000000d 0x40: eax=0x1 ebx=0x0 ecx=0x0 edx=0x0\n",
+             "in:2: subleaf 0x40 of leaf 0xd is out of range"},
+            {"   0x1 0x0: eax=0x1 ebx=0x0 ecx=0x0 edx=0x0\n   0x1 0x0: eax=0x2 ebx=0x0 "
+             "ecx=0x0 edx=0x0\n",
+             "in:2: leaf 0x00000001 subleaf 0x00 appears twice"},
+            {"   0x1 0x0: eax=0x123456789 ebx=0x0 ecx=0x0 edx=0x0\n", "in:1: truncated"},
+            {"   0x1 0x0: eax=0x1 ebx=0x0 ecx=0x0 edx=0x0 trailing\n", "in:1: unexpected text"},
+            {"CPU:\n\n", "in: no CPUID entries"},
+            {"CPU x:\n", "in:1: malformed CPU header"},
+            {"{\"entries\": [", "in:1: invalid JSON"},
+            {"{\"entries\": [{\"leaf\": \"0x1\"}]}", "in: entries[0]: \"subleaf\" missing"},
+            {"{\"entries\": [{\"leaf\": -1, \"subleaf\": 0, \"eax\": 0, \"ebx\": 0, \"ecx\": "
+             "0, \"edx\": 0}]}",
+             "\"leaf\" missing or not a 32-bit number"},
+            {"{\"something\": 1}", "neither a cvmm table"},
+            {"{\"cpuid_modifiers\": [{\"leaf\": \"1\", \"subleaf\": \"0x0\", \"flags\": 0, "
+             "\"modifiers\": []}]}",
+             "\"leaf\" missing or not a \"0x\"/\"0b\" string"},
+            {"{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"subleaf\": \"0x0\", \"flags\": 0, "
+             "\"modifiers\": [{\"register\": \"eax\", \"bitmap\": \"0b1x\"}]}]}",
+             "this is a template"},
+            {"{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"subleaf\": \"0x0\", \"flags\": 0, "
+             "\"modifiers\": [{\"register\": \"eex\", \"bitmap\": \"0b1\"}]}]}",
+             "unknown register \"eex\""},
+            {"{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"subleaf\": \"0x0\", \"flags\": 0, "
+             "\"modifiers\": [{\"register\": \"eax\", \"bitmap\": \"0b2\"}]}]}",
+             "eax bitmap is not"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct cvmm_cpuid_table t;
+                struct cvmm_err err = {{0}};
+                assert_int_equal(parse(&t, cases[i].text, &err), -1);
+                if (!strstr(err.msg, cases[i].needle))
+                        fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].needle);
+                assert_null(strchr(err.msg, '\n'));
+                assert_int_equal(t.count, 0);
+                assert_null(t.entries);
+        }
+        struct cvmm_cpuid_table t;
+        struct cvmm_err err;
+        const char bin[] = "CPU:\n\0\x01";
+        assert_int_equal(cvmm_cpuid_parse(&t, bin, sizeof(bin), "bin", NULL, &err), -1);
+        assert_non_null(strstr(err.msg, "binary"));
+        assert_int_equal(cvmm_cpuid_load(&t, "/nonexistent/file", NULL, &err), -1);
+        assert_non_null(strstr(err.msg, "/nonexistent/file: cannot open"));
+        assert_int_equal(cvmm_cpuid_load(&t, "/", NULL, &err), -1);
+        assert_non_null(strstr(err.msg, "not a regular file"));
+}
+
+/* A Firecracker fingerprint is a full table; its values land bit for bit. */
+static void test_firecracker_fingerprint(void **state)
+{
+        (void)state;
+        struct cvmm_cpuid_table t;
+        struct cvmm_err err;
+        enum cvmm_cpuid_format fmt;
+        size_t len;
+        char *text = read_data("firecracker/fingerprint_INTEL_SKYLAKE_5.10host.json", &len);
+        assert_int_equal(cvmm_cpuid_parse(&t, text, len, "fp", &fmt, &err), 0);
+        assert_int_equal(fmt, CVMM_FMT_FIRECRACKER);
+        assert_int_equal(t.count, 47);
+        /* "0b00000000000000000000001011111111" and "0b...101010001000" in the file. */
+        assert_int_equal(cvmm_cpuid_reg(&t, 0xd, 0, CVMM_EAX), 0x2ff);
+        assert_int_equal(cvmm_cpuid_reg(&t, 0xd, 0, CVMM_ECX), 0xa88);
+        assert_int_equal(cvmm_cpuid_reg(&t, 0xd, 1, CVMM_EAX), 0xf);
+        /* Vendor "GenuineIntel". */
+        assert_int_equal(cvmm_cpuid_reg(&t, 0, 0, CVMM_EBX), 0x756e6547);
+        cvmm_cpuid_free(&t);
+        free(text);
+        /* The T2 static template modifies a base table: refused by name. */
+        text = read_data("firecracker/t2.json", &len);
+        assert_int_equal(cvmm_cpuid_parse(&t, text, len, "t2.json", &fmt, &err), -1);
+        assert_non_null(strstr(err.msg, "t2.json: cpuid_modifiers[0]"));
+        assert_non_null(strstr(err.msg, "template"));
+        free(text);
+}
+
+/* cvmm JSON written and read back is the same table, with hex or decimal numbers. */
+static void test_cvmm_json_roundtrip(void **state)
+{
+        (void)state;
+        struct cvmm_cpuid_table t, u;
+        struct cvmm_err err;
+        enum cvmm_cpuid_format fmt;
+        load_data(&t, "amd-epyc-9334-genoa.cpuid");
+        struct cvmm_cpuid_meta meta = {.profile = "host", .source = "x", .cpus = 1};
+        char *json = cvmm_cpuid_format_json(&t, &meta);
+        assert_non_null(json);
+        assert_int_equal(cvmm_cpuid_parse(&u, json, strlen(json), "json", &fmt, &err), 0);
+        assert_int_equal(fmt, CVMM_FMT_CVMM_JSON);
+        char *a = cvmm_cpuid_format_raw(&t), *b = cvmm_cpuid_format_raw(&u);
+        assert_string_equal(a, b);
+        free(a);
+        free(b);
+        free(json);
+        cvmm_cpuid_free(&t);
+        cvmm_cpuid_free(&u);
+        const char *dec = "{\"entries\": [{\"leaf\": 13, \"subleaf\": 1, \"eax\": 15, \"ebx\": "
+                          "\"0x988\", \"ecx\": 0, \"edx\": 0}]}";
+        assert_int_equal(parse(&t, dec, &err), 0);
+        assert_int_equal(cvmm_cpuid_reg(&t, 0xd, 1, CVMM_EBX), 0x988);
+        cvmm_cpuid_free(&t);
+}
+
+/* The raw output format is exactly `cpuid -r`'s: a dump round-trips byte for byte. */
+static void test_raw_roundtrip_bytes(void **state)
+{
+        (void)state;
+        size_t len;
+        char *text = read_data("host-amd-epyc-pvm.cpuid", &len);
+        struct cvmm_cpuid_table t;
+        struct cvmm_err err;
+        assert_int_equal(cvmm_cpuid_parse(&t, text, len, "host", NULL, &err), 0);
+        char *out = cvmm_cpuid_format_raw(&t);
+        assert_string_equal(out, text);
+        free(out);
+        free(text);
+        cvmm_cpuid_free(&t);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_raw_first_cpu_only),
+            cmocka_unit_test(test_raw_real_dump),
+            cmocka_unit_test(test_raw_bad_input),
+            cmocka_unit_test(test_firecracker_fingerprint),
+            cmocka_unit_test(test_cvmm_json_roundtrip),
+            cmocka_unit_test(test_raw_roundtrip_bytes),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
