@@ -8,6 +8,7 @@
 
 static const char RULE_TOPO[] = "host.topology";
 static const char RULE_HV[] = "host.hypervisor-bit";
+static const char RULE_CR4[] = "host.cr4-dynamic";
 static const char RULE_NORM[] = "normalise.xstate";
 static const char RULE_FEAT[] = "features.remove";
 
@@ -149,6 +150,10 @@ static int host_profile(struct cvmm_cpuid_table *t, unsigned cpus, struct cvmm_e
         if (cvmm_cpuid_get(t, 1, 0) &&
             cvmm_cpuid_set_reg(t, 1, 0, CVMM_ECX, cvmm_cpuid_reg(t, 1, 0, CVMM_ECX) | 1u << 31,
                                RULE_HV))
+                return cvmm_errf(err, "out of memory");
+        /* OSXSAVE and OSPKE mirror the guest's CR4, which starts clear; KVM updates them. */
+        if (cvmm_cpuid_clear_bits(t, 1, 0, CVMM_ECX, 1u << 27, RULE_CR4) ||
+            cvmm_cpuid_clear_bits(t, 7, 0, CVMM_ECX, 1u << 4, RULE_CR4))
                 return cvmm_errf(err, "out of memory");
         if (host_topology(t, cpus))
                 return cvmm_errf(err, "out of memory");

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `make bench`: how long `cvmm cpuid show --profile tdx` takes as a process (hyperfine, with
+# warm-up, many runs) and the CPU model's derivation alone (bench_model), on real dumps.
+set -euo pipefail
+BUILD=${1:-build}
+tools/install-deps.sh
+DATA=tests/data
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+for dump in intel-sapphire-rapids.cpuid amd-epyc-9334-genoa.cpuid; do
+	for p in tdx host; do
+		"$BUILD/bench/bench_model" "$DATA/$dump" $p | sed "s|^|$dump: |"
+	done
+done
+echo
+echo "== process: cvmm cpuid show --profile tdx (target: under 5 ms)"
+hyperfine -N --warmup 20 --runs 200 --style basic \
+	"$BUILD/cvmm cpuid show --from $DATA/intel-sapphire-rapids.cpuid --profile tdx" \
+	"$BUILD/cvmm cpuid show --from $DATA/intel-sapphire-rapids.cpuid --profile tdx --format json" \
+	"$BUILD/cvmm cpuid check --from $DATA/intel-sapphire-rapids.cpuid --profile tdx" 2>&1 |
+	grep -E 'Benchmark|Time|Range'
+if [ -e /dev/kvm ]; then
+	hyperfine -N --warmup 5 --runs 100 --style basic "$BUILD/cvmm cpuid show --profile tdx" 2>&1 |
+		grep -E 'Benchmark|Time|Range'
+else
+	echo "(no /dev/kvm here: the KVM_GET_SUPPORTED_CPUID source was not measured)"
+fi
