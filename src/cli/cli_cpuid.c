@@ -138,23 +138,32 @@ static int build(const struct cpuid_args *a, struct cvmm_cpuid_table *t,
         return EXIT_OK;
 }
 
+/* Parses a subcommand's flags and --format (`plain` or json); returns an exit status. */
+static int start(int argc, char **argv, const char *cmd, const char *plain, struct cpuid_args *a,
+                 bool *json)
+{
+        struct cvmm_err err;
+        if (parse_args(argc, argv, a, &err)) {
+                cli_error("cpuid %s: %s", cmd, err.msg);
+                return EXIT_USAGE;
+        }
+        *json = a->format && strcmp(a->format, "json") == 0;
+        if (a->format && !*json && strcmp(a->format, plain) != 0) {
+                cli_error("cpuid %s: --format '%s': expected %s or json", cmd, a->format, plain);
+                return EXIT_USAGE;
+        }
+        return EXIT_OK;
+}
+
 static int cmd_show(int argc, char **argv)
 {
         struct cpuid_args a;
-        struct cvmm_err err;
-        if (parse_args(argc, argv, &a, &err)) {
-                cli_error("cpuid show: %s", err.msg);
-                return EXIT_USAGE;
-        }
-        bool json = false;
-        if (a.format && strcmp(a.format, "json") == 0)
-                json = true;
-        else if (a.format && strcmp(a.format, "raw") != 0) {
-                cli_error("cpuid show: --format '%s': expected raw or json", a.format);
-                return EXIT_USAGE;
-        }
+        bool json;
+        int rc = start(argc, argv, "show", "raw", &a, &json);
+        if (rc)
+                return rc;
         struct cvmm_cpuid_table t;
-        int rc = load_source(&a, &t);
+        rc = load_source(&a, &t);
         if (rc)
                 return rc;
         t.trace = json;
@@ -302,19 +311,12 @@ static int cmd_check(int argc, char **argv)
 {
         struct cpuid_args a;
         struct cvmm_err err;
-        if (parse_args(argc, argv, &a, &err)) {
-                cli_error("cpuid check: %s", err.msg);
-                return EXIT_USAGE;
-        }
-        bool json = false;
-        if (a.format && strcmp(a.format, "json") == 0)
-                json = true;
-        else if (a.format && strcmp(a.format, "text") != 0) {
-                cli_error("cpuid check: --format '%s': expected text or json", a.format);
-                return EXIT_USAGE;
-        }
+        bool json;
+        int rc = start(argc, argv, "check", "text", &a, &json);
+        if (rc)
+                return rc;
         struct cvmm_cpuid_table t;
-        int rc = load_source(&a, &t);
+        rc = load_source(&a, &t);
         if (rc)
                 return rc;
         struct cvmm_model_result res = {0};

@@ -89,16 +89,25 @@ uint32_t cvmm_xsave_compacted_size(const struct cvmm_xsave_layout *l, uint64_t m
         return size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
 }
 
+/* Fails naming `flag` when value has bits outside supported. */
+static int unsupported(uint64_t value, uint64_t supported, const char *flag, const char *kind,
+                       const char *where, struct cvmm_err *err)
+{
+        uint64_t extra = value & ~supported;
+        if (!extra)
+                return 0;
+        return cvmm_errf(err,
+                         "%s 0x%llx: bits 0x%llx are not supported %s components of this table "
+                         "(%s = 0x%llx)",
+                         flag, (unsigned long long)value, (unsigned long long)extra, kind, where,
+                         (unsigned long long)supported);
+}
+
 int cvmm_xsave_validate_xcr0(const struct cvmm_xsave_layout *l, uint64_t xcr0, const char *flag,
                              struct cvmm_err *err)
 {
-        uint64_t extra = xcr0 & ~l->xcr0_supported;
-        if (extra)
-                return cvmm_errf(err,
-                                 "%s 0x%llx: bits 0x%llx are not supported user components of "
-                                 "this table (0xD.0 EDX:EAX = 0x%llx)",
-                                 flag, (unsigned long long)xcr0, (unsigned long long)extra,
-                                 (unsigned long long)l->xcr0_supported);
+        if (unsupported(xcr0, l->xcr0_supported, flag, "user", "0xD.0 EDX:EAX", err))
+                return -1;
         if (!(xcr0 & 1))
                 return cvmm_errf(err, "%s 0x%llx: bit 0 (x87) must be set", flag,
                                  (unsigned long long)xcr0);
@@ -123,14 +132,7 @@ int cvmm_xsave_validate_xcr0(const struct cvmm_xsave_layout *l, uint64_t xcr0, c
 int cvmm_xsave_validate_xss(const struct cvmm_xsave_layout *l, uint64_t xss, const char *flag,
                             struct cvmm_err *err)
 {
-        uint64_t extra = xss & ~l->xss_supported;
-        if (extra)
-                return cvmm_errf(err,
-                                 "%s 0x%llx: bits 0x%llx are not supported supervisor components "
-                                 "of this table (0xD.1 EDX:ECX = 0x%llx)",
-                                 flag, (unsigned long long)xss, (unsigned long long)extra,
-                                 (unsigned long long)l->xss_supported);
-        return 0;
+        return unsupported(xss, l->xss_supported, flag, "supervisor", "0xD.1 EDX:ECX", err);
 }
 
 int cvmm_xsave_derive(struct cvmm_cpuid_table *t, uint64_t xcr0, uint64_t xss)
