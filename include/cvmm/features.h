@@ -26,6 +26,9 @@ struct cvmm_feature {
         const char *deps[3]; /* features this one needs (Linux cpuid-deps) */
 };
 
+/* Upper bound on the feature table's size (checked at compile time in features.c). */
+#define CVMM_MAX_FEATURES 256
+
 /* The table of known features, in (leaf, subleaf, register, bit) order. */
 const struct cvmm_feature *cvmm_features(size_t *count);
 /* Finds a feature by Linux or QEMU name (case-insensitive, '-' and '_' equal); NULL if unknown. */

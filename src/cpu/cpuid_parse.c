@@ -234,6 +234,17 @@ int cvmm_cpuid_parse(struct cvmm_cpuid_table *t, const char *buf, size_t len, co
                 enum json_tokener_error jerr = json_tokener_get_error(tok);
                 size_t off = tok->char_offset;
                 json_tokener_free(tok);
+                if (root && jerr == json_tokener_success) {
+                        size_t k = off;
+                        while (k < len && isspace((unsigned char)buf[k]))
+                                k++;
+                        if (k < len) {
+                                json_object_put(root);
+                                root = NULL;
+                                jerr = json_tokener_error_parse_unexpected;
+                                off = k;
+                        }
+                }
                 if (!root || jerr != json_tokener_success) {
                         size_t l = 1;
                         for (size_t k = 0; k < off && k < len; k++)

@@ -172,6 +172,7 @@ static const struct cvmm_feature features[] = {
     {"lm", NULL, LX1D(29), false, 0, {NULL}},
 };
 #define NFEATURES (sizeof(features) / sizeof(features[0]))
+_Static_assert(NFEATURES <= CVMM_MAX_FEATURES, "raise CVMM_MAX_FEATURES");
 
 const struct cvmm_feature *cvmm_features(size_t *count)
 {

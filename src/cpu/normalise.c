@@ -13,7 +13,7 @@
 struct removal {
         struct cvmm_cpuid_table *t;
         const char *rule;
-        bool done[256];
+        bool done[CVMM_MAX_FEATURES];
 };
 
 static int remove_feature(struct removal *r, const struct cvmm_feature *f);

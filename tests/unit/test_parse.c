@@ -72,6 +72,7 @@ static void test_raw_bad_input(void **state)
              "0, \"edx\": 0}]}",
              "\"leaf\" missing or not a 32-bit number"},
             {"{\"something\": 1}", "neither a cvmm table"},
+            {"{\"entries\": []} trailing", "in:1: invalid JSON"},
             {"{\"cpuid_modifiers\": [{\"leaf\": \"1\", \"subleaf\": \"0x0\", \"flags\": 0, "
              "\"modifiers\": []}]}",
              "\"leaf\" missing or not a \"0x\"/\"0b\" string"},
