@@ -9,6 +9,9 @@
 
 #include "cvmm/err.h"
 
+/* Readers refuse tables larger than this (a real CPU's table has a few hundred entries). */
+#define CVMM_MAX_ENTRIES 4096u
+
 enum cvmm_reg { CVMM_EAX, CVMM_EBX, CVMM_ECX, CVMM_EDX, CVMM_NREGS };
 
 struct cvmm_cpuid_entry {

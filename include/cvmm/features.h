@@ -13,6 +13,11 @@
 #define CVMM_XSTATE_ALL_SUPERVISOR (1ull << 63)
 /* Pseudo-mask: the feature owns every extended component, bits 2 and up (XSAVE does). */
 #define CVMM_XSTATE_ALL_EXTENDED (1ull << 62)
+/* Flag: the feature owns its components but works without them (PT, HWP, HDC use MSRs). */
+#define CVMM_XSTATE_OPTIONAL (1ull << 61)
+/* The pseudo bits above; the rest of a feature's xstate mask is real component bits. */
+#define CVMM_XSTATE_PSEUDO                                                                         \
+        (CVMM_XSTATE_ALL_SUPERVISOR | CVMM_XSTATE_ALL_EXTENDED | CVMM_XSTATE_OPTIONAL)
 
 struct cvmm_feature {
         const char *name;      /* Linux /proc/cpuinfo spelling */

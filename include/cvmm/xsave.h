@@ -47,6 +47,9 @@ uint32_t cvmm_xsave_standard_size(const struct cvmm_xsave_layout *l, uint64_t ma
  */
 uint32_t cvmm_xsave_compacted_size(const struct cvmm_xsave_layout *l, uint64_t mask);
 
+/* True when every listed component's end and the compacted total fit in 32 bits. */
+bool cvmm_xsave_layout_fits(const struct cvmm_xsave_layout *l);
+
 /* The documented architectural size of component n, or 0 when there is none. */
 uint32_t cvmm_xsave_arch_size(unsigned n);
 /* Short name of component n ("AVX", "TILEDATA", ...), or "component N" style fallback. */

@@ -40,7 +40,7 @@ static int parse_cpus(const char *s, unsigned *out, struct cvmm_err *err)
         char *end;
         errno = 0;
         unsigned long v = strtoul(s, &end, 10);
-        if (errno || !*s || *end || s[0] == '-' || v < 1 || v > CVMM_MAX_CPUS)
+        if (errno || !*s || *end || s[0] < '0' || s[0] > '9' || v < 1 || v > CVMM_MAX_CPUS)
                 return cvmm_errf(err, "--cpus '%s': expected a number from 1 to %u", s,
                                  CVMM_MAX_CPUS);
         *out = (unsigned)v;
@@ -66,7 +66,13 @@ static int parse_args(int argc, char **argv, struct cpuid_args *a, struct cvmm_e
         optind = 1;
         opterr = 0;
         int c;
+        bool seen[OPT_FORMAT + 1] = {false};
         while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+                if (c > 0 && c <= OPT_FORMAT) {
+                        if (seen[c])
+                                return cvmm_errf(err, "--%s given twice", opts[c - 1].name);
+                        seen[c] = true;
+                }
                 switch (c) {
                 case OPT_FROM:
                         a->from = optarg;
@@ -100,6 +106,8 @@ static int parse_args(int argc, char **argv, struct cpuid_args *a, struct cvmm_e
                 case ':':
                         return cvmm_errf(err, "%s needs a value", argv[optind - 1]);
                 default:
+                        if (optopt > 0 && optopt < 128)
+                                return cvmm_errf(err, "unknown option '-%c'", optopt);
                         return cvmm_errf(err, "unknown option '%s'", argv[optind - 1]);
                 }
         }

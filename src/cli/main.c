@@ -7,12 +7,22 @@
 
 void cli_error(const char *fmt, ...)
 {
+        char msg[1024];
         va_list ap;
         va_start(ap, fmt);
-        fputs("cvmm: ", stderr);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
+        /* Input may carry control characters: the message stays one printable line. */
+        fputs("cvmm: ", stderr);
+        for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+                if (*p == '\n')
+                        fputs("\\n", stderr);
+                else if (*p < 0x20 || *p == 0x7f)
+                        fprintf(stderr, "\\x%02x", *p);
+                else
+                        fputc(*p, stderr);
+        }
+        fputc('\n', stderr);
 }
 
 int cli_write(const char *s)

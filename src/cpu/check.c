@@ -32,6 +32,7 @@ const char *cvmm_severity_name(enum cvmm_severity s)
 }
 
 struct ctx {
+        bool have_d1;
         const struct cvmm_cpuid_table *t;
         const struct cvmm_check_opts *o;
         struct cvmm_check_report *r;
@@ -93,6 +94,9 @@ static void fmt_size(char *buf, size_t n, uint32_t v)
 static void rules_components(struct ctx *c)
 {
         const struct cvmm_xsave_layout *l = &c->l;
+        if (l->xss_supported & 3)
+                add(c, CVMM_SEV_ERROR, "xsave.xss-reserved", 0xd, 1, CVMM_ECX, -1, "x87|SSE", "0",
+                    "set", "0xD.1 ECX lists x87/SSE (bits 0-1) as supervisor state");
         if ((l->xcr0_supported & 3) != 3)
                 add(c, CVMM_SEV_ERROR, "xsave.x87-sse", 0xd, 0, CVMM_EAX, -1, "x87|SSE", "0x3",
                     "missing", "0xD.0 EAX must list x87 (bit 0) and SSE (bit 1)");
@@ -172,7 +176,9 @@ static void rules_geometry(struct ctx *c)
                         continue;
                 if ((uint64_t)x->offset + x->size > ecx0) {
                         fmt_size(e, sizeof(e), ecx0);
-                        fmt_size(a, sizeof(a), x->offset + x->size);
+                        snprintf(a, sizeof(a), "0x%llx (%llu)",
+                                 (unsigned long long)((uint64_t)x->offset + x->size),
+                                 (unsigned long long)((uint64_t)x->offset + x->size));
                         add(c, CVMM_SEV_ERROR, "xsave.inside-ecx0", 0xd, i, CVMM_EBX, -1,
                             "offset+size", e, a, "component %u (%s) ends beyond 0xD.0 ECX", i,
                             cvmm_xsave_comp_name(i));
@@ -265,62 +271,9 @@ static void rules_groups(struct ctx *c)
                     "AVX-512 state needs AVX state (bit 2)");
 }
 
-/* Feature bits against state components, both directions. */
-static void rules_features(struct ctx *c)
+/* XSAVES for supervisor state; XFD against XFD-capable components (0xD.1 present). */
+static void rules_d1_features(struct ctx *c, uint64_t all)
 {
-        uint64_t all = c->l.xcr0_supported | c->l.xss_supported;
-        static const struct {
-                const char *feature;
-                uint64_t comps;
-                enum cvmm_severity sev;
-        } pairs[] = {
-            {"avx", 0x4, CVMM_SEV_ERROR},
-            {"mpx", CVMM_XSTATE_MPX, CVMM_SEV_ERROR},
-            {"avx512f", CVMM_XSTATE_AVX512, CVMM_SEV_ERROR},
-            {"pku", 0x200, CVMM_SEV_ERROR},
-            {"amx_tile", CVMM_XSTATE_AMX, CVMM_SEV_ERROR},
-            {"intel_pt", 0x100, CVMM_SEV_WARNING},
-            {"enqcmd", 0x400, CVMM_SEV_WARNING},
-        };
-        char a[48], e[48];
-        for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
-                const struct cvmm_feature *f = cvmm_feature_find(pairs[i].feature);
-                enum cvmm_presence p = cvmm_feature_state(c->t, f);
-                if (p == CVMM_UNKNOWN)
-                        continue;
-                uint64_t have = all & pairs[i].comps;
-                snprintf(e, sizeof(e), "0x%llx", (unsigned long long)pairs[i].comps);
-                snprintf(a, sizeof(a), "0x%llx", (unsigned long long)have);
-                if (p == CVMM_PRESENT && have != pairs[i].comps)
-                        add(c, pairs[i].sev, "feature.needs-state", f->leaf, f->subleaf, f->reg,
-                            f->bit, f->name, e, a,
-                            "%s is advertised but its XSAVE state components are not all "
-                            "supported",
-                            f->name);
-                else if (p == CVMM_ABSENT && have)
-                        add(c, pairs[i].sev, "feature.state-without-feature", f->leaf, f->subleaf,
-                            f->reg, f->bit, f->name, "1", "0",
-                            "XSAVE state 0x%llx is supported but %s is not advertised (a Linux "
-                            "guest drops the state)",
-                            (unsigned long long)have, f->name);
-        }
-        /* CET state belongs to shadow stacks or IBT. */
-        const struct cvmm_feature *shstk = cvmm_feature_find("shstk"),
-                                  *ibt = cvmm_feature_find("ibt");
-        enum cvmm_presence ps = cvmm_feature_state(c->t, shstk), pi = cvmm_feature_state(c->t, ibt);
-        if (ps != CVMM_UNKNOWN && pi != CVMM_UNKNOWN) {
-                bool cet = ps == CVMM_PRESENT || pi == CVMM_PRESENT;
-                if (cet && !(all & CVMM_XSTATE_CET))
-                        add(c, CVMM_SEV_ERROR, "feature.needs-state", shstk->leaf, shstk->subleaf,
-                            shstk->reg, shstk->bit, "shstk/ibt", "0x1800", "0x0",
-                            "CET (shadow stacks or IBT) is advertised without CET state");
-                else if (!cet && (all & CVMM_XSTATE_CET))
-                        add(c, CVMM_SEV_ERROR, "feature.state-without-feature", shstk->leaf,
-                            shstk->subleaf, shstk->reg, shstk->bit, "shstk/ibt", "1", "0",
-                            "CET state is supported but neither shadow stacks nor IBT is "
-                            "advertised");
-        }
-        /* XSAVES for supervisor state; XFD against XFD-capable components. */
         bool xsaves = c->l.d1_eax >> 3 & 1, xfd = c->l.d1_eax >> 4 & 1;
         if (c->l.xss_supported && !xsaves)
                 add(c, CVMM_SEV_ERROR, "feature.supervisor-needs-xsaves", 0xd, 1, CVMM_EAX, 3,
@@ -341,6 +294,66 @@ static void rules_features(struct ctx *c)
         if (xfd && !any_xfd)
                 add(c, CVMM_SEV_ERROR, "feature.xfd-consistent", 0xd, 1, CVMM_EAX, 4, "xfd", "0",
                     "1", "XFD is advertised but no supported component supports it");
+}
+
+/* Feature bits against state components, both directions. */
+static void rules_features(struct ctx *c)
+{
+        uint64_t all = c->l.xcr0_supported | c->l.xss_supported;
+        static const struct {
+                const char *feature;
+                uint64_t comps;
+                enum cvmm_severity sev;
+        } pairs[] = {
+            {"avx", 0x4, CVMM_SEV_ERROR},
+            {"mpx", CVMM_XSTATE_MPX, CVMM_SEV_ERROR},
+            {"avx512f", CVMM_XSTATE_AVX512, CVMM_SEV_ERROR},
+            {"pku", 0x200, CVMM_SEV_ERROR},
+            {"amx_tile", CVMM_XSTATE_AMX, CVMM_SEV_ERROR},
+            {"enqcmd", 0x400, CVMM_SEV_WARNING},
+            {"intel_pt", 0x100, CVMM_SEV_NOTE}, /* optional state: only state needs feature */
+        };
+        char a[48], e[48];
+        for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+                const struct cvmm_feature *f = cvmm_feature_find(pairs[i].feature);
+                enum cvmm_presence p = cvmm_feature_state(c->t, f);
+                if (p == CVMM_UNKNOWN)
+                        continue;
+                uint64_t have = all & pairs[i].comps;
+                snprintf(e, sizeof(e), "0x%llx", (unsigned long long)pairs[i].comps);
+                snprintf(a, sizeof(a), "0x%llx", (unsigned long long)have);
+                if (p == CVMM_PRESENT && have != pairs[i].comps && pairs[i].sev != CVMM_SEV_NOTE)
+                        add(c, pairs[i].sev, "feature.needs-state", f->leaf, f->subleaf, f->reg,
+                            f->bit, f->name, e, a,
+                            "%s is advertised but its XSAVE state components are not all "
+                            "supported",
+                            f->name);
+                else if (p == CVMM_ABSENT && have)
+                        add(c, pairs[i].sev == CVMM_SEV_NOTE ? CVMM_SEV_WARNING : pairs[i].sev,
+                            "feature.state-without-feature", f->leaf, f->subleaf, f->reg, f->bit,
+                            f->name, "1", "0",
+                            "XSAVE state 0x%llx is supported but %s is not advertised (a Linux "
+                            "guest drops the state)",
+                            (unsigned long long)have, f->name);
+        }
+        /* CET state belongs to shadow stacks or IBT. */
+        const struct cvmm_feature *shstk = cvmm_feature_find("shstk"),
+                                  *ibt = cvmm_feature_find("ibt");
+        enum cvmm_presence ps = cvmm_feature_state(c->t, shstk), pi = cvmm_feature_state(c->t, ibt);
+        if (ps != CVMM_UNKNOWN && pi != CVMM_UNKNOWN) {
+                bool cet = ps == CVMM_PRESENT || pi == CVMM_PRESENT;
+                if (cet && !(all & CVMM_XSTATE_CET))
+                        add(c, CVMM_SEV_ERROR, "feature.needs-state", shstk->leaf, shstk->subleaf,
+                            shstk->reg, shstk->bit, "shstk/ibt", "0x1800", "0x0",
+                            "CET (shadow stacks or IBT) is advertised without CET state");
+                else if (!cet && (all & CVMM_XSTATE_CET))
+                        add(c, CVMM_SEV_ERROR, "feature.state-without-feature", shstk->leaf,
+                            shstk->subleaf, shstk->reg, shstk->bit, "shstk/ibt", "1", "0",
+                            "CET state is supported but neither shadow stacks nor IBT is "
+                            "advertised");
+        }
+        if (c->have_d1)
+                rules_d1_features(c, all);
         /* XSAVE itself. */
         const struct cvmm_feature *xsave = cvmm_feature_find("xsave");
         if (cvmm_feature_state(c->t, xsave) == CVMM_ABSENT && (all & ~3ull))
@@ -467,6 +480,7 @@ void cvmm_check(const struct cvmm_cpuid_table *t, const struct cvmm_check_opts *
         cvmm_xsave_layout_read(t, &c.l);
         bool have_d0 = cvmm_cpuid_get(t, 0xd, 0) != NULL;
         bool have_d1 = cvmm_cpuid_get(t, 0xd, 1) != NULL;
+        c.have_d1 = have_d1;
         bool have_l1 = cvmm_cpuid_get(t, 1, 0) != NULL;
         bool xsave_off = have_l1 && !cvmm_cpuid_bit(t, 1, 0, CVMM_ECX, 26);
         if (!have_d0) {
@@ -475,7 +489,8 @@ void cvmm_check(const struct cvmm_cpuid_table *t, const struct cvmm_check_opts *
                 /* No XSAVE and leaf 0xD describes nothing: consistent, nothing to check. */
         } else {
                 if (!have_d1)
-                        skip(&c, "supervisor-state and compacted-size rules (0xD.1 absent)");
+                        skip(&c, "supervisor-state, XSAVES, XFD and compacted-size rules (0xD.1 "
+                                 "absent)");
                 rules_components(&c);
                 rules_geometry(&c);
                 rules_groups(&c);
@@ -497,9 +512,16 @@ void cvmm_check(const struct cvmm_cpuid_table *t, const struct cvmm_check_opts *
         else
                 r->linux_view.has_fpu = false;
         if (r->linux_view.consistency_warning)
-                add(&c, CVMM_SEV_ERROR, "linux.xsave-disabled", 0xd, 1, CVMM_EBX, -1, "kernel_size",
-                    "", "", "a Linux guest prints '%s' and disables XSAVE",
-                    r->linux_view.disable_reason);
+                add(&c,
+                    opts->have_xcr0 || opts->have_xss || !r->linux_view.kernel_size_static
+                        ? CVMM_SEV_ERROR
+                        : CVMM_SEV_WARNING,
+                    "linux.xsave-disabled", 0xd, 1, CVMM_EBX, -1, "kernel_size", "", "",
+                    "a Linux guest prints '%s' and disables XSAVE%s", r->linux_view.disable_reason,
+                    opts->have_xcr0 || opts->have_xss || !r->linux_view.kernel_size_static
+                        ? ""
+                        : " (if a monitor returned this static EBX; a dump's EBX reflects "
+                          "its OS's XCR0/XSS: pass --xcr0/--xss to judge)");
 }
 
 void cvmm_check_report_free(struct cvmm_check_report *r)

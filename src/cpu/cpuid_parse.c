@@ -66,6 +66,9 @@ int cvmm_cpuid_check_key(uint32_t leaf, uint32_t subleaf, const char *where, str
 int cvmm_cpuid_add_unique(struct cvmm_cpuid_table *t, const struct cvmm_cpuid_entry *e,
                           const char *where, struct cvmm_err *err)
 {
+        if (t->count >= CVMM_MAX_ENTRIES)
+                return cvmm_errf(err, "%s: more than %u entries: not the CPUID table of one CPU",
+                                 where, CVMM_MAX_ENTRIES);
         if (cvmm_cpuid_check_key(e->leaf, e->subleaf, where, err))
                 return -1;
         if (cvmm_cpuid_get(t, e->leaf, e->subleaf))
@@ -175,7 +178,8 @@ int cvmm_json_u32(struct json_object *v, uint32_t *out)
                 return -1;
         char *endp;
         errno = 0;
-        unsigned long long x = strtoull(s, &endp, 0);
+        bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+        unsigned long long x = strtoull(s, &endp, hex ? 16 : 10);
         if (errno || *endp || x > UINT32_MAX)
                 return -1;
         *out = (uint32_t)x;

@@ -67,8 +67,8 @@ static const struct cvmm_feature features[] = {
     {"sse2", NULL, L1D(26), false, 0, {"sse"}},
     {"ht", NULL, L1D(28), false, 0, {NULL}},
     /* leaf 6 EAX: thermal/power management state components */
-    {"hwp", NULL, L6A(7), false, X(16), {NULL}},
-    {"hdc", NULL, L6A(13), false, X(13), {NULL}},
+    {"hwp", NULL, L6A(7), false, X(16) | CVMM_XSTATE_OPTIONAL, {NULL}},
+    {"hdc", NULL, L6A(13), false, X(13) | CVMM_XSTATE_OPTIONAL, {NULL}},
     /* leaf 7.0 EBX */
     {"fsgsbase", NULL, L7B(0), false, 0, {NULL}},
     {"bmi1", NULL, L7B(3), false, 0, {NULL}},
@@ -88,7 +88,7 @@ static const struct cvmm_feature features[] = {
     {"avx512ifma", NULL, L7B(21), false, 0, {"avx512f"}},
     {"clflushopt", NULL, L7B(23), false, 0, {NULL}},
     {"clwb", NULL, L7B(24), false, 0, {NULL}},
-    {"intel_pt", "intel-pt", L7B(25), false, X(8), {NULL}},
+    {"intel_pt", "intel-pt", L7B(25), false, X(8) | CVMM_XSTATE_OPTIONAL, {NULL}},
     {"avx512pf", NULL, L7B(26), false, 0, {"avx512f"}},
     {"avx512er", NULL, L7B(27), false, 0, {"avx512f"}},
     {"avx512cd", NULL, L7B(28), false, 0, {"avx512f"}},
@@ -147,6 +147,8 @@ static const struct cvmm_feature features[] = {
     {"fsrc", NULL, L71A(12), false, 0, {NULL}},
     {"amx_fp16", "amx-fp16", L71A(21), false, 0, {"amx_tile"}},
     {"avx_ifma", "avx-ifma", L71A(23), false, 0, {"avx2"}},
+    /* leaf 7.1 EDX */
+    {"apx_f", "apx", 7, 1, CVMM_EDX, 21, false, X(19), {"xsave"}},
     /* leaf 0xD.1 EAX */
     {"xsaveopt", NULL, LD1A(0), false, 0, {"xsave"}},
     {"xsavec", NULL, LD1A(1), false, 0, {"xsave"}},

@@ -52,8 +52,10 @@ static int drop_components(struct removal *r, uint64_t comps)
         size_t nf;
         const struct cvmm_feature *fs = cvmm_features(&nf);
         for (size_t i = 0; i < nf; i++) {
-                uint64_t own =
-                    fs[i].xstate & ~(CVMM_XSTATE_ALL_EXTENDED | CVMM_XSTATE_ALL_SUPERVISOR);
+                /* Features that merely own optional state (PT, HWP, HDC) stay. */
+                if (fs[i].xstate & CVMM_XSTATE_OPTIONAL)
+                        continue;
+                uint64_t own = fs[i].xstate & ~CVMM_XSTATE_PSEUDO;
                 if ((own & all) && remove_feature(r, &fs[i]))
                         return -1;
         }
@@ -67,7 +69,7 @@ static bool other_owner(const struct cvmm_cpuid_table *t, unsigned n,
         size_t nf;
         const struct cvmm_feature *fs = cvmm_features(&nf);
         for (size_t i = 0; i < nf; i++)
-                if (&fs[i] != except && (fs[i].xstate >> n & 1) && n < 62 &&
+                if (&fs[i] != except && n < 61 && (fs[i].xstate >> n & 1) &&
                     cvmm_feature_state(t, &fs[i]) != CVMM_ABSENT)
                         return true;
         return false;
@@ -89,7 +91,7 @@ static int remove_feature(struct removal *r, const struct cvmm_feature *f)
                         if (strcmp(fs[i].deps[d], f->name) == 0 && remove_feature(r, &fs[i]))
                                 return -1;
         uint64_t comps = 0;
-        for (unsigned n = 2; n < 62; n++)
+        for (unsigned n = 2; n < 61; n++)
                 if ((f->xstate >> n & 1) && !other_owner(t, n, f))
                         comps |= 1ull << n;
         if (f->xstate & CVMM_XSTATE_ALL_SUPERVISOR) {
@@ -167,8 +169,9 @@ static int normalise_pass(struct cvmm_cpuid_table *t, const char *rule, bool *ch
                 cvmm_xsave_layout_read(t, &l);
                 /* A feature whose state components are not all supported goes. */
                 for (size_t i = 0; i < nf; i++) {
-                        uint64_t own =
-                            fs[i].xstate & ~(CVMM_XSTATE_ALL_EXTENDED | CVMM_XSTATE_ALL_SUPERVISOR);
+                        if (fs[i].xstate & CVMM_XSTATE_OPTIONAL)
+                                continue;
+                        uint64_t own = fs[i].xstate & ~CVMM_XSTATE_PSEUDO;
                         if (own && cvmm_feature_state(t, &fs[i]) == CVMM_PRESENT &&
                             (own & ~(l.xcr0_supported | l.xss_supported)) &&
                             cvmm_feature_remove(t, &fs[i], rule))
@@ -179,6 +182,17 @@ static int normalise_pass(struct cvmm_cpuid_table *t, const char *rule, bool *ch
                 enum cvmm_presence xfd = cvmm_feature_state(t, feat("xfd"));
                 uint64_t drop = 0;
                 bool any_xfd = false;
+                /* XSETBV's rules: x87 and SSE always; AVX-512 state needs AVX state. */
+                if ((l.xcr0_supported & 3) != 3) {
+                        if (cvmm_feature_remove(t, xsave, rule))
+                                return -1;
+                        cvmm_xsave_layout_read(t, &l);
+                }
+                if ((l.xcr0_supported & CVMM_XSTATE_AVX512) && !(l.xcr0_supported & 4))
+                        drop |= CVMM_XSTATE_AVX512;
+                /* x87 and SSE are never supervisor state (WRMSR IA32_XSS with them is #GP). */
+                if ((l.xss_supported & 3) && cvmm_cpuid_clear_bits(t, 0xd, 1, CVMM_ECX, 3, rule))
+                        return -1;
                 for (unsigned n = 2; n < CVMM_XSAVE_NCOMP; n++) {
                         const struct cvmm_xsave_comp *c = &l.comp[n];
                         bool user = l.xcr0_supported >> n & 1, sup = l.xss_supported >> n & 1;
@@ -192,13 +206,8 @@ static int normalise_pass(struct cvmm_cpuid_table *t, const char *rule, bool *ch
                                 drop |= 1ull << n; /* cannot be described consistently */
                         else if (sup && xsaves == CVMM_ABSENT)
                                 drop |= 1ull << n;
-                        else if (n < 62 && !other_owner(t, n, NULL)) {
-                                bool owned = false;
-                                for (size_t i = 0; i < nf; i++)
-                                        owned |= (fs[i].xstate >> n & 1) != 0;
-                                if (owned)
-                                        drop |= 1ull << n; /* every owner is absent */
-                        }
+                        else if (!other_owner(t, n, NULL))
+                                drop |= 1ull << n; /* no present (or unknown) feature owns it */
                         uint64_t g = cvmm_xsave_group(n);
                         if ((g & (l.xcr0_supported | l.xss_supported)) != g)
                                 drop |= g;

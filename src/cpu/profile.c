@@ -116,7 +116,17 @@ static int host_topology(struct cvmm_cpuid_table *t, unsigned cpus)
                 uint32_t leaf = topo_leaves[i];
                 if (!cvmm_cpuid_get(t, leaf, 0))
                         continue;
-                cvmm_cpuid_remove_leaf(t, leaf);
+                /* Levels beyond the three this topology has go; the rest is overwritten. */
+                while (t->count) {
+                        const struct cvmm_cpuid_entry *last = NULL;
+                        for (size_t k = 0; k < t->count; k++)
+                                if (t->entries[k].leaf == leaf && t->entries[k].subleaf > 2)
+                                        last = &t->entries[k];
+                        if (!last)
+                                break;
+                        if (cvmm_cpuid_drop(t, leaf, last->subleaf, RULE_TOPO))
+                                return -1;
+                }
                 if (set(t, leaf, 0, CVMM_EAX, 0) || set(t, leaf, 0, CVMM_EBX, 1) ||
                     set(t, leaf, 0, CVMM_ECX, 0x100) || set(t, leaf, 0, CVMM_EDX, 0) ||
                     set(t, leaf, 1, CVMM_EAX, shift) || set(t, leaf, 1, CVMM_EBX, cpus) ||
@@ -166,6 +176,9 @@ int cvmm_model_build(struct cvmm_cpuid_table *t, const struct cvmm_model_opts *o
         *res = (struct cvmm_model_result){0};
         if (opts->cpus < 1 || opts->cpus > CVMM_MAX_CPUS)
                 return cvmm_errf(err, "--cpus %u: must be 1 to %u", opts->cpus, CVMM_MAX_CPUS);
+        if (opts->profile == CVMM_PROFILE_TDX && t->partial)
+                return cvmm_errf(err, "--profile tdx: the source is a partial table (leaves 0, 1, "
+                                      "7 and 0xD are needed to apply the TDX rules)");
         switch (opts->profile) {
         case CVMM_PROFILE_HOST:
                 if (host_profile(t, opts->cpus, err))
@@ -189,7 +202,13 @@ int cvmm_model_build(struct cvmm_cpuid_table *t, const struct cvmm_model_opts *o
         cvmm_xsave_layout_read(t, &l);
         res->xcr0 = opts->have_xcr0 ? opts->xcr0 : l.xcr0_supported;
         res->xss = opts->have_xss ? opts->xss : l.xss_supported;
-        if (opts->have_xcr0 && cvmm_xsave_validate_xcr0(&l, res->xcr0, "--xcr0", err))
+        if (!cvmm_xsave_layout_fits(&l))
+                return cvmm_errf(err, "leaf 0xD: component offsets and sizes add up to more than "
+                                      "32 bits: not a layout any CPU can have");
+        /* The default must pass XSETBV too (a profile guarantees it; a raw table may not). */
+        if ((opts->have_xcr0 || (l.xcr0_supported & 1)) &&
+            cvmm_xsave_validate_xcr0(&l, res->xcr0, opts->have_xcr0 ? "--xcr0" : "default XCR0",
+                                     err))
                 return -1;
         if (opts->have_xss && cvmm_xsave_validate_xss(&l, res->xss, "--xss", err))
                 return -1;

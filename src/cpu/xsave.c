@@ -74,6 +74,20 @@ uint32_t cvmm_xsave_standard_size(const struct cvmm_xsave_layout *l, uint64_t ma
         return size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
 }
 
+bool cvmm_xsave_layout_fits(const struct cvmm_xsave_layout *l)
+{
+        uint64_t total = CVMM_XSAVE_EXT_START;
+        for (unsigned n = 2; n < CVMM_XSAVE_NCOMP; n++) {
+                const struct cvmm_xsave_comp *c = &l->comp[n];
+                if (!c->listed)
+                        continue;
+                if ((uint64_t)c->offset + c->size > UINT32_MAX)
+                        return false;
+                total = ((total + 63) & ~(uint64_t)63) + c->size;
+        }
+        return total <= UINT32_MAX;
+}
+
 uint32_t cvmm_xsave_compacted_size(const struct cvmm_xsave_layout *l, uint64_t mask)
 {
         uint64_t size = CVMM_XSAVE_EXT_START;
@@ -132,6 +146,9 @@ int cvmm_xsave_validate_xcr0(const struct cvmm_xsave_layout *l, uint64_t xcr0, c
 int cvmm_xsave_validate_xss(const struct cvmm_xsave_layout *l, uint64_t xss, const char *flag,
                             struct cvmm_err *err)
 {
+        if (xss & 3)
+                return cvmm_errf(err, "%s 0x%llx: bits 0-1 (x87, SSE) are never supervisor state",
+                                 flag, (unsigned long long)xss);
         return unsupported(xss, l->xss_supported, flag, "supervisor", "0xD.1 EDX:ECX", err);
 }
 

@@ -174,6 +174,10 @@ static void m_xsave_off(struct cvmm_cpuid_table *t)
 {
         set(t, 1, 0, CVMM_ECX, cvmm_cpuid_reg(t, 1, 0, CVMM_ECX) & ~(1u << 26));
 }
+static void m_xss_x87(struct cvmm_cpuid_table *t)
+{
+        set(t, 0xd, 1, CVMM_ECX, cvmm_cpuid_reg(t, 0xd, 1, CVMM_ECX) | 3);
+}
 static void m_tdx_signature(struct cvmm_cpuid_table *t)
 {
         put(t, 0x21, 0, 0, 0x65746e49, 0x20202020, 0x5844546c);
@@ -214,6 +218,7 @@ static void test_each_rule(void **state)
             {m_dependency, "feature.dependency", CVMM_SEV_WARNING},
             {m_xsave_off, "feature.state-without-feature", CVMM_SEV_ERROR},
             {m_tdx_signature, "tdx.signature-leaf", CVMM_SEV_WARNING},
+            {m_xss_x87, "xsave.xss-reserved", CVMM_SEV_ERROR},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct cvmm_cpuid_table t;
@@ -317,6 +322,50 @@ static void test_tdx_rules(void **state)
         cvmm_cpuid_free(&t);
 }
 
+/* A leaf 0xD paste without 0xD.1: the XSAVES/XFD rules are skipped, not failed. */
+static void test_partial_without_d1(void **state)
+{
+        (void)state;
+        struct cvmm_cpuid_table t;
+        struct cvmm_check_opts o = {0};
+        struct cvmm_check_report r;
+        load_data(&t, "intel-amx-host-leaf0d-partial.cpuid");
+        assert_true(cvmm_cpuid_remove(&t, 0xd, 1));
+        cvmm_check(&t, &o, &r);
+        assert_null(find(&r, "feature.xfd-consistent"));
+        assert_int_equal(r.errors, 0);
+        cvmm_check_report_free(&r);
+        cvmm_cpuid_free(&t);
+}
+
+/*
+ * A dump whose OS had enabled less than everything: its EBX is the OS's, so a mismatch with the
+ * default mask is a warning; given --xcr0 it is judged strictly.
+ */
+static void test_dump_ebx_is_dynamic(void **state)
+{
+        (void)state;
+        struct cvmm_cpuid_table t;
+        struct cvmm_check_report r;
+        load_data(&t, "host-amd-epyc-pvm.cpuid");
+        set(&t, 0xd, 0, CVMM_EBX, 576);
+        set(&t, 0xd, 1, CVMM_EBX, 576); /* as if the OS had XCR0 = 0x3 */
+        struct cvmm_check_opts o = {0};
+        cvmm_check(&t, &o, &r);
+        assert_int_equal(r.errors, 0);
+        assert_non_null(find(&r, "linux.xsave-disabled"));
+        cvmm_check_report_free(&r);
+        struct cvmm_check_opts strict = {.have_xcr0 = true, .xcr0 = 0x3};
+        cvmm_check(&t, &strict, &r);
+        assert_int_equal(r.errors, 0); /* EBX right for 0x3 */
+        cvmm_check_report_free(&r);
+        struct cvmm_check_opts wrong = {.have_xcr0 = true, .xcr0 = 0xe7};
+        cvmm_check(&t, &wrong, &r);
+        assert_true(r.errors > 0);
+        cvmm_check_report_free(&r);
+        cvmm_cpuid_free(&t);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -327,6 +376,8 @@ int main(void)
             cmocka_unit_test(test_partial_skips),
             cmocka_unit_test(test_zen2_pkru_without_pku),
             cmocka_unit_test(test_tdx_rules),
+            cmocka_unit_test(test_partial_without_d1),
+            cmocka_unit_test(test_dump_ebx_is_dynamic),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

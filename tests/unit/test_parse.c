@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Readers: `cpuid -r`, Firecracker JSON, cvmm JSON; every bad-input path. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,6 +108,24 @@ static void test_raw_bad_input(void **state)
         assert_non_null(strstr(err.msg, "not a regular file"));
 }
 
+/* More entries than any CPU has is refused (bounds the work a hostile file can cause). */
+static void test_entry_limit(void **state)
+{
+        (void)state;
+        size_t cap = (CVMM_MAX_ENTRIES + 1) * 80 + 1, off = 0;
+        char *buf = malloc(cap);
+        assert_non_null(buf);
+        for (unsigned i = 0; i <= CVMM_MAX_ENTRIES; i++)
+                off += (size_t)snprintf(buf + off, cap - off,
+                                        "   0x%08x 0x00: eax=0x0 ebx=0x0 ecx=0x0 edx=0x0\n",
+                                        0x40000000u - i);
+        struct cvmm_cpuid_table t;
+        struct cvmm_err err;
+        assert_int_equal(cvmm_cpuid_parse(&t, buf, off, "big", NULL, &err), -1);
+        assert_non_null(strstr(err.msg, "big:4097: more than 4096 entries"));
+        free(buf);
+}
+
 /* A Firecracker fingerprint is a full table; its values land bit for bit. */
 static void test_firecracker_fingerprint(void **state)
 {
@@ -187,6 +206,7 @@ int main(void)
             cmocka_unit_test(test_firecracker_fingerprint),
             cmocka_unit_test(test_cvmm_json_roundtrip),
             cmocka_unit_test(test_raw_roundtrip_bytes),
+            cmocka_unit_test(test_entry_limit),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

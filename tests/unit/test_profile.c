@@ -158,6 +158,79 @@ static void test_tdx_other_vendor(void **state)
         cvmm_cpuid_free(&t);
 }
 
+static unsigned build_host(struct cvmm_cpuid_table *t)
+{
+        struct cvmm_err err;
+        struct cvmm_model_result res;
+        struct cvmm_model_opts o = {.profile = CVMM_PROFILE_HOST, .cpus = 1};
+        if (cvmm_model_build(t, &o, &res, &err))
+                fail_msg("%s", err.msg);
+        return errors(t, false);
+}
+
+/* Removal only where needed: optional state (PT, HWP) does not take its feature with it. */
+static void test_host_keeps_features_with_optional_state(void **state)
+{
+        (void)state;
+        struct cvmm_cpuid_table t;
+        load_data(&t, "intel-sapphire-rapids.cpuid"); /* HWP advertised, no HWP state */
+        assert_true(cvmm_cpuid_bit(&t, 6, 0, CVMM_EAX, 7));
+        assert_int_equal(build_host(&t), 0);
+        assert_true(cvmm_cpuid_bit(&t, 6, 0, CVMM_EAX, 7));
+        assert_true(cvmm_cpuid_bit(&t, 7, 0, CVMM_EBX, 25)); /* intel_pt */
+        cvmm_cpuid_free(&t);
+        load_data(&t, "intel-sapphire-rapids.cpuid");
+        uint32_t xss = cvmm_cpuid_reg(&t, 0xd, 1, CVMM_ECX) & ~0x100u; /* no PT state */
+        assert_int_equal(cvmm_cpuid_set_reg(&t, 0xd, 1, CVMM_ECX, xss, "test"), 0);
+        assert_int_equal(build_host(&t), 0);
+        assert_true(cvmm_cpuid_bit(&t, 7, 0, CVMM_EBX, 25));
+        cvmm_cpuid_free(&t);
+}
+
+/* ...and where it is: state nobody owns, x87/SSE as supervisor state, XCR0 XSETBV refuses. */
+static void test_host_removes_what_cannot_be_used(void **state)
+{
+        (void)state;
+        struct cvmm_cpuid_table t;
+        /* APX state (bit 19) without APX advertised. */
+        load_data(&t, "host-amd-epyc-pvm.cpuid");
+        put(&t, 0xd, 0, 0xe7 | (1u << 19), 0x980, 0x980, 0);
+        put(&t, 0xd, 19, 128, 0x980, 0, 0);
+        assert_int_equal(build_host(&t), 0);
+        assert_null(cvmm_cpuid_get(&t, 0xd, 19));
+        assert_int_equal(cvmm_cpuid_reg(&t, 0xd, 0, CVMM_EAX), 0xe7);
+        cvmm_cpuid_free(&t);
+        /* x87/SSE listed in IA32_XSS. */
+        load_data(&t, "amd-epyc-9334-genoa.cpuid");
+        put(&t, 0xd, 1, 0xf, 0x998, 0x1803, 0);
+        assert_true(errors(&t, false) > 0);
+        assert_int_equal(build_host(&t), 0);
+        assert_int_equal(cvmm_cpuid_reg(&t, 0xd, 1, CVMM_ECX), 0x1800);
+        cvmm_cpuid_free(&t);
+        /* No SSE state: XSETBV could never enable anything beyond x87; XSAVE goes. */
+        load_data(&t, "host-amd-epyc-pvm.cpuid");
+        put(&t, 0xd, 0, 0xe5, 0x980, 0x980, 0);
+        assert_int_equal(build_host(&t), 0);
+        assert_int_equal(cvmm_cpuid_reg(&t, 0xd, 0, CVMM_EAX), 0);
+        assert_false(cvmm_cpuid_bit(&t, 1, 0, CVMM_ECX, 26));
+        cvmm_cpuid_free(&t);
+}
+
+/* Tables no CPU can have are refused, not printed with clamped numbers. */
+static void test_unrepresentable_layout(void **state)
+{
+        (void)state;
+        struct cvmm_cpuid_table t;
+        struct cvmm_err err;
+        struct cvmm_model_result res;
+        struct cvmm_model_opts o = {.profile = CVMM_PROFILE_NONE, .cpus = 1};
+        load_data(&t, "host-amd-epyc-pvm.cpuid");
+        put(&t, 0xd, 2, 0xffffffff, 0xffffffff, 0, 0);
+        assert_int_equal(cvmm_model_build(&t, &o, &res, &err), -1);
+        assert_non_null(strstr(err.msg, "32 bits"));
+        cvmm_cpuid_free(&t);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -166,6 +239,9 @@ int main(void)
             cmocka_unit_test(test_host_topology),
             cmocka_unit_test(test_tdx_sapphire_rapids),
             cmocka_unit_test(test_tdx_other_vendor),
+            cmocka_unit_test(test_host_keeps_features_with_optional_state),
+            cmocka_unit_test(test_host_removes_what_cannot_be_used),
+            cmocka_unit_test(test_unrepresentable_layout),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
