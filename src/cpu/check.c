@@ -311,7 +311,7 @@ static void rules_features(struct ctx *c)
             {"pku", 0x200, CVMM_SEV_ERROR},
             {"amx_tile", CVMM_XSTATE_AMX, CVMM_SEV_ERROR},
             {"enqcmd", 0x400, CVMM_SEV_WARNING},
-            {"intel_pt", 0x100, CVMM_SEV_NOTE}, /* optional state: only state needs feature */
+            {"intel_pt", 0x100, CVMM_SEV_WARNING},
         };
         char a[48], e[48];
         for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
@@ -322,16 +322,17 @@ static void rules_features(struct ctx *c)
                 uint64_t have = all & pairs[i].comps;
                 snprintf(e, sizeof(e), "0x%llx", (unsigned long long)pairs[i].comps);
                 snprintf(a, sizeof(a), "0x%llx", (unsigned long long)have);
-                if (p == CVMM_PRESENT && have != pairs[i].comps && pairs[i].sev != CVMM_SEV_NOTE)
+                /* A feature owning optional state (CVMM_XSTATE_OPTIONAL) works without it. */
+                bool needs = !(f->xstate & CVMM_XSTATE_OPTIONAL);
+                if (p == CVMM_PRESENT && have != pairs[i].comps && needs)
                         add(c, pairs[i].sev, "feature.needs-state", f->leaf, f->subleaf, f->reg,
                             f->bit, f->name, e, a,
                             "%s is advertised but its XSAVE state components are not all "
                             "supported",
                             f->name);
                 else if (p == CVMM_ABSENT && have)
-                        add(c, pairs[i].sev == CVMM_SEV_NOTE ? CVMM_SEV_WARNING : pairs[i].sev,
-                            "feature.state-without-feature", f->leaf, f->subleaf, f->reg, f->bit,
-                            f->name, "1", "0",
+                        add(c, pairs[i].sev, "feature.state-without-feature", f->leaf, f->subleaf,
+                            f->reg, f->bit, f->name, "1", "0",
                             "XSAVE state 0x%llx is supported but %s is not advertised (a Linux "
                             "guest drops the state)",
                             (unsigned long long)have, f->name);
@@ -511,17 +512,15 @@ void cvmm_check(const struct cvmm_cpuid_table *t, const struct cvmm_check_opts *
                 linux_view(&c);
         else
                 r->linux_view.has_fpu = false;
+        /* Judged strictly unless the size came from a dump's own (OS-dependent) EBX. */
+        bool strict = opts->have_xcr0 || opts->have_xss || !r->linux_view.kernel_size_static;
         if (r->linux_view.consistency_warning)
-                add(&c,
-                    opts->have_xcr0 || opts->have_xss || !r->linux_view.kernel_size_static
-                        ? CVMM_SEV_ERROR
-                        : CVMM_SEV_WARNING,
-                    "linux.xsave-disabled", 0xd, 1, CVMM_EBX, -1, "kernel_size", "", "",
+                add(&c, strict ? CVMM_SEV_ERROR : CVMM_SEV_WARNING, "linux.xsave-disabled", 0xd, 1,
+                    CVMM_EBX, -1, "kernel_size", "", "",
                     "a Linux guest prints '%s' and disables XSAVE%s", r->linux_view.disable_reason,
-                    opts->have_xcr0 || opts->have_xss || !r->linux_view.kernel_size_static
-                        ? ""
-                        : " (if a monitor returned this static EBX; a dump's EBX reflects "
-                          "its OS's XCR0/XSS: pass --xcr0/--xss to judge)");
+                    strict ? ""
+                           : " (if a monitor returned this static EBX; a dump's EBX reflects "
+                             "its OS's XCR0/XSS: pass --xcr0/--xss to judge)");
 }
 
 void cvmm_check_report_free(struct cvmm_check_report *r)

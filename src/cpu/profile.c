@@ -116,15 +116,12 @@ static int host_topology(struct cvmm_cpuid_table *t, unsigned cpus)
                 uint32_t leaf = topo_leaves[i];
                 if (!cvmm_cpuid_get(t, leaf, 0))
                         continue;
-                /* Levels beyond the three this topology has go; the rest is overwritten. */
-                while (t->count) {
-                        const struct cvmm_cpuid_entry *last = NULL;
-                        for (size_t k = 0; k < t->count; k++)
-                                if (t->entries[k].leaf == leaf && t->entries[k].subleaf > 2)
-                                        last = &t->entries[k];
-                        if (!last)
-                                break;
-                        if (cvmm_cpuid_drop(t, leaf, last->subleaf, RULE_TOPO))
+                /* Levels beyond the three this topology has go (walking down, a drop only
+                 * moves entries already visited); the rest is overwritten. */
+                for (size_t k = t->count; k-- > 0;) {
+                        const struct cvmm_cpuid_entry *e = &t->entries[k];
+                        if (e->leaf == leaf && e->subleaf > 2 &&
+                            cvmm_cpuid_drop(t, e->leaf, e->subleaf, RULE_TOPO))
                                 return -1;
                 }
                 if (set(t, leaf, 0, CVMM_EAX, 0) || set(t, leaf, 0, CVMM_EBX, 1) ||
