@@ -2,16 +2,24 @@
 #ifndef CVMM_CLI_H
 #define CVMM_CLI_H
 
+#include <stdint.h>
+
+#include "cvmm/err.h"
+
 /* Exit statuses shared by every subcommand (documented in the README). */
 enum {
         EXIT_OK = 0,
-        EXIT_FINDINGS = 1, /* check found errors; diff found differences */
+        EXIT_FINDINGS = 1, /* check found errors; diff found differences; run: the guest faulted */
         EXIT_USAGE = 2,    /* bad input: flags, files, dumps, profiles */
         EXIT_HOST = 3,     /* the host could not provide something (e.g. no /dev/kvm) */
 };
 
 /* `cvmm cpuid ...`; argv[0] is "cpuid". Returns the exit status. */
 int cli_cpuid(int argc, char **argv);
+/* `cvmm run ...`; argv[0] is "run"; t_start_ns is the process start (CLOCK_MONOTONIC). */
+int cli_run(int argc, char **argv, uint64_t t_start_ns);
+/* Parses 256M, 4G, 1T...; err names flag. */
+int cli_parse_size(const char *flag, const char *s, uint64_t *out, struct cvmm_err *err);
 /* Prints "cvmm: <msg>" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Writes s to stdout in one go; returns 0 or -1 (with a message) when stdout fails. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "vmm/vm.h"
 
 void cli_error(const char *fmt, ...)
 {
@@ -44,12 +45,16 @@ static void usage(FILE *f)
               "                        [--features LIST] [--xcr0 HEX] [--xss HEX]\n"
               "                        [--format text|json]\n"
               "       cvmm cpuid diff  FILE_A FILE_B\n"
+              "       cvmm run --kernel FILE [--initrd FILE] [--cmdline STRING] [--cpus N]\n"
+              "                [--memory SIZE] [--profile host|tdx] [--features LIST]\n"
+              "                [--no-reboot] [--metrics FILE] [--allow-unenforced-cpuid]\n"
               "       cvmm --version | --help\n",
               f);
 }
 
 int main(int argc, char **argv)
 {
+        uint64_t t_start = vm_now_ns();
         if (argc < 2) {
                 usage(stderr);
                 return EXIT_USAGE;
@@ -62,6 +67,8 @@ int main(int argc, char **argv)
                 puts("cvmm " CVMM_VERSION);
                 return EXIT_OK;
         }
+        if (strcmp(argv[1], "run") == 0)
+                return cli_run(argc - 1, argv + 1, t_start);
         if (strcmp(argv[1], "cpuid") == 0)
                 return cli_cpuid(argc - 1, argv + 1);
         cli_error("unknown command '%s' (try cvmm --help)", argv[1]);

@@ -30,6 +30,34 @@ printf '   0x0000000d 0x01: eax=0x0000000f ebx=0x00000988\n' >"$T/trunc.cpuid"
 printf 'garbage\n' >"$T/garbage.cpuid"
 printf '   0x0000000d 0x41: eax=0x1 ebx=0x0 ecx=0x0 edx=0x0\n' >"$T/range.cpuid"
 : >"$T/empty.cpuid"
+# cvmm run: every bad input is refused before KVM is touched (so these hold with or without
+# /dev/kvm), and no metrics file appears.
+G=$(dirname "$CVMM")/tests/cvmm-testguest.elf
+printf 'not a kernel' >"$T/notkernel"
+printf 'HdrS' | dd of="$T/oldbz" bs=1 seek=514 conv=notrunc 2>/dev/null
+printf '\x0b\x02' | dd of="$T/oldbz" bs=1 seek=518 conv=notrunc 2>/dev/null
+expect_usage "run: no kernel" "--kernel FILE is required" -- run
+expect_usage "run: missing kernel" "kernel '$T/nope': No such file" -- run --kernel "$T/nope"
+expect_usage "run: not a kernel" "neither a bzImage" -- run --kernel "$T/notkernel"
+expect_usage "run: old bzImage" "2.11 is too old" -- run --kernel "$T/oldbz"
+expect_usage "run: directory as kernel" "not a regular file" -- run --kernel "$T"
+expect_usage "run: shared object" "not an executable" -- run --kernel /lib/x86_64-linux-gnu/libc.so.6
+expect_usage "run: missing initrd" "initrd '$T/nope'" -- run --kernel "$G" --initrd "$T/nope"
+expect_usage "run: bad memory" "--memory '12Q'" -- run --kernel "$G" --memory 12Q
+expect_usage "run: tiny memory" "at least 2M" -- run --kernel "$G" --memory 1M
+expect_usage "run: huge memory" "at most 1T" -- run --kernel "$G" --memory 2T
+expect_usage "run: odd memory" "multiple of 4K" -- run --kernel "$G" --memory 2097153
+expect_usage "run: zero cpus" "--cpus '0'" -- run --kernel "$G" --cpus 0
+expect_usage "run: too many cpus" "--cpus '255'" -- run --kernel "$G" --cpus 255
+expect_usage "run: bad profile" "profile" -- run --kernel "$G" --profile sev
+expect_usage "run: bad feature" "avx9" -- run --kernel "$G" --features -avx9
+expect_usage "run: repeated flag" "--cpus given twice" -- run --kernel "$G" --cpus 1 --cpus 2
+expect_usage "run: unknown flag" "unknown option '--turbo'" -- run --kernel "$G" --turbo
+expect_usage "run: stray argument" "unexpected argument 'extra'" -- run --kernel "$G" extra
+expect_usage "run: missing value" "--cmdline needs a value" -- run --kernel "$G" --cmdline
+expect_usage "run: metrics dir" "--metrics '$T/nodir/m.json'" -- run --kernel "$G" --metrics "$T/nodir/m.json"
+if [ -e "$T/nodir" ] || ls "$T"/*.json.* >/dev/null 2>&1; then bad "run: a refused run left files behind"; else ok; fi
+
 expect_usage "missing file" "$T/nope: cannot open" -- cpuid show --from "$T/nope"
 expect_usage "truncated line" "trunc.cpuid:1: truncated" -- cpuid show --from "$T/trunc.cpuid"
 expect_usage "garbage" "garbage.cpuid:1: not a" -- cpuid check --from "$T/garbage.cpuid"

@@ -1,0 +1,523 @@
+/* SPDX-License-Identifier: MIT */
+#include <asm/bootparam.h>
+#include <elf.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "boot/boot.h"
+#include "boot/layout.h"
+
+#define HDR_MAGIC          0x53726448u /* "HdrS" */
+#define XEN_ELFNOTE_PHYS32 18
+#define PVH_MAGIC          0x336ec578u
+#define MAX_IMAGE          (1ull << 31)
+
+/* The Xen PVH boot ABI (xen/include/public/arch-x86/hvm/start_info.h), version 1. */
+struct hvm_start_info {
+        uint32_t magic, version, flags, nr_modules;
+        uint64_t modlist_paddr, cmdline_paddr, rsdp_paddr, memmap_paddr;
+        uint32_t memmap_entries, reserved;
+};
+struct hvm_modlist_entry {
+        uint64_t paddr, size, cmdline_paddr, reserved;
+};
+struct hvm_memmap_entry {
+        uint64_t addr, size;
+        uint32_t type, reserved;
+};
+
+const char *boot_kind_name(enum boot_kind k)
+{
+        switch (k) {
+        case BOOT_BZIMAGE:
+                return "bzImage (64-bit boot protocol)";
+        case BOOT_ELF_LINUX:
+                return "ELF vmlinux (64-bit boot protocol)";
+        case BOOT_ELF_PVH:
+                return "ELF (PVH entry)";
+        }
+        return "?";
+}
+
+/* Reads a whole regular file of at most MAX_IMAGE bytes. */
+static int read_file(const char *what, const char *path, uint8_t **data, size_t *size,
+                     struct cvmm_err *err)
+{
+        FILE *f = fopen(path, "rb");
+        if (!f)
+                return cvmm_errf(err, "%s '%s': %s", what, path, strerror(errno));
+        struct stat st;
+        if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+                fclose(f);
+                return cvmm_errf(err, "%s '%s': not a regular file", what, path);
+        }
+        if ((unsigned long long)st.st_size > MAX_IMAGE) {
+                fclose(f);
+                return cvmm_errf(err, "%s '%s': larger than 2 GiB", what, path);
+        }
+        size_t n = (size_t)st.st_size;
+        uint8_t *buf = malloc(n ? n : 1);
+        if (!buf) {
+                fclose(f);
+                return cvmm_errf(err, "%s '%s': out of memory", what, path);
+        }
+        if (n && fread(buf, 1, n, f) != n) {
+                free(buf);
+                fclose(f);
+                return cvmm_errf(err, "%s '%s': read error", what, path);
+        }
+        fclose(f);
+        *data = buf;
+        *size = n;
+        return 0;
+}
+
+static int check_bzimage(struct boot_image *img, struct cvmm_err *err)
+{
+        const struct setup_header *h = (const void *)(img->data + 0x1f1);
+        if (h->version < 0x20c)
+                return cvmm_errf(err,
+                                 "kernel '%s': bzImage boot protocol %u.%02u is too old (the "
+                                 "64-bit entry needs 2.12 or later)",
+                                 img->path, h->version >> 8, h->version & 0xff);
+        if (!(h->xloadflags & XLF_KERNEL_64))
+                return cvmm_errf(err,
+                                 "kernel '%s': bzImage has no 64-bit entry point (XLF_KERNEL_64 "
+                                 "is clear: a 32-bit kernel?)",
+                                 img->path);
+        unsigned setup_sects = h->setup_sects ? h->setup_sects : 4;
+        uint64_t pm = (uint64_t)(setup_sects + 1) * 512;
+        if (pm >= img->size)
+                return cvmm_errf(err,
+                                 "kernel '%s': bzImage is truncated (%zu bytes, setup "
+                                 "alone takes %llu)",
+                                 img->path, img->size, (unsigned long long)pm);
+        if (!h->relocatable_kernel && h->pref_address != LAYOUT_HIMEM &&
+            h->pref_address < LAYOUT_HIMEM)
+                return cvmm_errf(err, "kernel '%s': bzImage is not relocatable", img->path);
+        img->kind = BOOT_BZIMAGE;
+        uint64_t load = LAYOUT_HIMEM;
+        img->entry = load + 0x200; /* startup_64 */
+        uint64_t need = h->init_size > img->size - pm ? h->init_size : img->size - pm;
+        img->load_end = load + need;
+        img->cmdline_max = h->cmdline_size ? h->cmdline_size + 1 : 256;
+        img->initrd_max = (uint64_t)h->initrd_addr_max + 1;
+        if (h->xloadflags & (1u << 1)) /* XLF_CAN_BE_LOADED_ABOVE_4G */
+                img->initrd_max = LAYOUT_GAP_START;
+        return 0;
+}
+
+/* Finds the PVH entry note in [p, p+len); returns 1 and the entry when present. */
+static int find_pvh_note(const uint8_t *p, size_t len, uint64_t *entry)
+{
+        size_t off = 0;
+        while (off + 12 <= len) {
+                uint32_t namesz, descsz, type;
+                memcpy(&namesz, p + off, 4);
+                memcpy(&descsz, p + off + 4, 4);
+                memcpy(&type, p + off + 8, 4);
+                size_t name = off + 12;
+                size_t desc = name + ((namesz + 3u) & ~3u);
+                size_t next = desc + ((descsz + 3u) & ~3u);
+                if (namesz > len || descsz > len || next > len || next <= off)
+                        return 0;
+                if (type == XEN_ELFNOTE_PHYS32 && namesz == 4 && memcmp(p + name, "Xen", 4) == 0 &&
+                    (descsz == 4 || descsz == 8)) {
+                        uint64_t v = 0;
+                        memcpy(&v, p + desc, descsz);
+                        *entry = v & 0xffffffffu;
+                        return 1;
+                }
+                off = next;
+        }
+        return 0;
+}
+
+struct elf_seg {
+        uint32_t type;
+        uint64_t offset, paddr, filesz, memsz;
+};
+
+/* Reads program header i of either ELF class. */
+static void elf_phdr(const struct boot_image *img, bool is64, uint64_t phoff, unsigned i,
+                     unsigned phentsize, struct elf_seg *s)
+{
+        const uint8_t *p = img->data + phoff + (uint64_t)i * phentsize;
+        if (is64) {
+                Elf64_Phdr ph;
+                memcpy(&ph, p, sizeof(ph));
+                *s = (struct elf_seg){ph.p_type, ph.p_offset, ph.p_paddr, ph.p_filesz, ph.p_memsz};
+        } else {
+                Elf32_Phdr ph;
+                memcpy(&ph, p, sizeof(ph));
+                *s = (struct elf_seg){ph.p_type, ph.p_offset, ph.p_paddr, ph.p_filesz, ph.p_memsz};
+        }
+}
+
+struct elf_info {
+        bool is64;
+        uint64_t phoff;
+        unsigned phnum, phentsize;
+        uint64_t entry;
+};
+
+static int check_elf(struct boot_image *img, struct elf_info *ei, struct cvmm_err *err)
+{
+        const uint8_t *d = img->data;
+        if (img->size < EI_NIDENT || d[EI_CLASS] < ELFCLASS32 || d[EI_CLASS] > ELFCLASS64)
+                return cvmm_errf(err, "kernel '%s': ELF file of unknown class", img->path);
+        ei->is64 = d[EI_CLASS] == ELFCLASS64;
+        if (d[EI_DATA] != ELFDATA2LSB)
+                return cvmm_errf(err, "kernel '%s': ELF file is not little-endian", img->path);
+        uint16_t machine, type;
+        if (ei->is64) {
+                Elf64_Ehdr eh;
+                if (img->size < sizeof(eh))
+                        return cvmm_errf(err, "kernel '%s': truncated ELF header", img->path);
+                memcpy(&eh, d, sizeof(eh));
+                machine = eh.e_machine;
+                type = eh.e_type;
+                ei->phoff = eh.e_phoff;
+                ei->phnum = eh.e_phnum;
+                ei->phentsize = eh.e_phentsize;
+                ei->entry = eh.e_entry;
+                if (eh.e_phentsize != sizeof(Elf64_Phdr))
+                        return cvmm_errf(err, "kernel '%s': unexpected program header size %u",
+                                         img->path, eh.e_phentsize);
+        } else {
+                Elf32_Ehdr eh;
+                if (img->size < sizeof(eh))
+                        return cvmm_errf(err, "kernel '%s': truncated ELF header", img->path);
+                memcpy(&eh, d, sizeof(eh));
+                machine = eh.e_machine;
+                type = eh.e_type;
+                ei->phoff = eh.e_phoff;
+                ei->phnum = eh.e_phnum;
+                ei->phentsize = eh.e_phentsize;
+                ei->entry = eh.e_entry;
+                if (eh.e_phentsize != sizeof(Elf32_Phdr))
+                        return cvmm_errf(err, "kernel '%s': unexpected program header size %u",
+                                         img->path, eh.e_phentsize);
+        }
+        if (type != ET_EXEC)
+                return cvmm_errf(err, "kernel '%s': ELF type %u is not an executable", img->path,
+                                 type);
+        if (machine != EM_X86_64 && machine != EM_386)
+                return cvmm_errf(err, "kernel '%s': ELF machine %u is not x86", img->path, machine);
+        if (ei->phnum == 0 || ei->phoff > img->size ||
+            (uint64_t)ei->phnum * ei->phentsize > img->size - ei->phoff)
+                return cvmm_errf(err, "kernel '%s': program headers lie outside the file",
+                                 img->path);
+        uint64_t pvh = 0;
+        bool have_pvh = false, have_load = false;
+        img->load_end = 0;
+        for (unsigned i = 0; i < ei->phnum; i++) {
+                struct elf_seg s;
+                elf_phdr(img, ei->is64, ei->phoff, i, ei->phentsize, &s);
+                if (s.type != PT_LOAD && s.type != PT_NOTE)
+                        continue;
+                if (s.offset > img->size || s.filesz > img->size - s.offset)
+                        return cvmm_errf(err, "kernel '%s': segment %u lies outside the file",
+                                         img->path, i);
+                if (s.type == PT_NOTE) {
+                        if (!have_pvh)
+                                have_pvh = find_pvh_note(d + s.offset, s.filesz, &pvh);
+                        continue;
+                }
+                if (s.filesz > s.memsz || s.paddr + s.memsz < s.paddr)
+                        return cvmm_errf(err, "kernel '%s': segment %u has bad sizes", img->path,
+                                         i);
+                if (s.paddr < LAYOUT_HIMEM)
+                        return cvmm_errf(err,
+                                         "kernel '%s': segment %u loads at 0x%llx, below 1 MiB "
+                                         "(where cvmm keeps boot structures)",
+                                         img->path, i, (unsigned long long)s.paddr);
+                have_load = true;
+                if (s.paddr + s.memsz > img->load_end)
+                        img->load_end = s.paddr + s.memsz;
+        }
+        if (!have_load)
+                return cvmm_errf(err, "kernel '%s': ELF file has nothing to load", img->path);
+        if (have_pvh) {
+                img->kind = BOOT_ELF_PVH;
+                img->entry = pvh;
+        } else if (ei->is64 && machine == EM_X86_64) {
+                img->kind = BOOT_ELF_LINUX;
+                img->entry = ei->entry;
+        } else {
+                return cvmm_errf(err,
+                                 "kernel '%s': 32-bit ELF without a PVH entry note "
+                                 "(XEN_ELFNOTE_PHYS32_ENTRY): no way to enter it",
+                                 img->path);
+        }
+        img->cmdline_max = 2048;
+        img->initrd_max = LAYOUT_GAP_START;
+        if (img->kind == BOOT_ELF_LINUX)
+                img->initrd_max = 0x38000000; /* Linux's initrd_addr_max default */
+        return 0;
+}
+
+int boot_image_open(struct boot_image *img, const char *kernel, const char *initrd,
+                    struct cvmm_err *err)
+{
+        memset(img, 0, sizeof(*img));
+        img->path = kernel;
+        if (read_file("kernel", kernel, &img->data, &img->size, err))
+                return -1;
+        uint32_t magic = 0;
+        if (img->size >= 0x206)
+                memcpy(&magic, img->data + 0x202, 4);
+        int rc;
+        if (img->size >= 4 && memcmp(img->data, ELFMAG, SELFMAG) == 0) {
+                struct elf_info ei;
+                rc = check_elf(img, &ei, err);
+        } else if (magic == HDR_MAGIC) {
+                rc = check_bzimage(img, err);
+        } else {
+                rc = cvmm_errf(err,
+                               "kernel '%s': neither a bzImage (no \"HdrS\" at 0x202) nor "
+                               "an ELF file",
+                               kernel);
+        }
+        if (rc == 0 && initrd)
+                rc = read_file("initrd", initrd, &img->initrd, &img->initrd_size, err);
+        if (rc)
+                boot_image_free(img);
+        return rc;
+}
+
+void boot_image_free(struct boot_image *img)
+{
+        free(img->data);
+        free(img->initrd);
+        img->data = img->initrd = NULL;
+}
+
+size_t boot_e820_map(const struct guest_mem *m, struct boot_e820 *out, size_t max)
+{
+        size_t n = 0;
+#define ADD(a, s, t)                                                                               \
+        do {                                                                                       \
+                if (n < max)                                                                       \
+                        out[n] = (struct boot_e820){(a), (s), (t)};                                \
+                n++;                                                                               \
+        } while (0)
+        ADD(0, LAYOUT_EBDA, 1);
+        ADD(LAYOUT_EBDA, LAYOUT_LOW_END - LAYOUT_EBDA, 2);
+        ADD(LAYOUT_BIOS, LAYOUT_HIMEM - LAYOUT_BIOS, 2);
+        ADD(LAYOUT_HIMEM, m->low - LAYOUT_HIMEM, 1);
+        if (m->size > m->low)
+                ADD(LAYOUT_GAP_END, m->size - m->low, 1);
+#undef ADD
+        return n < max ? n : max;
+}
+
+/* GDT (null, code32, code64, data, TSS) and an identity map of 4 GiB with 2 MiB pages. */
+static int write_cpu_tables(const struct guest_mem *m, struct cvmm_err *err)
+{
+        static const uint64_t gdt[] = {
+            0,
+            0x00cf9b000000ffffull, /* 0x08: 32-bit code, flat */
+            0x00af9b000000ffffull, /* 0x10: 64-bit code */
+            0x00cf93000000ffffull, /* 0x18: data, flat */
+            0x00008b0000000067ull, /* 0x20: 32-bit TSS (busy), base 0, limit 0x67 */
+        };
+        void *g = guestmem_ptr(m, LAYOUT_GDT, sizeof(gdt));
+        uint64_t *pml4 = guestmem_ptr(m, LAYOUT_PML4, 0x1000);
+        uint64_t *pdpt = guestmem_ptr(m, LAYOUT_PDPT, 0x1000);
+        uint64_t *pd = guestmem_ptr(m, LAYOUT_PD, 4 * 0x1000);
+        if (!g || !pml4 || !pdpt || !pd)
+                return cvmm_errf(err, "guest RAM too small for the boot page tables");
+        memcpy(g, gdt, sizeof(gdt));
+        pml4[0] = LAYOUT_PDPT | 0x3; /* present, writable */
+        for (uint64_t i = 0; i < 4; i++)
+                pdpt[i] = (LAYOUT_PD + i * 0x1000) | 0x3;
+        for (uint64_t i = 0; i < 4 * 512; i++)
+                pd[i] = (i << 21) | 0x83; /* present, writable, 2 MiB */
+        return 0;
+}
+
+/* Copies [src, src+len) to guest address gpa; err names what did not fit. */
+static int put(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len,
+               const char *what, struct cvmm_err *err)
+{
+        void *dst = guestmem_ptr(m, gpa, len);
+        if (!dst)
+                return cvmm_errf(err,
+                                 "%s (%llu bytes at 0x%llx) does not fit in guest RAM "
+                                 "(%llu MiB; try a larger --memory)",
+                                 what, (unsigned long long)len, (unsigned long long)gpa,
+                                 (unsigned long long)(m->size >> 20));
+        memcpy(dst, src, len);
+        return 0;
+}
+
+/* Places the initrd as high as allowed, page aligned, above the kernel; returns its address. */
+static int place_initrd(const struct boot_image *img, const struct guest_mem *m, uint64_t *addr,
+                        struct cvmm_err *err)
+{
+        uint64_t top = m->low < img->initrd_max ? m->low : img->initrd_max;
+        uint64_t size = img->initrd_size;
+        uint64_t floor = (img->load_end + 0xfff) & ~0xfffull;
+        if (size > top || ((top - size) & ~0xfffull) < floor)
+                return cvmm_errf(err,
+                                 "initrd (%llu bytes) does not fit in guest RAM below 0x%llx "
+                                 "above the kernel (try a larger --memory)",
+                                 (unsigned long long)size, (unsigned long long)top);
+        *addr = (top - size) & ~0xfffull;
+        return put(m, *addr, img->initrd, size, "initrd", err);
+}
+
+static int load_elf(const struct boot_image *img, const struct guest_mem *m, struct cvmm_err *err)
+{
+        bool is64 = img->data[EI_CLASS] == ELFCLASS64;
+        uint64_t phoff;
+        unsigned phnum;
+        if (is64) {
+                Elf64_Ehdr eh;
+                memcpy(&eh, img->data, sizeof(eh));
+                phoff = eh.e_phoff;
+                phnum = eh.e_phnum;
+        } else {
+                Elf32_Ehdr eh;
+                memcpy(&eh, img->data, sizeof(eh));
+                phoff = eh.e_phoff;
+                phnum = eh.e_phnum;
+        }
+        unsigned phentsize = is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
+        for (unsigned i = 0; i < phnum; i++) {
+                struct elf_seg s;
+                elf_phdr(img, is64, phoff, i, phentsize, &s);
+                if (s.type != PT_LOAD)
+                        continue;
+                uint8_t *dst = guestmem_ptr(m, s.paddr, s.memsz);
+                if (!dst)
+                        return cvmm_errf(err,
+                                         "kernel segment at 0x%llx (%llu bytes) does not fit in "
+                                         "guest RAM (try a larger --memory)",
+                                         (unsigned long long)s.paddr, (unsigned long long)s.memsz);
+                memcpy(dst, img->data + s.offset, s.filesz);
+                memset(dst + s.filesz, 0, s.memsz - s.filesz);
+        }
+        return 0;
+}
+
+static int load_linux64(const struct boot_image *img, const struct guest_mem *m,
+                        const char *cmdline, uint64_t initrd, struct boot_entry *out,
+                        struct cvmm_err *err)
+{
+        struct boot_params bp;
+        memset(&bp, 0, sizeof(bp));
+        if (img->kind == BOOT_BZIMAGE) {
+                /* The setup header runs from 0x1f1 to the end given by the jump at 0x200. */
+                size_t end = 0x202 + (size_t)img->data[0x201];
+                if (end > sizeof(bp) || end > img->size)
+                        end = 0x1f1 + sizeof(struct setup_header);
+                memcpy((uint8_t *)&bp + 0x1f1, img->data + 0x1f1, end - 0x1f1);
+                const struct setup_header *h = &bp.hdr;
+                unsigned setup_sects = h->setup_sects ? h->setup_sects : 4;
+                uint64_t pm = (uint64_t)(setup_sects + 1) * 512;
+                if (put(m, LAYOUT_HIMEM, img->data + pm, img->size - pm, "kernel", err))
+                        return -1;
+                if (!guestmem_ptr(m, LAYOUT_HIMEM, img->load_end - LAYOUT_HIMEM))
+                        return cvmm_errf(err,
+                                         "kernel needs %llu MiB from 1 MiB up (init_size); "
+                                         "guest RAM is %llu MiB",
+                                         (unsigned long long)(img->load_end >> 20),
+                                         (unsigned long long)(m->size >> 20));
+        } else {
+                if (load_elf(img, m, err))
+                        return -1;
+                bp.hdr.boot_flag = 0xaa55;
+                bp.hdr.header = HDR_MAGIC;
+                bp.hdr.kernel_alignment = 0x1000000;
+        }
+        bp.hdr.type_of_loader = 0xff;
+        bp.hdr.loadflags |= 0x01; /* LOADED_HIGH */
+        bp.hdr.cmd_line_ptr = (uint32_t)LAYOUT_CMDLINE;
+        bp.hdr.cmdline_size = (uint32_t)strlen(cmdline);
+        if (img->initrd) {
+                bp.hdr.ramdisk_image = (uint32_t)initrd;
+                bp.hdr.ramdisk_size = (uint32_t)img->initrd_size;
+                bp.ext_ramdisk_image = (uint32_t)(initrd >> 32);
+                bp.ext_ramdisk_size = (uint32_t)((uint64_t)img->initrd_size >> 32);
+        }
+        struct boot_e820 map[8];
+        size_t n = boot_e820_map(m, map, 8);
+        for (size_t i = 0; i < n; i++) {
+                bp.e820_table[i].addr = map[i].addr;
+                bp.e820_table[i].size = map[i].size;
+                bp.e820_table[i].type = map[i].type;
+        }
+        bp.e820_entries = (uint8_t)n;
+        if (put(m, LAYOUT_ZERO_PAGE, &bp, sizeof(bp), "boot_params", err))
+                return -1;
+        out->rip = img->entry;
+        out->rsi = LAYOUT_ZERO_PAGE;
+        return 0;
+}
+
+static int load_pvh(const struct boot_image *img, const struct guest_mem *m, uint64_t initrd,
+                    struct boot_entry *out, struct cvmm_err *err)
+{
+        if (load_elf(img, m, err))
+                return -1;
+        struct {
+                struct hvm_start_info si;
+                struct hvm_modlist_entry mod;
+                struct hvm_memmap_entry map[8];
+        } pvh;
+        memset(&pvh, 0, sizeof(pvh));
+        struct boot_e820 map[8];
+        size_t n = boot_e820_map(m, map, 8);
+        for (size_t i = 0; i < n; i++)
+                pvh.map[i] = (struct hvm_memmap_entry){map[i].addr, map[i].size, map[i].type, 0};
+        pvh.si.magic = PVH_MAGIC;
+        pvh.si.version = 1;
+        pvh.si.cmdline_paddr = LAYOUT_CMDLINE;
+        pvh.si.memmap_paddr = LAYOUT_PVH_INFO + offsetof(__typeof__(pvh), map);
+        pvh.si.memmap_entries = (uint32_t)n;
+        if (img->initrd) {
+                pvh.si.nr_modules = 1;
+                pvh.si.modlist_paddr = LAYOUT_PVH_INFO + offsetof(__typeof__(pvh), mod);
+                pvh.mod.paddr = initrd;
+                pvh.mod.size = img->initrd_size;
+        }
+        if (put(m, LAYOUT_PVH_INFO, &pvh, sizeof(pvh), "PVH start info", err))
+                return -1;
+        out->rip = img->entry;
+        out->rbx = LAYOUT_PVH_INFO;
+        return 0;
+}
+
+int boot_image_load(const struct boot_image *img, const struct guest_mem *m, const char *cmdline,
+                    unsigned cpus, struct boot_entry *out, struct cvmm_err *err)
+{
+        memset(out, 0, sizeof(*out));
+        out->kind = img->kind;
+        size_t len = strlen(cmdline);
+        if (len + 1 > img->cmdline_max || len + 1 > LAYOUT_CMDLINE_MAX)
+                return cvmm_errf(err, "--cmdline is %zu bytes; this kernel takes at most %u", len,
+                                 img->cmdline_max - 1);
+        if (m->low < LAYOUT_HIMEM + (1u << 20))
+                return cvmm_errf(err, "guest RAM must be at least 2 MiB");
+        if (write_cpu_tables(m, err) || boot_write_mptable(m, cpus, err))
+                return -1;
+        if (put(m, LAYOUT_CMDLINE, cmdline, len + 1, "command line", err))
+                return -1;
+        if (img->load_end > m->low)
+                return cvmm_errf(err,
+                                 "kernel needs guest RAM up to 0x%llx; guest RAM below the "
+                                 "MMIO hole ends at 0x%llx (try a larger --memory)",
+                                 (unsigned long long)img->load_end, (unsigned long long)m->low);
+        uint64_t initrd = 0;
+        if (img->initrd && place_initrd(img, m, &initrd, err))
+                return -1;
+        if (img->kind == BOOT_ELF_PVH)
+                return load_pvh(img, m, initrd, out, err);
+        return load_linux64(img, m, cmdline, initrd, out, err);
+}

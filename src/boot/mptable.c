@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Intel MultiProcessor Specification 1.4 tables: how a guest without ACPI learns its
+ * processors (one local APIC per vCPU, APIC ID = vCPU index), the I/O APIC and ISA IRQ routing.
+ */
+#include <string.h>
+
+#include "boot/boot.h"
+#include "boot/layout.h"
+
+#define MPC_APIC_VERSION 0x14 /* integrated local APIC */
+#define IOAPIC_VERSION   0x11
+#define ISA_IRQS         16
+
+struct mpf_intel { /* floating pointer structure */
+        char signature[4];
+        uint32_t physptr;
+        uint8_t length, specification, checksum, feature1, feature2, feature3, feature4, feature5;
+} __attribute__((packed));
+
+struct mpc_table { /* configuration table header */
+        char signature[4];
+        uint16_t length;
+        uint8_t spec, checksum;
+        char oem[8], productid[12];
+        uint32_t oemptr;
+        uint16_t oemsize, oemcount;
+        uint32_t lapic;
+        uint32_t reserved;
+} __attribute__((packed));
+
+struct mpc_cpu {
+        uint8_t type, apicid, apicver, cpuflag;
+        uint32_t cpufeature, featureflag, reserved[2];
+} __attribute__((packed));
+
+struct mpc_bus {
+        uint8_t type, busid;
+        char bustype[6];
+} __attribute__((packed));
+
+struct mpc_ioapic {
+        uint8_t type, apicid, apicver, flags;
+        uint32_t apicaddr;
+} __attribute__((packed));
+
+struct mpc_intsrc { /* I/O (type 3) and local (type 4) interrupt assignment */
+        uint8_t type, irqtype;
+        uint16_t irqflag;
+        uint8_t srcbus, srcbusirq, dstapic, dstirq;
+} __attribute__((packed));
+
+static uint8_t checksum(const uint8_t *p, size_t n)
+{
+        uint8_t s = 0;
+        for (size_t i = 0; i < n; i++)
+                s = (uint8_t)(s + p[i]);
+        return (uint8_t)-s;
+}
+
+int boot_write_mptable(const struct guest_mem *m, unsigned cpus, struct cvmm_err *err)
+{
+        if (cpus > 254)
+                return cvmm_errf(err, "--cpus %u: the MP table describes at most 254 vCPUs", cpus);
+        size_t size = sizeof(struct mpf_intel) + sizeof(struct mpc_table) +
+                      cpus * sizeof(struct mpc_cpu) + sizeof(struct mpc_bus) +
+                      sizeof(struct mpc_ioapic) + (ISA_IRQS + 2) * sizeof(struct mpc_intsrc);
+        if (size > LAYOUT_LOW_END - LAYOUT_EBDA)
+                return cvmm_errf(err, "--cpus %u: the MP table does not fit in the EBDA", cpus);
+        uint8_t *base = guestmem_ptr(m, LAYOUT_EBDA, size);
+        if (!base)
+                return cvmm_errf(err, "guest RAM too small for the MP table");
+        memset(base, 0, size);
+
+        struct mpf_intel *mpf = (void *)base;
+        memcpy(mpf->signature, "_MP_", 4);
+        mpf->physptr = (uint32_t)(LAYOUT_EBDA + sizeof(*mpf));
+        mpf->length = 1; /* in 16-byte units */
+        mpf->specification = 4;
+        mpf->checksum = checksum(base, sizeof(*mpf));
+
+        uint8_t *p = base + sizeof(*mpf);
+        struct mpc_table *mpc = (void *)p;
+        uint8_t *q = p + sizeof(*mpc);
+        uint16_t entries = 0;
+        for (unsigned i = 0; i < cpus; i++) {
+                struct mpc_cpu c = {
+                    .type = 0,
+                    .apicid = (uint8_t)i,
+                    .apicver = MPC_APIC_VERSION,
+                    .cpuflag = (uint8_t)(1 | (i == 0 ? 2 : 0)), /* enabled, BSP */
+                    .cpufeature = 0x600,                        /* family 6 */
+                    .featureflag = 0x201 | (1u << 9),           /* FPU, APIC */
+                };
+                memcpy(q, &c, sizeof(c));
+                q += sizeof(c);
+                entries++;
+        }
+        struct mpc_bus bus = {.type = 1, .busid = 0};
+        memcpy(bus.bustype, "ISA   ", 6);
+        memcpy(q, &bus, sizeof(bus));
+        q += sizeof(bus);
+        entries++;
+        uint8_t ioapic_id = (uint8_t)cpus;
+        struct mpc_ioapic io = {.type = 2,
+                                .apicid = ioapic_id,
+                                .apicver = IOAPIC_VERSION,
+                                .flags = 1,
+                                .apicaddr = (uint32_t)LAYOUT_IOAPIC};
+        memcpy(q, &io, sizeof(io));
+        q += sizeof(io);
+        entries++;
+        for (uint8_t irq = 0; irq < ISA_IRQS; irq++) {
+                struct mpc_intsrc s = {.type = 3,
+                                       .irqtype = 0, /* INT */
+                                       .irqflag = 0, /* conforms to the bus */
+                                       .srcbus = 0,
+                                       .srcbusirq = irq,
+                                       .dstapic = ioapic_id,
+                                       .dstirq = irq};
+                memcpy(q, &s, sizeof(s));
+                q += sizeof(s);
+                entries++;
+        }
+        struct mpc_intsrc extint = {.type = 4, .irqtype = 3, .dstapic = 0xff, .dstirq = 0};
+        struct mpc_intsrc nmi = {.type = 4, .irqtype = 1, .dstapic = 0xff, .dstirq = 1};
+        memcpy(q, &extint, sizeof(extint));
+        q += sizeof(extint);
+        memcpy(q, &nmi, sizeof(nmi));
+        q += sizeof(nmi);
+        entries += 2;
+
+        memcpy(mpc->signature, "PCMP", 4);
+        mpc->length = (uint16_t)(q - p);
+        mpc->spec = 4;
+        memcpy(mpc->oem, "CVMM    ", 8);
+        memcpy(mpc->productid, "CVMM VM     ", 12);
+        mpc->oemcount = entries;
+        mpc->lapic = (uint32_t)LAYOUT_LAPIC;
+        mpc->checksum = checksum(p, mpc->length);
+        return 0;
+}

@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: MIT */
+/* `cvmm run`: checks every input, builds the CPU model, probes enforcement, runs the guest. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <sys/stat.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cvmm/profile.h"
+#include "kvm/kvm_cpuid.h"
+#include "vmm/metrics.h"
+#include "vmm/probe.h"
+#include "vmm/vm.h"
+
+#define DEFAULT_MEMORY  (256ull << 20)
+#define DEFAULT_CMDLINE "console=ttyS0"
+#define MAX_RUN_CPUS    254u
+#define MIN_MEMORY      (2ull << 20)
+#define MAX_MEMORY      (1ull << 40)
+
+struct run_args {
+        const char *kernel, *initrd, *cmdline, *metrics;
+        unsigned cpus;
+        uint64_t memory;
+        struct cvmm_model_opts model;
+        bool no_reboot, allow_unenforced;
+};
+
+int cli_parse_size(const char *flag, const char *s, uint64_t *out, struct cvmm_err *err)
+{
+        char *end;
+        errno = 0;
+        if (s[0] < '0' || s[0] > '9')
+                return cvmm_errf(err, "%s '%s': expected a size such as 256M or 4G", flag, s);
+        unsigned long long v = strtoull(s, &end, 10);
+        unsigned shift = 0;
+        switch (*end) {
+        case 'k':
+        case 'K':
+                shift = 10;
+                end++;
+                break;
+        case 'm':
+        case 'M':
+                shift = 20;
+                end++;
+                break;
+        case 'g':
+        case 'G':
+                shift = 30;
+                end++;
+                break;
+        case 't':
+        case 'T':
+                shift = 40;
+                end++;
+                break;
+        case '\0':
+                break;
+        default:
+                return cvmm_errf(err, "%s '%s': expected a size such as 256M or 4G", flag, s);
+        }
+        if (*end == 'i' || *end == 'B' || *end == 'b')
+                end += (*end == 'i' && (end[1] == 'B' || end[1] == 'b')) ? 2 : 1;
+        if (*end || errno || v > (MAX_MEMORY >> shift))
+                return cvmm_errf(err, "%s '%s': expected a size such as 256M or 4G (at most 1T)",
+                                 flag, s);
+        *out = (uint64_t)v << shift;
+        return 0;
+}
+
+enum {
+        OPT_KERNEL = 1,
+        OPT_INITRD,
+        OPT_CMDLINE,
+        OPT_CPUS,
+        OPT_MEMORY,
+        OPT_PROFILE,
+        OPT_FEATURES,
+        OPT_NO_REBOOT,
+        OPT_METRICS,
+        OPT_ALLOW,
+        OPT_LAST = OPT_ALLOW
+};
+
+static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err *err)
+{
+        static const struct option opts[] = {
+            {"kernel", required_argument, NULL, OPT_KERNEL},
+            {"initrd", required_argument, NULL, OPT_INITRD},
+            {"cmdline", required_argument, NULL, OPT_CMDLINE},
+            {"cpus", required_argument, NULL, OPT_CPUS},
+            {"memory", required_argument, NULL, OPT_MEMORY},
+            {"profile", required_argument, NULL, OPT_PROFILE},
+            {"features", required_argument, NULL, OPT_FEATURES},
+            {"no-reboot", no_argument, NULL, OPT_NO_REBOOT},
+            {"metrics", required_argument, NULL, OPT_METRICS},
+            {"allow-unenforced-cpuid", no_argument, NULL, OPT_ALLOW},
+            {NULL, 0, NULL, 0},
+        };
+        memset(a, 0, sizeof(*a));
+        a->cpus = 1;
+        a->memory = DEFAULT_MEMORY;
+        a->cmdline = DEFAULT_CMDLINE;
+        a->model.profile = CVMM_PROFILE_HOST;
+        bool seen[OPT_LAST + 1] = {false};
+        optind = 1;
+        opterr = 0;
+        int c;
+        while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+                if (c > 0 && c <= OPT_LAST) {
+                        if (seen[c])
+                                return cvmm_errf(err, "--%s given twice", opts[c - 1].name);
+                        seen[c] = true;
+                }
+                char *end;
+                switch (c) {
+                case OPT_KERNEL:
+                        a->kernel = optarg;
+                        break;
+                case OPT_INITRD:
+                        a->initrd = optarg;
+                        break;
+                case OPT_CMDLINE:
+                        a->cmdline = optarg;
+                        break;
+                case OPT_CPUS: {
+                        errno = 0;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        if (errno || *end || optarg[0] < '0' || optarg[0] > '9' || v < 1 ||
+                            v > MAX_RUN_CPUS)
+                                return cvmm_errf(err,
+                                                 "--cpus '%s': expected a number from 1 "
+                                                 "to %u",
+                                                 optarg, MAX_RUN_CPUS);
+                        a->cpus = (unsigned)v;
+                        break;
+                }
+                case OPT_MEMORY:
+                        if (cli_parse_size("--memory", optarg, &a->memory, err))
+                                return -1;
+                        if (a->memory < MIN_MEMORY)
+                                return cvmm_errf(err, "--memory '%s': at least 2M", optarg);
+                        if (a->memory & 0xfff)
+                                return cvmm_errf(err, "--memory '%s': not a multiple of 4K",
+                                                 optarg);
+                        break;
+                case OPT_PROFILE:
+                        if (cvmm_profile_parse(optarg, &a->model.profile, err))
+                                return -1;
+                        if (a->model.profile == CVMM_PROFILE_NONE)
+                                return cvmm_errf(err,
+                                                 "--profile '%s': cvmm run takes host or "
+                                                 "tdx",
+                                                 optarg);
+                        break;
+                case OPT_FEATURES:
+                        if (cvmm_feature_list_parse(&a->model.remove, optarg, err))
+                                return -1;
+                        break;
+                case OPT_NO_REBOOT:
+                        a->no_reboot = true;
+                        break;
+                case OPT_METRICS:
+                        a->metrics = optarg;
+                        break;
+                case OPT_ALLOW:
+                        a->allow_unenforced = true;
+                        break;
+                case ':':
+                        return cvmm_errf(err, "%s needs a value", argv[optind - 1]);
+                default:
+                        if (optopt > 0 && optopt < 128)
+                                return cvmm_errf(err, "unknown option '-%c'", optopt);
+                        return cvmm_errf(err, "unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (optind < argc)
+                return cvmm_errf(err, "unexpected argument '%s'", argv[optind]);
+        if (!a->kernel)
+                return cvmm_errf(err, "--kernel FILE is required");
+        a->model.cpus = a->cpus;
+        return 0;
+}
+
+/* The metrics file's directory must take a new file; checked before the guest runs. */
+static int check_metrics_path(const char *path, struct cvmm_err *err)
+{
+        char *copy = strdup(path);
+        if (!copy)
+                return cvmm_errf(err, "out of memory");
+        const char *dir = dirname(copy);
+        int ok = access(dir, W_OK | X_OK) == 0;
+        int e = errno;
+        free(copy);
+        if (!ok)
+                return cvmm_errf(err, "--metrics '%s': cannot create a file there: %s", path,
+                                 strerror(e));
+        return 0;
+}
+
+/* Writes the metrics whole: a temporary file renamed into place. */
+static int write_metrics(const char *path, const char *json)
+{
+        size_t n = strlen(path) + 16;
+        char *tmp = malloc(n);
+        if (!tmp)
+                return -1;
+        snprintf(tmp, n, "%s.XXXXXX", path);
+        int fd = mkstemp(tmp);
+        if (fd < 0) {
+                free(tmp);
+                return -1;
+        }
+        size_t len = strlen(json);
+        bool ok = write(fd, json, len) == (ssize_t)len && write(fd, "\n", 1) == 1;
+        ok = fchmod(fd, 0644) == 0 && ok;
+        ok = close(fd) == 0 && ok;
+        if (!ok || rename(tmp, path) != 0) {
+                unlink(tmp);
+                free(tmp);
+                return -1;
+        }
+        free(tmp);
+        return 0;
+}
+
+static void run_usage(FILE *f)
+{
+        fputs("usage: cvmm run --kernel FILE [--initrd FILE] [--cmdline STRING] [--cpus N]\n"
+              "                [--memory SIZE] [--profile host|tdx] [--features LIST]\n"
+              "                [--no-reboot] [--metrics FILE] [--allow-unenforced-cpuid]\n",
+              f);
+}
+
+int cli_run(int argc, char **argv, uint64_t t_start_ns)
+{
+        if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+                run_usage(stdout);
+                return EXIT_OK;
+        }
+        struct run_args a;
+        struct cvmm_err err;
+        if (parse_run(argc, argv, &a, &err)) {
+                cli_error("run: %s", err.msg);
+                return EXIT_USAGE;
+        }
+        if (a.metrics && check_metrics_path(a.metrics, &err)) {
+                cli_error("run: %s", err.msg);
+                return EXIT_USAGE;
+        }
+        struct boot_image img;
+        if (boot_image_open(&img, a.kernel, a.initrd, &err)) {
+                cli_error("run: %s", err.msg);
+                return EXIT_USAGE;
+        }
+        int status = EXIT_HOST;
+        struct cvmm_cpuid_table cpuid;
+        cvmm_cpuid_init(&cpuid);
+        struct vm vm;
+        bool vm_ready = false;
+        struct probe_result probe;
+        bool probed = false;
+        const char *outcome = "host-error";
+
+        struct kvm_host probe_kvm;
+        if (kvm_host_open(&probe_kvm, &err)) {
+                cli_error("run: %s (cvmm run needs KVM)", err.msg);
+                goto out;
+        }
+        kvm_host_close(&probe_kvm);
+        if (kvm_supported_cpuid(&cpuid, &err)) {
+                cli_error("run: %s", err.msg);
+                goto out;
+        }
+        struct cvmm_model_result res;
+        if (cvmm_model_build(&cpuid, &a.model, &res, &err)) {
+                cli_error("run: %s", err.msg);
+                status = EXIT_USAGE;
+                goto out;
+        }
+        struct vm_config cfg = {
+            .image = &img,
+            .cmdline = a.cmdline,
+            .cpus = a.cpus,
+            .memory = a.memory,
+            .cpuid = &cpuid,
+            .no_reboot = a.no_reboot,
+            .console_fd = STDOUT_FILENO,
+            .console_in = isatty(STDIN_FILENO),
+            .t_start_ns = t_start_ns,
+        };
+        if (vm_init(&vm, &cfg, &err)) {
+                cli_error("run: %s", err.msg);
+                goto out;
+        }
+        vm_ready = true;
+        if (probe_cpuid(&vm.kvm, &cpuid, &probe, &err)) {
+                cli_error("run: CPUID enforcement probe: %s", err.msg);
+                goto out;
+        }
+        probed = true;
+        const char *pname = cvmm_profile_name(a.model.profile);
+        if (!probe.enforced) {
+                bool tdx = a.model.profile == CVMM_PROFILE_TDX;
+                if (tdx && !a.allow_unenforced) {
+                        cli_error("run: this host's KVM does not enforce the guest's CPUID "
+                                  "(%u of %u fields came back as this CPU's own values, e.g. "
+                                  "%s): refusing the tdx profile, whose CPU model would be a "
+                                  "lie; --allow-unenforced-cpuid runs it anyway",
+                                  probe.differ_native, probe.compared,
+                                  probe.example[0] ? probe.example : "the marker leaf");
+                        status = EXIT_USAGE;
+                        outcome = "refused";
+                        goto out;
+                }
+                fprintf(stderr,
+                        "cvmm: warning: this host's KVM does not enforce the guest's CPUID: the "
+                        "guest sees this CPU's own CPUID, not the %s profile (%u of %u fields "
+                        "differ, e.g. %s)\n",
+                        pname, probe.differ, probe.compared,
+                        probe.example[0] ? probe.example : "the marker leaf");
+        }
+        int o = vm_run(&vm, &err);
+        if (o < 0) {
+                cli_error("run: %s", err.msg);
+                goto out;
+        }
+        if (vm.stats.handoff_diffs > 0)
+                fprintf(stderr,
+                        "cvmm: note: KVM_GET_CPUID2 differs from the table cvmm set in %d "
+                        "field(s), e.g. %s\n",
+                        vm.stats.handoff_diffs, vm.stats.handoff_first);
+        switch (o) {
+        case VM_POWEROFF:
+                outcome = "poweroff";
+                status = EXIT_OK;
+                break;
+        case VM_REBOOT:
+                outcome = "reboot";
+                status = EXIT_OK;
+                break;
+        default:
+                outcome = "fault";
+                status = EXIT_FINDINGS;
+                fputs(vm.report, stderr);
+                break;
+        }
+out:
+        if (a.metrics && vm_ready) {
+                struct run_summary s = {.outcome = outcome,
+                                        .exit_status = status,
+                                        .profile = cvmm_profile_name(a.model.profile),
+                                        .probe = probed ? &probe : NULL,
+                                        .kernel_kind = boot_kind_name(img.kind)};
+                if (!vm.stats.t_end_ns)
+                        vm.stats.t_end_ns = vm_now_ns();
+                char *json = metrics_json(&vm, &s);
+                if (!json || write_metrics(a.metrics, json)) {
+                        cli_error("run: writing --metrics '%s' failed", a.metrics);
+                        if (status == EXIT_OK)
+                                status = EXIT_HOST;
+                }
+                free(json);
+        }
+        if (vm_ready)
+                vm_destroy(&vm);
+        cvmm_cpuid_free(&cpuid);
+        boot_image_free(&img);
+        return status;
+}

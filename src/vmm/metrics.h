@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* `--metrics FILE`: the run's counters as JSON, written whole at exit. */
+#ifndef CVMM_METRICS_H
+#define CVMM_METRICS_H
+
+#include "vmm/probe.h"
+#include "vmm/vm.h"
+
+struct run_summary {
+        const char *outcome; /* poweroff, reboot, fault, host-error */
+        int exit_status;
+        const char *profile;
+        const struct probe_result *probe; /* NULL when not run */
+        const char *kernel_kind;
+};
+
+/* Returns a malloc'd JSON document (NULL when out of memory). */
+char *metrics_json(const struct vm *vm, const struct run_summary *s);
+
+#endif

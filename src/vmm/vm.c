@@ -1,0 +1,502 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "boot/layout.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+#define KICK_SIGNAL SIGUSR1
+
+uint64_t vm_now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* What an exit handler tells the vCPU loop. */
+enum exit_action { ACT_CONTINUE, ACT_POWEROFF, ACT_REBOOT, ACT_FAULT };
+
+/* Ends the run with outcome o, once: the first vCPU to get here writes the report. */
+static bool vm_end(struct vm *vm, enum vm_outcome o)
+{
+        int expected = VM_RUNNING;
+        if (!atomic_compare_exchange_strong(&vm->outcome, &expected, (int)o))
+                return false;
+        for (unsigned i = 0; i < vm->cfg->cpus; i++) {
+                struct vcpu *v = &vm->vcpus[i];
+                if (!v->run)
+                        continue;
+                __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+                if (v->started && !pthread_equal(v->thread, pthread_self()))
+                        pthread_kill(v->thread, KICK_SIGNAL);
+        }
+        return true;
+}
+
+static void dev_irq(void *ctx, unsigned line)
+{
+        struct vm *vm = ctx;
+        struct kvm_irq_level l = {.irq = line, .level = 1};
+        kvm_ioctl_raw(vm->fd, KVM_IRQ_LINE, &l);
+        l.level = 0;
+        kvm_ioctl_raw(vm->fd, KVM_IRQ_LINE, &l);
+}
+
+static void dev_request(void *ctx, enum dev_request req)
+{
+        vm_end(ctx, req == DEV_POWEROFF ? VM_POWEROFF : VM_REBOOT);
+}
+
+/* Writes the one fault report: what stopped, where, and the registers. */
+static enum exit_action fault(struct vcpu *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static enum exit_action fault(struct vcpu *v, const char *fmt, ...)
+{
+        struct vm *vm = v->vm;
+        if (!vm_end(vm, VM_FAULT))
+                return ACT_FAULT;
+        FILE *f = fmemopen(vm->report, sizeof(vm->report) - 1, "w");
+        if (!f)
+                return ACT_FAULT;
+        fprintf(f, "cvmm: vCPU %u stopped: ", v->id);
+        va_list ap;
+        va_start(ap, fmt);
+        vfprintf(f, fmt, ap);
+        va_end(ap);
+        fputc('\n', f);
+        vcpu_dump(v->fd, f);
+        fclose(f);
+        return ACT_FAULT;
+}
+
+typedef enum exit_action (*exit_handler)(struct vcpu *v);
+
+static enum exit_action on_io(struct vcpu *v)
+{
+        struct kvm_run *run = v->run;
+        struct vm *vm = v->vm;
+        uint8_t *data = (uint8_t *)run + run->io.data_offset;
+        unsigned size = run->io.size;
+        const struct io_range *r = iobus_find(&vm->bus, run->io.port);
+        uint64_t *count = run->io.direction == KVM_EXIT_IO_OUT ? vm->stats.io_out : vm->stats.io_in;
+        __atomic_fetch_add(&count[run->io.port], run->io.count, __ATOMIC_RELAXED);
+        for (uint32_t i = 0; i < run->io.count; i++, data += size) {
+                if (run->io.direction == KVM_EXIT_IO_OUT) {
+                        if (r)
+                                r->out(r->dev, run->io.port, data, size);
+                } else if (r) {
+                        r->in(r->dev, run->io.port, data, size);
+                } else {
+                        memset(data, 0xff, size); /* nothing there: the bus floats high */
+                }
+        }
+        return atomic_load(&vm->outcome) == VM_POWEROFF ? ACT_POWEROFF
+               : atomic_load(&vm->outcome) == VM_REBOOT ? ACT_REBOOT
+                                                        : ACT_CONTINUE;
+}
+
+static enum exit_action on_mmio(struct vcpu *v)
+{
+        /* No MMIO device outside KVM's own (IOAPIC, local APIC): reads float high. */
+        if (!v->run->mmio.is_write)
+                memset(v->run->mmio.data, 0xff, sizeof(v->run->mmio.data));
+        __atomic_fetch_add(&v->vm->stats.mmio_unknown, 1, __ATOMIC_RELAXED);
+        return ACT_CONTINUE;
+}
+
+static enum exit_action on_continue(struct vcpu *v)
+{
+        (void)v;
+        return ACT_CONTINUE;
+}
+
+static enum exit_action on_shutdown(struct vcpu *v)
+{
+        return fault(v, "KVM_EXIT_SHUTDOWN: triple fault (the guest's exception handling "
+                        "failed, or it reset the CPU that way)");
+}
+
+static enum exit_action on_fail_entry(struct vcpu *v)
+{
+        return fault(v,
+                     "KVM_EXIT_FAIL_ENTRY: the CPU refused to enter the guest (hardware "
+                     "reason 0x%llx)",
+                     (unsigned long long)v->run->fail_entry.hardware_entry_failure_reason);
+}
+
+/* Names the instruction when it is one this host's emulator is known to refuse. */
+static const char *insn_name(const uint8_t *b, unsigned n)
+{
+        unsigned i = 0;
+        bool rexw = false;
+        while (i < n && (b[i] == 0x66 || b[i] == 0xf2 || b[i] == 0xf3 || b[i] == 0x67))
+                i++;
+        if (i < n && (b[i] & 0xf0) == 0x40)
+                rexw = b[i++] & 0x08;
+        if (i < n && b[i] == 0xcc)
+                return "INT3";
+        if (i + 2 < n && b[i] == 0x0f && b[i + 1] == 0x01 && b[i + 2] == 0xd0)
+                return "XGETBV";
+        if (i + 2 < n && b[i] == 0x0f && b[i + 1] == 0x01 && b[i + 2] == 0xd1)
+                return "XSETBV";
+        if (i + 2 < n && b[i] == 0x0f && b[i + 1] == 0xae && (b[i + 2] >> 6) != 3) {
+                static const char *const ae[] = {"FXSAVE", "FXRSTOR", "LDMXCSR",  "STMXCSR",
+                                                 "XSAVE",  "XRSTOR",  "XSAVEOPT", "CLFLUSH"};
+                return ae[(b[i + 2] >> 3) & 7];
+        }
+        if (i + 2 < n && b[i] == 0x0f && b[i + 1] == 0xc7 && ((b[i + 2] >> 3) & 7) == 1)
+                return rexw ? "CMPXCHG16B" : "CMPXCHG8B";
+        if (i + 2 < n && b[i] == 0x0f && b[i + 1] == 0xc7 && ((b[i + 2] >> 3) & 7) == 3)
+                return "XRSTORS";
+        if (i + 2 < n && b[i] == 0x0f && b[i + 1] == 0xc7 && ((b[i + 2] >> 3) & 7) == 5)
+                return "XSAVES";
+        return NULL;
+}
+
+/* Reads up to 15 instruction bytes at the guest's RIP through its page tables. */
+static unsigned read_insn(struct vcpu *v, uint8_t *buf)
+{
+        struct kvm_regs r;
+        if (kvm_ioctl_raw(v->fd, KVM_GET_REGS, &r) < 0)
+                return 0;
+        struct kvm_sregs s;
+        if (kvm_ioctl_raw(v->fd, KVM_GET_SREGS, &s) < 0)
+                return 0;
+        uint64_t lin = r.rip + (s.cs.l ? 0 : s.cs.base);
+        unsigned n = 0;
+        while (n < 15) {
+                struct kvm_translation t = {.linear_address = lin + n};
+                if (kvm_ioctl_raw(v->fd, KVM_TRANSLATE, &t) < 0 || !t.valid)
+                        break;
+                const uint8_t *p = guestmem_ptr(&v->vm->mem, t.physical_address, 1);
+                if (!p)
+                        break;
+                buf[n++] = *p;
+        }
+        return n;
+}
+
+static enum exit_action on_internal_error(struct vcpu *v)
+{
+        struct kvm_run *run = v->run;
+        if (run->internal.suberror != KVM_INTERNAL_ERROR_EMULATION)
+                return fault(v, "KVM_EXIT_INTERNAL_ERROR, suberror %u", run->internal.suberror);
+        uint8_t b[16];
+        unsigned n = 0;
+        if ((run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) &&
+            run->emulation_failure.insn_size) {
+                n = run->emulation_failure.insn_size;
+                if (n > sizeof(b))
+                        n = sizeof(b);
+                memcpy(b, run->emulation_failure.insn_bytes, n);
+        } else {
+                n = read_insn(v, b);
+        }
+        char hex[64] = "";
+        for (unsigned i = 0, o = 0; i < n && o + 4 < sizeof(hex); i++)
+                o += (unsigned)snprintf(hex + o, sizeof(hex) - o, "%s%02x", i ? " " : "", b[i]);
+        const char *name = insn_name(b, n);
+        return fault(v,
+                     "KVM_EXIT_INTERNAL_ERROR (emulation failure): this host's KVM could not "
+                     "emulate the instruction %s%s%s[%s]. KVM without hardware virtualization "
+                     "runs guest ring-0 code through its instruction emulator, which lacks some "
+                     "instructions; a host with VT-x or AMD-V runs them natively",
+                     name ? name : "", name ? " " : "", n ? "" : "(bytes unavailable) ", hex);
+}
+
+static enum exit_action on_system_event(struct vcpu *v)
+{
+        switch (v->run->system_event.type) {
+        case KVM_SYSTEM_EVENT_SHUTDOWN:
+                return ACT_POWEROFF;
+        case KVM_SYSTEM_EVENT_RESET:
+                return ACT_REBOOT;
+        default:
+                return fault(v, "KVM_EXIT_SYSTEM_EVENT type %u", v->run->system_event.type);
+        }
+}
+
+static enum exit_action on_msr(struct vcpu *v)
+{
+        /* Only reached when user-space MSR exits are enabled: refuse, as KVM would. */
+        v->run->msr.error = 1;
+        return ACT_CONTINUE;
+}
+
+static const exit_handler handlers[VM_EXIT_REASONS] = {
+    [KVM_EXIT_IO] = on_io,
+    [KVM_EXIT_MMIO] = on_mmio,
+    [KVM_EXIT_HLT] = on_continue,
+    [KVM_EXIT_INTR] = on_continue,
+    [KVM_EXIT_IRQ_WINDOW_OPEN] = on_continue,
+    [KVM_EXIT_SHUTDOWN] = on_shutdown,
+    [KVM_EXIT_FAIL_ENTRY] = on_fail_entry,
+    [KVM_EXIT_INTERNAL_ERROR] = on_internal_error,
+    [KVM_EXIT_SYSTEM_EVENT] = on_system_event,
+    [KVM_EXIT_X86_RDMSR] = on_msr,
+    [KVM_EXIT_X86_WRMSR] = on_msr,
+};
+
+static void *vcpu_thread(void *arg)
+{
+        struct vcpu *v = arg;
+        struct vm *vm = v->vm;
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, KICK_SIGNAL);
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        while (atomic_load(&vm->outcome) == VM_RUNNING) {
+                if (v->id == 0 && !vm->first_run_seen) {
+                        vm->first_run_seen = true;
+                        vm->stats.t_first_run_ns = vm_now_ns();
+                }
+                int rc = kvm_ioctl_raw(v->fd, KVM_RUN, NULL);
+                if (rc == -EINTR || rc == -EAGAIN)
+                        continue;
+                if (rc < 0) {
+                        fault(v, "KVM_RUN failed: %s", strerror(-rc));
+                        break;
+                }
+                uint32_t reason = v->run->exit_reason;
+                v->exits[reason < VM_EXIT_REASONS ? reason : VM_EXIT_REASONS]++;
+                exit_handler h = reason < VM_EXIT_REASONS ? handlers[reason] : NULL;
+                enum exit_action a;
+                if (h) {
+                        a = h(v);
+                } else {
+                        const char *n = kvm_exit_name(reason);
+                        a = fault(v, "unhandled exit KVM_EXIT_%s (%u)", n ? n : "?", reason);
+                }
+                if (a == ACT_POWEROFF)
+                        vm_end(vm, VM_POWEROFF);
+                else if (a == ACT_REBOOT)
+                        vm_end(vm, VM_REBOOT);
+                if (a != ACT_CONTINUE)
+                        break;
+        }
+        return NULL;
+}
+
+static void *input_thread(void *arg)
+{
+        struct vm *vm = arg;
+        uint8_t buf[256];
+        while (!atomic_load(&vm->input_stop)) {
+                ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+                if (n <= 0)
+                        break;
+                uart_receive(&vm->uart, buf, (unsigned)n);
+        }
+        return NULL;
+}
+
+static void kick_handler(int sig)
+{
+        (void)sig; /* only interrupts KVM_RUN */
+}
+
+int vm_init(struct vm *vm, const struct vm_config *cfg, struct cvmm_err *err)
+{
+        memset(vm, 0, sizeof(*vm));
+        vm->cfg = cfg;
+        vm->fd = -1;
+        vm->kvm.fd = -1;
+        vm->stats.handoff_diffs = -1;
+        if (kvm_host_open(&vm->kvm, err))
+                return -1;
+        if (guestmem_init(&vm->mem, cfg->memory, err))
+                goto fail;
+        vm->stats.io_in = calloc(65536, sizeof(uint64_t));
+        vm->stats.io_out = calloc(65536, sizeof(uint64_t));
+        vm->vcpus = calloc(cfg->cpus, sizeof(*vm->vcpus));
+        if (!vm->stats.io_in || !vm->stats.io_out || !vm->vcpus) {
+                cvmm_errf(err, "out of memory");
+                goto fail;
+        }
+        vm->devhost = (struct dev_host){
+            .ctx = vm, .irq = dev_irq, .request = dev_request, .out_fd = cfg->console_fd};
+        if (uart_init(&vm->uart, &vm->devhost, &vm->bus, err) ||
+            sysctl_init(&vm->devhost, &vm->bus, err))
+                goto fail;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = kick_handler; /* no SA_RESTART: KVM_RUN returns EINTR */
+        sigaction(KICK_SIGNAL, &sa, NULL);
+        return 0;
+fail:
+        vm_destroy(vm);
+        return -1;
+}
+
+/* Closes the KVM VM and its vCPUs (guest RAM stays). */
+static void vm_teardown(struct vm *vm)
+{
+        for (unsigned i = 0; vm->vcpus && i < vm->cfg->cpus; i++) {
+                struct vcpu *v = &vm->vcpus[i];
+                if (v->run)
+                        munmap(v->run, (size_t)vm->kvm.run_size);
+                if (v->run)
+                        close(v->fd);
+                v->run = NULL;
+                v->started = false;
+        }
+        if (vm->fd >= 0)
+                close(vm->fd);
+        vm->fd = -1;
+}
+
+/* Compares what KVM_GET_CPUID2 returns with what was set (dynamic fields excluded). */
+static void check_handoff(struct vm *vm, int fd, const struct cvmm_cpuid_table *set)
+{
+        struct cvmm_cpuid_table got;
+        struct cvmm_err e;
+        if (kvm_vcpu_get_cpuid(fd, &got, &e))
+                return;
+        int diffs = 0;
+        for (size_t i = 0; i < set->count; i++) {
+                const struct cvmm_cpuid_entry *a = &set->entries[i];
+                const struct cvmm_cpuid_entry *b = cvmm_cpuid_get(&got, a->leaf, a->subleaf);
+                for (int r = 0; r < CVMM_NREGS; r++) {
+                        uint32_t keep = ~probe_dynamic_mask(a->leaf, a->subleaf, r);
+                        uint32_t bv = b ? b->regs[r] : 0;
+                        if ((a->regs[r] & keep) == (bv & keep))
+                                continue;
+                        if (!diffs)
+                                snprintf(vm->stats.handoff_first, sizeof(vm->stats.handoff_first),
+                                         "leaf 0x%x.%u %s: set 0x%08x, KVM returned %s0x%08x",
+                                         a->leaf, a->subleaf, cvmm_reg_name(r), a->regs[r],
+                                         b ? "" : "no entry, ", bv);
+                        diffs++;
+                }
+        }
+        diffs += (int)(got.count > set->count ? got.count - set->count : 0);
+        vm->stats.handoff_diffs = diffs;
+        cvmm_cpuid_free(&got);
+}
+
+/* Creates the KVM VM, loads the guest and starts every vCPU thread. */
+static int vm_start(struct vm *vm, struct cvmm_err *err)
+{
+        const struct vm_config *cfg = vm->cfg;
+        vm->fd = kvm_vm_create(&vm->kvm, err);
+        if (vm->fd < 0)
+                return -1;
+        if (KVM_CHECKED(vm->fd, KVM_SET_TSS_ADDR, (void *)(uintptr_t)0xfffbd000, err) < 0)
+                return -1;
+        uint64_t map_addr = 0xfffbc000;
+        if (KVM_CHECKED(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &map_addr, err) < 0 ||
+            KVM_CHECKED(vm->fd, KVM_CREATE_IRQCHIP, NULL, err) < 0)
+                return -1;
+        struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+        if (KVM_CHECKED(vm->fd, KVM_CREATE_PIT2, &pit, err) < 0)
+                return -1;
+        if (kvm_vm_map(vm->fd, 0, 0, vm->mem.low, vm->mem.host, err))
+                return -1;
+        if (vm->mem.size > vm->mem.low &&
+            kvm_vm_map(vm->fd, 1, LAYOUT_GAP_END, vm->mem.size - vm->mem.low,
+                       vm->mem.host + vm->mem.low, err))
+                return -1;
+        struct boot_entry entry;
+        if (boot_image_load(cfg->image, &vm->mem, cfg->cmdline, cfg->cpus, &entry, err))
+                return -1;
+        for (unsigned i = 0; i < cfg->cpus; i++) {
+                struct vcpu *v = &vm->vcpus[i];
+                v->vm = vm;
+                v->id = i;
+                if (kvm_vcpu_create(&vm->kvm, vm->fd, i, &v->fd, &v->run, err))
+                        return -1;
+                struct cvmm_cpuid_table t;
+                if (vcpu_cpuid_for(cfg->cpuid, i, &t, err))
+                        return -1;
+                int rc = kvm_vcpu_set_cpuid(v->fd, &t, err);
+                if (rc == 0 && i == 0 && vm->stats.reboots == 0)
+                        check_handoff(vm, v->fd, &t);
+                cvmm_cpuid_free(&t);
+                if (rc ||
+                    vcpu_setup(v->fd, i == 0, &entry, vm->stats.reboots == 0 ? stderr : NULL, err))
+                        return -1;
+        }
+        /* The kick signal stays blocked outside KVM_RUN's threads. */
+        sigset_t set, old;
+        sigemptyset(&set);
+        sigaddset(&set, KICK_SIGNAL);
+        pthread_sigmask(SIG_BLOCK, &set, &old);
+        for (unsigned i = 0; i < cfg->cpus; i++) {
+                int rc = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
+                if (rc) {
+                        vm_end(vm, VM_FAULT);
+                        pthread_sigmask(SIG_SETMASK, &old, NULL);
+                        return cvmm_errf(err, "creating vCPU thread %u: %s", i, strerror(rc));
+                }
+                vm->vcpus[i].started = true;
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return 0;
+}
+
+static void vm_join(struct vm *vm)
+{
+        for (unsigned i = 0; i < vm->cfg->cpus; i++) {
+                struct vcpu *v = &vm->vcpus[i];
+                if (!v->started)
+                        continue;
+                pthread_join(v->thread, NULL);
+                for (unsigned r = 0; r <= VM_EXIT_REASONS; r++) {
+                        vm->stats.exits[r] += v->exits[r];
+                        v->exits[r] = 0;
+                }
+        }
+}
+
+int vm_run(struct vm *vm, struct cvmm_err *err)
+{
+        if (vm->cfg->console_in && !vm->input_started &&
+            pthread_create(&vm->input_thread, NULL, input_thread, vm) == 0) {
+                vm->input_started = true;
+                pthread_detach(vm->input_thread);
+        }
+        for (;;) {
+                atomic_store(&vm->outcome, VM_RUNNING);
+                int rc = vm_start(vm, err);
+                if (rc) {
+                        vm_end(vm, VM_FAULT);
+                        vm_join(vm);
+                        vm_teardown(vm);
+                        return -1;
+                }
+                vm_join(vm);
+                vm_teardown(vm);
+                int o = atomic_load(&vm->outcome);
+                if (o != VM_REBOOT || vm->cfg->no_reboot) {
+                        vm->stats.t_end_ns = vm_now_ns();
+                        return o;
+                }
+                vm->stats.reboots++;
+                if (guestmem_reset(&vm->mem, err))
+                        return -1;
+        }
+}
+
+void vm_destroy(struct vm *vm)
+{
+        atomic_store(&vm->input_stop, true);
+        vm_teardown(vm);
+        if (vm->uart.host)
+                uart_destroy(&vm->uart);
+        guestmem_free(&vm->mem);
+        kvm_host_close(&vm->kvm);
+        free(vm->stats.io_in);
+        free(vm->stats.io_out);
+        free(vm->vcpus);
+        vm->stats.io_in = vm->stats.io_out = NULL;
+        vm->vcpus = NULL;
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * VM lifetime: memory, vCPU threads, exit dispatch, reboot and power-off, metrics. All state
+ * lives in struct vm, so one process can hold several VMs.
+ */
+#ifndef CVMM_VM_H
+#define CVMM_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "boot/boot.h"
+#include "cvmm/cpuid.h"
+#include "dev/devices.h"
+#include "kvm/kvm.h"
+#include "vmm/guestmem.h"
+#include "vmm/iobus.h"
+#include "vmm/probe.h"
+
+struct vm_config {
+        const struct boot_image *image;
+        const char *cmdline;
+        unsigned cpus;
+        uint64_t memory;
+        const struct cvmm_cpuid_table *cpuid; /* vCPU 0's table; APIC IDs are set per vCPU */
+        bool no_reboot;
+        int console_fd;      /* where the UART writes */
+        bool console_in;     /* feed stdin to the UART */
+        uint64_t t_start_ns; /* process start, CLOCK_MONOTONIC */
+};
+
+/* How a run ended. */
+enum vm_outcome {
+        VM_RUNNING = 0,
+        VM_POWEROFF,
+        VM_REBOOT,
+        VM_FAULT,
+};
+
+#define VM_EXIT_REASONS 64
+#define VM_REPORT_MAX   4096
+
+struct vcpu {
+        struct vm *vm;
+        unsigned id;
+        int fd;
+        struct kvm_run *run;
+        pthread_t thread;
+        bool started;
+        uint64_t exits[VM_EXIT_REASONS + 1]; /* by reason; the last slot: out of range */
+};
+
+struct vm_stats {
+        uint64_t exits[VM_EXIT_REASONS + 1];
+        uint64_t *io_in, *io_out; /* by port, 65536 each */
+        uint64_t mmio_unknown;
+        uint64_t reboots;
+        uint64_t t_first_run_ns; /* first KVM_RUN of the boot vCPU */
+        uint64_t t_end_ns;
+        int handoff_diffs; /* KVM_GET_CPUID2 fields differing from the table; -1: not read */
+        char handoff_first[160];
+};
+
+struct vm {
+        const struct vm_config *cfg;
+        struct kvm_host kvm;
+        int fd;
+        struct guest_mem mem;
+        struct io_bus bus;
+        struct dev_host devhost;
+        struct uart8250 uart;
+        struct vcpu *vcpus;
+        atomic_int outcome;
+        char report[VM_REPORT_MAX]; /* written once, by the vCPU that ended the run */
+        struct vm_stats stats;
+        bool first_run_seen;
+        pthread_t input_thread;
+        bool input_started;
+        atomic_bool input_stop;
+};
+
+/*
+ * Opens KVM and reserves guest RAM: no guest runs yet. err names the failing host operation.
+ */
+int vm_init(struct vm *vm, const struct vm_config *cfg, struct cvmm_err *err);
+/*
+ * Boots and runs the guest until power-off, a fault, or a reset under no_reboot; a reset
+ * otherwise restarts the VM in place with the same CPUID table. Returns the outcome, or -1 when
+ * the host failed (err says what).
+ */
+int vm_run(struct vm *vm, struct cvmm_err *err);
+void vm_destroy(struct vm *vm);
+
+uint64_t vm_now_ns(void);
+
+#endif

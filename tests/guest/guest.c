@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cvmm's test guest: a freestanding 64-bit program that runs one test named on its command line
+ * and reports through the serial port (0x3f8), one line per fact, for the host-side test to
+ * parse. It boots through the PVH entry, so QEMU's -kernel runs it too.
+ *
+ *   hello           print a line, then reset (i8042), falling back to a triple fault
+ *   cpuid           every CPUID leaf and subleaf the guest can see, then power off
+ *   xcr0            XSETBV of allowed and disallowed XCR0 values, read back with XGETBV
+ *   smp N           start N-1 application processors; each reports its x2APIC ID (RDMSR)
+ *   poweroff        power off at once
+ *   reboot          reset until the UART scratch register counts 3 boots, then power off
+ *   triple          triple fault (exception with an empty IDT)
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define COM1       0x3f8
+#define POWER_PORT 0x600
+#define TRAMPOLINE 0x8000
+
+struct frame {
+        uint64_t r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax, vector, error, rip, cs, rflags, rsp, ss;
+};
+
+struct hvm_start_info {
+        uint32_t magic, version, flags, nr_modules;
+        uint64_t modlist_paddr, cmdline_paddr, rsdp_paddr, memmap_paddr;
+        uint32_t memmap_entries, reserved;
+};
+
+extern uint64_t fixup_rip;
+extern uint32_t last_vector;
+extern const char trampoline_start[], trampoline_end[];
+int try_xsetbv(uint32_t lo, uint32_t hi);
+int try_rdmsr(uint32_t index, uint64_t *value);
+int try_wrmsr(uint32_t index, uint64_t value);
+void guest_main(uint32_t start_info);
+void ap_main(unsigned index);
+void exc_c(struct frame *f);
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+        __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint8_t inb(uint16_t port)
+{
+        uint8_t v;
+        __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+        return v;
+}
+
+static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+        __asm__ volatile("cpuid"
+                         : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+                         : "a"(leaf), "c"(sub));
+}
+
+static inline uint64_t rdmsr(uint32_t index)
+{
+        uint32_t lo, hi;
+        __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(index));
+        return (uint64_t)hi << 32 | lo;
+}
+
+static inline void wrmsr(uint32_t index, uint64_t v)
+{
+        __asm__ volatile("wrmsr" : : "c"(index), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+static inline uint64_t xgetbv(uint32_t index)
+{
+        uint32_t lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(index));
+        return (uint64_t)hi << 32 | lo;
+}
+
+static inline uint64_t read_cr4(void)
+{
+        uint64_t v;
+        __asm__ volatile("mov %%cr4, %0" : "=r"(v));
+        return v;
+}
+
+static inline void write_cr4(uint64_t v)
+{
+        __asm__ volatile("mov %0, %%cr4" : : "r"(v));
+}
+
+static void puts_(const char *s)
+{
+        while (*s)
+                outb(COM1, (uint8_t)*s++);
+}
+
+static void put_hex(uint64_t v, int digits)
+{
+        char b[17];
+        for (int i = digits - 1; i >= 0; i--, v >>= 4)
+                b[i] = "0123456789abcdef"[v & 15];
+        b[digits] = 0;
+        puts_(b);
+}
+
+static void put_dec(uint64_t v)
+{
+        char b[21];
+        int i = 20;
+        b[i] = 0;
+        do {
+                b[--i] = (char)('0' + v % 10);
+                v /= 10;
+        } while (v);
+        puts_(b + i);
+}
+
+static void poweroff(void)
+{
+        outb(POWER_PORT, 0x34); /* SLP_TYP 5, SLP_EN */
+        for (;;)
+                __asm__ volatile("cli; hlt");
+}
+
+static void triple_fault(void)
+{
+        static const struct {
+                uint16_t limit;
+                uint64_t base;
+        } __attribute__((packed)) empty = {0, 0};
+        __asm__ volatile("lidt %0; ud2" : : "m"(empty));
+}
+
+static void reset(void)
+{
+        outb(0x64, 0xfe);
+        triple_fault();
+}
+
+void exc_c(struct frame *f)
+{
+        if (fixup_rip) {
+                last_vector = (uint32_t)f->vector;
+                f->rip = fixup_rip;
+                fixup_rip = 0;
+                return;
+        }
+        puts_("EXCEPTION ");
+        put_dec(f->vector);
+        puts_(" error ");
+        put_hex(f->error, 8);
+        puts_(" rip ");
+        put_hex(f->rip, 16);
+        puts_("\n");
+        poweroff();
+}
+
+static bool streq_prefix(const char *s, const char *p, const char **rest)
+{
+        while (*p)
+                if (*s++ != *p++)
+                        return false;
+        if (*s && *s != ' ')
+                return false;
+        while (*s == ' ')
+                s++;
+        *rest = s;
+        return true;
+}
+
+static unsigned parse_dec(const char *s)
+{
+        unsigned v = 0;
+        while (*s >= '0' && *s <= '9')
+                v = v * 10 + (unsigned)(*s++ - '0');
+        return v;
+}
+
+/* Leaves whose subleaves differ (the SDM's indexed leaves). */
+static bool indexed(uint32_t leaf)
+{
+        static const uint32_t l[] = {0x4,  0x7,  0xb,        0xd,        0xf,       0x10, 0x12,
+                                     0x14, 0x17, 0x18,       0x1d,       0x1e,      0x1f, 0x20,
+                                     0x23, 0x24, 0x8000001d, 0x80000020, 0x80000026};
+        for (size_t i = 0; i < sizeof(l) / sizeof(l[0]); i++)
+                if (l[i] == leaf)
+                        return true;
+        return false;
+}
+
+static void print_cpuid(uint32_t leaf, uint32_t sub, const uint32_t r[4])
+{
+        puts_("CPUID ");
+        put_hex(leaf, 8);
+        puts_(" ");
+        put_hex(sub, 8);
+        for (int i = 0; i < 4; i++) {
+                puts_(" ");
+                put_hex(r[i], 8);
+        }
+        puts_("\n");
+}
+
+static void sweep_range(uint32_t first)
+{
+        uint32_t r[4];
+        cpuid(first, 0, r);
+        uint32_t last = r[0];
+        if (last < first || last - first > 0xff)
+                last = first;
+        for (uint32_t leaf = first; leaf <= last; leaf++) {
+                if (!indexed(leaf)) {
+                        cpuid(leaf, 0, r);
+                        print_cpuid(leaf, 0, r);
+                        continue;
+                }
+                for (uint32_t sub = 0; sub < 64; sub++) {
+                        cpuid(leaf, sub, r);
+                        if (sub && !(r[0] | r[1] | r[2] | r[3]))
+                                continue;
+                        print_cpuid(leaf, sub, r);
+                }
+        }
+}
+
+static void test_cpuid(void)
+{
+        puts_("CR4 ");
+        put_hex(read_cr4(), 16);
+        puts_("\n");
+        sweep_range(0);
+        sweep_range(0x40000000);
+        sweep_range(0x80000000);
+        puts_("SWEEP-END\n");
+}
+
+static void test_xcr0(void)
+{
+        uint32_t r[4];
+        cpuid(1, 0, r);
+        if (!(r[2] & (1u << 26))) {
+                puts_("XSAVE absent\n");
+                return;
+        }
+        write_cr4(read_cr4() | (1u << 18)); /* OSXSAVE */
+        cpuid(0xd, 0, r);
+        puts_("XCR0-SUPPORTED ");
+        put_hex((uint64_t)r[3] << 32 | r[0], 16);
+        puts_("\nXCR0-INIT ");
+        put_hex(xgetbv(0), 16);
+        puts_("\n");
+        /* Allowed and disallowed values: x87 alone, SSE without x87, AVX without SSE, the
+         * AVX-512 group partial and whole, MPX halves, AMX halves, PKRU, a reserved bit. */
+        static const uint64_t values[] = {
+            0x1,   0x3,  0x7, 0x0,     0x2,     0x5,     0x27,    0xe7,         0x207,
+            0x2e7, 0x1f, 0xb, 0x20007, 0x40007, 0x60007, 0x602e7, 0x1ull << 63, 0x3,
+        };
+        for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+                uint64_t v = values[i];
+                int rc = try_xsetbv((uint32_t)v, (uint32_t)(v >> 32));
+                puts_("XSETBV ");
+                put_hex(v, 16);
+                if (rc == 0) {
+                        puts_(" ok ");
+                        put_hex(xgetbv(0), 16);
+                } else {
+                        puts_(" fault ");
+                        put_dec((unsigned)rc & 0xff);
+                }
+                puts_("\n");
+        }
+}
+
+static volatile unsigned ap_done;
+static volatile uint32_t ap_ids[16];
+
+static uint32_t x2apic_id(void)
+{
+        wrmsr(0x1b, rdmsr(0x1b) | (1u << 11) | (1u << 10)); /* xAPIC enable, x2APIC */
+        return (uint32_t)rdmsr(0x802);
+}
+
+void ap_main(unsigned index)
+{
+        if (index < 16)
+                ap_ids[index] = x2apic_id();
+        __atomic_fetch_add(&ap_done, 1, __ATOMIC_SEQ_CST);
+}
+
+static void test_smp(unsigned n)
+{
+        uint8_t *t = (uint8_t *)TRAMPOLINE;
+        for (const char *p = trampoline_start; p < trampoline_end; p++)
+                *t++ = (uint8_t)*p;
+        ap_ids[0] = x2apic_id();
+        if (n > 1) {
+                wrmsr(0x830, 0xc4500);                   /* INIT, all excluding self */
+                for (volatile int i = 0; i < 10000; i++) /* settle */
+                        ;
+                wrmsr(0x830, 0xc4600 | (TRAMPOLINE >> 12)); /* SIPI */
+                for (uint64_t spin = 0; ap_done < n - 1 && spin < 2000000000ull; spin++)
+                        __asm__ volatile("pause");
+        }
+        puts_("CPUS ");
+        put_dec(ap_done + 1);
+        puts_("\n");
+        for (unsigned i = 0; i < n && i < 16; i++) {
+                puts_("APIC ");
+                put_dec(i);
+                puts_(" ");
+                put_hex(ap_ids[i], 8);
+                puts_("\n");
+        }
+}
+
+static void test_reboot(void)
+{
+        uint8_t boots = inb(COM1 + 7); /* the scratch register survives a platform reset */
+        boots++;
+        outb(COM1 + 7, boots);
+        puts_("BOOT ");
+        put_dec(boots);
+        puts_("\n");
+        if (boots < 3)
+                reset();
+}
+
+void guest_main(uint32_t start_info)
+{
+        const struct hvm_start_info *si = (const void *)(uintptr_t)start_info;
+        const char *cmd = "";
+        if (si && si->magic == 0x336ec578u && si->cmdline_paddr)
+                cmd = (const char *)(uintptr_t)si->cmdline_paddr;
+        puts_("GUEST ");
+        puts_(cmd);
+        puts_("\n");
+        const char *arg;
+        if (streq_prefix(cmd, "hello", &arg)) {
+                puts_("hello from the cvmm test guest\n");
+                reset();
+        } else if (streq_prefix(cmd, "cpuid", &arg)) {
+                test_cpuid();
+        } else if (streq_prefix(cmd, "xcr0", &arg)) {
+                test_xcr0();
+        } else if (streq_prefix(cmd, "smp", &arg)) {
+                test_smp(parse_dec(arg));
+        } else if (streq_prefix(cmd, "reboot", &arg)) {
+                test_reboot();
+        } else if (streq_prefix(cmd, "triple", &arg)) {
+                triple_fault();
+        } else if (!streq_prefix(cmd, "poweroff", &arg)) {
+                puts_("UNKNOWN-TEST\n");
+        }
+        puts_("DONE\n");
+        poweroff();
+}

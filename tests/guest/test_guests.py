@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Small-guest tests: cvmm runs tests/guest (a PVH ELF) and this script checks what the guest
+reported over the serial port against cvmm's CPU model, the host's own CPUID and the rules of
+the architecture.
+
+Every test asserts what is true on the host it runs on. On a host whose KVM enforces the CPUID
+table (hardware virtualization) the guest must see cvmm's table field by field. On a host whose
+KVM does not (KVM without hardware virtualization, e.g. PVM), the guest must see this CPU's own
+CPUID, cvmm's probe must have said so, and the warning (host profile) or refusal (tdx profile)
+must have happened. Without /dev/kvm the script exits 77 (skip) and says why.
+
+usage: test_guests.py CVMM GUEST_ELF
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+CVMM, GUEST = sys.argv[1], sys.argv[2]
+TMP = tempfile.mkdtemp(prefix="cvmm-guests-")
+passed = failed = 0
+
+
+def ok(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+        print(f"ok   {what}")
+    else:
+        failed += 1
+        print(f"FAIL {what}")
+    return cond
+
+
+class Run:
+    def __init__(self, test, *flags, timeout=300):
+        self.metrics_path = os.path.join(TMP, f"m{passed + failed}.json")
+        cmd = [CVMM, "run", "--kernel", GUEST, "--cmdline", test, "--metrics",
+               self.metrics_path, *flags]
+        p = subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        self.rc = p.returncode
+        self.out = p.stdout.decode("latin-1")
+        self.err = p.stderr.decode("latin-1")
+        self.cmd = " ".join(cmd)
+        try:
+            with open(self.metrics_path) as f:
+                self.m = json.load(f)
+        except (OSError, ValueError):
+            self.m = {}
+
+    def lines(self, tag):
+        return [l.split()[1:] for l in self.out.splitlines() if l.startswith(tag + " ")]
+
+    def show(self):
+        print(f"  command: {self.cmd}\n  exit {self.rc}\n  stderr: {self.err.strip()[:2000]}"
+              f"\n  stdout (tail): {self.out[-1500:]}")
+
+
+def table(*flags):
+    """cvmm's table for these flags, as {(leaf, sub): [eax, ebx, ecx, edx]}."""
+    p = subprocess.run([CVMM, "cpuid", "show", *flags], capture_output=True, check=True)
+    t = {}
+    for m in re.finditer(r"0x([0-9a-f]{8}) 0x([0-9a-f]{2,8}): eax=0x([0-9a-f]{8}) "
+                         r"ebx=0x([0-9a-f]{8}) ecx=0x([0-9a-f]{8}) edx=0x([0-9a-f]{8})",
+                         p.stdout.decode()):
+        t[(int(m[1], 16), int(m[2], 16))] = [int(m[i], 16) for i in range(3, 7)]
+    return t
+
+
+def native():
+    """This CPU's own CPUID, executed by the test process (the `cpuid` tool)."""
+    p = subprocess.run(["cpuid", "-r", "-1"], capture_output=True, check=True)
+    t = {}
+    for m in re.finditer(r"0x([0-9a-f]{8}) 0x([0-9a-f]{2}): eax=0x([0-9a-f]{8}) "
+                         r"ebx=0x([0-9a-f]{8}) ecx=0x([0-9a-f]{8}) edx=0x([0-9a-f]{8})",
+                         p.stdout.decode()):
+        t[(int(m[1], 16), int(m[2], 16))] = [int(m[i], 16) for i in range(3, 7)]
+    return t
+
+
+def dynamic_mask(leaf, sub, reg):
+    """Fields KVM or the CPU compute at run time (same list as cvmm's probe)."""
+    if leaf == 1:
+        return {1: 0xFF000000, 2: 1 << 27}.get(reg, 0)
+    if leaf == 7 and sub == 0 and reg == 2:
+        return 1 << 4
+    if leaf in (0xB, 0x1F) and reg == 3:
+        return 0xFFFFFFFF
+    if leaf == 0xD and sub in (0, 1) and reg == 1:
+        return 0xFFFFFFFF
+    if leaf == 0x8000001E and reg == 0:
+        return 0xFFFFFFFF
+    return 0
+
+
+def sweep(run):
+    s = {}
+    for f in run.lines("CPUID"):
+        s[(int(f[0], 16), int(f[1], 16))] = [int(x, 16) for x in f[2:6]]
+    return s
+
+
+REGS = ["eax", "ebx", "ecx", "edx"]
+
+
+def compare_enforced(name, seen, tab, cr4):
+    """The guest must see the table, field by field; dynamic fields their run-time values."""
+    bad = []
+    for (leaf, sub), regs in sorted(tab.items()):
+        if (leaf, sub) not in seen:
+            if any(regs) or sub == 0:
+                bad.append(f"0x{leaf:x}.{sub}: in the table, not seen by the guest")
+            continue
+        g = seen[(leaf, sub)]
+        for r in range(4):
+            keep = ~dynamic_mask(leaf, sub, r) & 0xFFFFFFFF
+            if g[r] & keep != regs[r] & keep:
+                bad.append(f"0x{leaf:x}.{sub} {REGS[r]}: table 0x{regs[r]:08x} guest 0x{g[r]:08x}")
+    for (leaf, sub), g in seen.items():
+        if (leaf, sub) not in tab and any(g):
+            bad.append(f"0x{leaf:x}.{sub}: guest sees {g}, the table has no such entry")
+    # Dynamic fields, from the guest's own state: boot vCPU (APIC ID 0), CR4 as it reported,
+    # XCR0 = x87 only at reset, so both XSAVE sizes are 512 + 64 bytes (SDM vol. 1 13.4).
+    exp = {(1, 0, 1): (0xFF000000, 0)}
+    exp[(1, 0, 2)] = (1 << 27, (1 << 27) if cr4 >> 18 & 1 else 0)
+    exp[(7, 0, 2)] = (1 << 4, (1 << 4) if cr4 >> 22 & 1 else 0)
+    if (0xD, 0) in tab:
+        exp[(0xD, 0, 1)] = (0xFFFFFFFF, 576)
+    for (leaf, sub, r), (mask, want) in exp.items():
+        if (leaf, sub) in seen and seen[(leaf, sub)][r] & mask != want:
+            bad.append(f"dynamic 0x{leaf:x}.{sub} {REGS[r]}: 0x{seen[(leaf, sub)][r]:08x}, "
+                       f"expected 0x{want:x} under mask 0x{mask:x}")
+    for (leaf, sub), g in seen.items():
+        if leaf in (0xB, 0x1F) and (leaf, sub) in tab and g[3] != 0:
+            bad.append(f"dynamic 0x{leaf:x}.{sub} edx: x2APIC ID {g[3]}, expected 0")
+    ok(not bad, f"{name}: the guest sees cvmm's table ({len(tab)} entries) field by field"
+       + ("" if not bad else ": " + "; ".join(bad[:8])))
+
+
+def compare_unenforced(name, seen, tab, nat, run):
+    """The guest sees this CPU's own CPUID where the table says otherwise."""
+    native_wins = table_wins = 0
+    example = ""
+    for (leaf, sub), regs in tab.items():
+        if (leaf, sub) not in seen or (leaf, sub) not in nat:
+            continue
+        g, n = seen[(leaf, sub)], nat[(leaf, sub)]
+        if leaf in (0xB, 0x1F, 0x8000001E, 1, 0xD):  # per-CPU or state-dependent natively
+            continue
+        for r in range(4):
+            if regs[r] == n[r]:
+                continue
+            if g[r] == n[r]:
+                native_wins += 1
+                example = example or f"0x{leaf:x}.{sub} {REGS[r]}"
+            elif g[r] == regs[r]:
+                table_wins += 1
+    ok(native_wins > 0, f"{name}: where cvmm's table and this CPU differ, the guest sees this "
+       f"CPU's value ({native_wins} fields, e.g. {example}; table's value in {table_wins})")
+    p = run.m.get("cpuid_probe", {})
+    ok(p.get("enforced") is False and p.get("fields_differing", 0) > 0,
+       f"{name}: cvmm's probe said the CPU model is not enforced ({p.get('fields_differing')} "
+       f"of {p.get('fields_compared')} fields differ)")
+
+
+def main():
+    if not os.path.exists("/dev/kvm"):
+        print("SKIP: no /dev/kvm on this host: the small-guest tests need KVM (this machine's "
+              "kernel did not bind KVM: `dmesg | grep -i kvm` says why)")
+        return 77
+    nat = native()
+
+    # Lifetime: power-off, reset with and without --no-reboot, triple fault.
+    r = Run("poweroff", "--no-reboot")
+    if not ok(r.rc == 0 and "GUEST poweroff" in r.out and r.m.get("outcome") == "poweroff",
+              "poweroff: exit 0, outcome poweroff"):
+        r.show()
+    enforced = r.m.get("cpuid_probe", {}).get("enforced")
+    ok(enforced in (True, False), f"probe result recorded in --metrics (enforced={enforced})")
+    warned = "does not enforce the guest's CPUID" in r.err
+    ok(warned == (enforced is False), "host profile: the unenforced-CPUID warning appears exactly "
+       "when the probe says so")
+    io = r.m.get("io", {})
+    ok(io.get("0x3f8", {}).get("out") == len(r.out.encode("latin-1")),
+       f"metrics count every serial byte the guest wrote ({io.get('0x3f8')} vs {len(r.out)})")
+    ok(io.get("0x600", {}).get("out") == 1, "metrics count the one power-off write")
+    m = r.m
+    ok(0 < m.get("time_to_first_instruction_us", 0) <= m.get("time_to_end_us", 0),
+       f"metrics times: first instruction {m.get('time_to_first_instruction_us')} us, end "
+       f"{m.get('time_to_end_us')} us")
+    hd = m.get("cpuid_handoff", {}).get("differences")
+    if enforced:
+        ok(hd == 0, f"KVM_GET_CPUID2 returns the table cvmm set (differences: {hd})")
+    else:
+        ok(hd is not None and hd >= 0 and ((hd > 0) == ("KVM_GET_CPUID2 differs" in r.err)),
+           f"KVM_GET_CPUID2 handoff differences ({hd}) reported, not hidden")
+
+    r = Run("reboot", "--no-reboot")
+    if not ok(r.rc == 0 and r.lines("BOOT") == [["1"]] and r.m.get("outcome") == "reboot",
+              "reset under --no-reboot: one boot, exit 0"):
+        r.show()
+    r = Run("reboot")
+    if not ok(r.rc == 0 and r.lines("BOOT") == [["1"], ["2"], ["3"]] and
+              r.m.get("reboots") == 2 and r.m.get("outcome") == "poweroff",
+              "reset restarts the VM in the same process: three boots, two reboots, exit 0"):
+        r.show()
+
+    r = Run("triple")
+    named = "KVM_EXIT_SHUTDOWN" in r.err if enforced else \
+        re.search(r"KVM_EXIT_(SHUTDOWN|INTERNAL_ERROR)", r.err) is not None
+    if not ok(r.rc == 1 and named and "rip " in r.err and r.m.get("outcome") == "fault",
+              "triple fault: exit 1 with one report naming the exit, RIP and registers"):
+        r.show()
+
+    # CPUID sweep, host profile.
+    r = Run("cpuid", "--no-reboot")
+    ok(r.rc == 0 and "SWEEP-END" in r.out, "cpuid sweep ran to the end")
+    seen = sweep(r)
+    cr4 = int(r.lines("CR4")[0][0], 16) if r.lines("CR4") else 0
+    tab = table("--profile", "host", "--cpus", "1")
+    if enforced:
+        compare_enforced("host profile", seen, tab, cr4)
+    else:
+        compare_unenforced("host profile", seen, tab, nat, r)
+    # A feature removed with --features: gone from the guest's view where enforced.
+    r2 = Run("cpuid", "--no-reboot", "--features", "-avx2")
+    seen2 = sweep(r2)
+    tab2 = table("--profile", "host", "--cpus", "1", "--features", "-avx2")
+    ok(tab2.get((7, 0), [0, 0, 0, 0])[1] >> 5 & 1 == 0, "--features -avx2 clears 7.0 EBX[5] in "
+       "cvmm's table")
+    if enforced:
+        compare_enforced("host profile, -avx2", seen2, tab2, cr4)
+    else:
+        ok(seen2.get((7, 0), [0] * 4)[1] == nat.get((7, 0), [0] * 4)[1],
+           "host profile, -avx2: the guest still sees this CPU's own 7.0 EBX (not enforced)")
+
+    # tdx profile: enforced hosts run it; others refuse it unless told.
+    r = Run("cpuid", "--no-reboot", "--profile", "tdx")
+    tdx_ok = r.rc == 0
+    if enforced:
+        if ok(tdx_ok, "tdx profile runs on a host that enforces CPUID"):
+            compare_enforced("tdx profile", sweep(r), table("--profile", "tdx", "--cpus", "1"),
+                             cr4)
+        else:
+            r.show()
+    else:
+        ok(r.rc == 2 and "refusing the tdx profile" in r.err and len(r.err.splitlines()) == 1
+           and r.out == "", "tdx profile on an unenforcing host: refused, exit 2, one line")
+        r = Run("cpuid", "--no-reboot", "--profile", "tdx", "--allow-unenforced-cpuid")
+        if ok(r.rc == 0 and "does not enforce" in r.err,
+              "tdx profile with --allow-unenforced-cpuid: runs, with the warning"):
+            compare_unenforced("tdx profile", sweep(r), table("--profile", "tdx", "--cpus", "1"),
+                               nat, r)
+        else:
+            r.show()
+
+    # XSETBV: allowed iff every bit is supported, x87 set, AVX needs SSE, groups whole.
+    r = Run("xcr0", "--no-reboot")
+    if "XSAVE absent" in r.out:
+        ok(not (tab.get((1, 0), [0] * 4)[2] >> 26 & 1) or not enforced,
+           "xcr0: guest sees no XSAVE")
+    elif r.rc == 1 and not enforced:
+        ok("INTERNAL_ERROR" in r.err and re.search(r"XGETBV|XSETBV", r.err) is not None,
+           "xcr0: this host's KVM stops at XSETBV/XGETBV with a clean emulation-failure report")
+    else:
+        sup = int(r.lines("XCR0-SUPPORTED")[0][0], 16) if r.lines("XCR0-SUPPORTED") else -1
+        if enforced and (0xD, 0) in tab:
+            want = tab[(0xD, 0)][3] << 32 | tab[(0xD, 0)][0]
+            ok(sup == want, f"xcr0: guest's 0xD.0 EDX:EAX 0x{sup:x} = table 0x{want:x}")
+        bad = []
+        for v, res, *rest in r.lines("XSETBV"):
+            v = int(v, 16)
+            legal = (v & 1 and not v & ~sup and not (v & 4 and not v & 2)
+                     and (v & 0xE0 in (0, 0xE0)) and (v & 0x60000 in (0, 0x60000))
+                     and (not v & 0xE0 or v & 4) and ((v >> 3 & 1) == (v >> 4 & 1)))
+            if (res == "ok") != bool(legal):
+                bad.append(f"0x{v:x}: {res}, expected {'ok' if legal else 'fault'}")
+            if res == "ok" and int(rest[0], 16) != v:
+                bad.append(f"0x{v:x}: XGETBV read back {rest[0]}")
+            if res == "fault" and rest[0] != "13":
+                bad.append(f"0x{v:x}: vector {rest[0]}, expected #GP (13)")
+        ok(r.lines("XSETBV") and not bad,
+           f"xcr0: {len(r.lines('XSETBV'))} XSETBV values follow the architecture's rules"
+           + ("" if not bad else ": " + "; ".join(bad)))
+
+    # SMP: every vCPU starts (INIT/SIPI) and reads its x2APIC ID through RDMSR.
+    r = Run("smp 4", "--no-reboot", "--cpus", "4")
+    ids = r.lines("APIC")
+    if not ok(r.rc == 0 and r.lines("CPUS") == [["4"]] and
+              [int(i[1], 16) for i in ids] == [0, 1, 2, 3] or
+              r.rc == 1 and not enforced and "INTERNAL_ERROR" in r.err,
+              f"smp: 4 vCPUs report x2APIC IDs {[i[1] for i in ids]}"):
+        r.show()
+
+    print(f"guests: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

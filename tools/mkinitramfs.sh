@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Builds the guest initramfs OUT (gzip'd newc cpio): Debian's busybox-static as the shell and
+# Debian's `cpuid` and `msr-tools` (rdmsr, wrmsr) with their libraries. /init prints the
+# kernel's x86/fpu lines and `cpuid -r -1` between markers the tests parse, then powers off.
+set -euo pipefail
+OUT=$1
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,sbin,proc,sys,dev,lib64,usr/bin}
+cp /bin/busybox "$root/bin/busybox"
+for app in sh mount cat echo grep dmesg poweroff reboot sleep ls modprobe insmod; do
+	ln -s busybox "$root/bin/$app"
+done
+# Dynamic binaries and the libraries ldd names.
+for b in /usr/bin/cpuid /usr/sbin/rdmsr /usr/sbin/wrmsr; do
+	cp "$b" "$root/usr/bin/"
+	for lib in $(ldd "$b" | grep -o '/[^ ]*'); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -n "$lib" "$root$lib"
+	done
+done
+cat >"$root/init" <<'INIT'
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+echo "CVMM-INIT reached user space"
+echo "CVMM-FPU-BEGIN"
+dmesg | grep 'x86/fpu'
+echo "CVMM-FPU-END"
+echo "CVMM-CPUID-BEGIN"
+/usr/bin/cpuid -r -1
+echo "CVMM-CPUID-END"
+modprobe msr 2>/dev/null
+echo "CVMM-MSR 0x10 $(/usr/bin/rdmsr -0 0x10 2>&1)"
+echo "CVMM-DONE"
+poweroff -f
+INIT
+chmod +x "$root/init"
+(cd "$root" && find . | LC_ALL=C sort | cpio --quiet -o -H newc --owner 0:0) | gzip -9n >"$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
