@@ -24,3 +24,15 @@ if [ -e /dev/kvm ]; then
 else
 	echo "(no /dev/kvm here: the KVM_GET_SUPPORTED_CPUID source was not measured)"
 fi
+echo
+echo "== VMM: cvmm run against QEMU (same guests, same run)"
+if [ -e /dev/kvm ]; then
+	command -v qemu-system-x86_64 >/dev/null ||
+		apt-get install -y -q --no-install-recommends qemu-system-x86 >/dev/null
+	tools/fetch-kernel.sh "$BUILD/guest"
+	tools/mkinitramfs.sh "$BUILD/guest/initramfs.gz"
+	python3 bench/vm_bench.py "$BUILD/cvmm" "$BUILD/tests/cvmm-testguest.elf" \
+		"$BUILD/guest/vmlinux" "$BUILD/guest/initramfs.gz"
+else
+	echo "(skipped: this host has no /dev/kvm, so neither cvmm nor QEMU can run a KVM guest)"
+fi

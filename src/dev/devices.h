@@ -36,6 +36,8 @@ struct uart8250 {
 };
 int uart_init(struct uart8250 *u, const struct dev_host *host, struct io_bus *bus,
               struct cvmm_err *err);
+/* Platform reset: control registers back to power-on values; SCR and the divisor stay. */
+void uart_reset(struct uart8250 *u);
 void uart_destroy(struct uart8250 *u);
 /* Queues input bytes for the guest (drops what does not fit); raises the IRQ when enabled. */
 void uart_receive(struct uart8250 *u, const uint8_t *data, unsigned len);

@@ -182,6 +182,20 @@ int uart_init(struct uart8250 *u, const struct dev_host *host, struct io_bus *bu
         return iobus_register(bus, &r, err);
 }
 
+void uart_reset(struct uart8250 *u)
+{
+        /* A platform reset clears the control registers; the scratch register and the divisor
+         * latch keep their values, as on a 16550 (guests may count boots in SCR). */
+        pthread_mutex_lock(&u->lock);
+        u->ier = 0;
+        u->lcr = 0x03;
+        u->mcr = 0x08;
+        u->fcr = 0;
+        u->thre_pending = false;
+        u->rx_head = u->rx_count = 0;
+        pthread_mutex_unlock(&u->lock);
+}
+
 void uart_destroy(struct uart8250 *u)
 {
         pthread_mutex_destroy(&u->lock);

@@ -481,6 +481,7 @@ int vm_run(struct vm *vm, struct cvmm_err *err)
                         return o;
                 }
                 vm->stats.reboots++;
+                uart_reset(&vm->uart);
                 if (guestmem_reset(&vm->mem, err))
                         return -1;
         }

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""cvmm against QEMU, in one run, on the same guests.
+
+  1. the trivial small guest (PVH ELF: prints a line, resets): wall time from process start to
+     exit and peak RSS, 64 MiB of guest RAM;
+  2. growth: the same guest with 256M..16G of RAM and 1..8 vCPUs (cvmm; QEMU for RAM);
+  3. the Debian kernel (vmlinux + initramfs): time to the first guest instruction (cvmm's
+     metrics), to the kernel's first x86/fpu line and to the end.
+
+Medians of N runs (default 10), ratios cvmm/QEMU. QEMU: qemu-system-x86_64 -M microvm
+-enable-kvm -cpu host,-arch-capabilities (plain -cpu host aborts on hosts whose KVM refuses
+MSR 0x10a). Peak RSS from wait4()'s ru_maxrss; "VMM overhead" subtracts the guest RAM the run
+touched, which is the same guest on both sides, so the raw peak is reported alongside.
+
+usage: vm_bench.py CVMM GUEST_ELF [VMLINUX INITRD] [--runs N]
+"""
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+QEMU = "qemu-system-x86_64"
+QEMU_BASE = [QEMU, "-M", "microvm", "-enable-kvm", "-cpu", "host,-arch-capabilities",
+             "-nodefaults", "-no-user-config", "-nographic", "-serial", "stdio", "-no-reboot"]
+
+
+def run(cmd, timeout=600, watch=None):
+    """Runs cmd; returns (wall seconds, peak RSS KiB, exit status, stdout, {pattern: seconds})."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL)
+    seen = {}
+    out = b""
+    for line in p.stdout:
+        out += line
+        if watch:
+            for pat in watch:
+                if pat not in seen and pat.encode() in line:
+                    seen[pat] = time.monotonic() - t0
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t0
+    p.stderr.read()
+    return wall, ru.ru_maxrss, os.waitstatus_to_exitcode(status), out.decode("latin-1"), seen
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def main():
+    args = sys.argv[1:]
+    runs = 10
+    if "--runs" in args:
+        i = args.index("--runs")
+        runs = int(args[i + 1])
+        del args[i:i + 2]
+    cvmm, guest = args[0], args[1]
+    kernel = args[2:4] if len(args) >= 4 else None
+    if not os.path.exists("/dev/kvm"):
+        print("vm bench: skipped, this host has no /dev/kvm")
+        return 0
+    have_qemu = subprocess.run(["which", QEMU], capture_output=True).returncode == 0
+    tmp = tempfile.mkdtemp(prefix="cvmm-bench-")
+
+    def cvmm_cmd(mem="64M", cpus=1, extra=()):
+        return [cvmm, "run", "--kernel", guest, "--cmdline", "hello", "--no-reboot",
+                "--memory", mem, "--cpus", str(cpus), *extra]
+
+    def qemu_cmd(mem="64M", cpus=1):
+        return QEMU_BASE + ["-m", mem, "-smp", str(cpus), "-kernel", guest, "-append", "hello"]
+
+    def series(cmd, n=runs):
+        walls, rss = [], []
+        for _ in range(n):
+            w, r, rc, out, _ = run(cmd)
+            if rc != 0 or "hello from the cvmm test guest" not in out:
+                raise SystemExit(f"bench: {' '.join(cmd)} failed (exit {rc}): {out[-300:]}")
+            walls.append(w)
+            rss.append(r)
+        return median(walls), median(rss)
+
+    print(f"== trivial guest (PVH ELF, prints a line, resets), 64M, median of {runs}")
+    cw, cr = series(cvmm_cmd())
+    print(f"   cvmm: {cw * 1000:8.1f} ms  peak RSS {cr / 1024:6.1f} MiB")
+    if have_qemu:
+        qw, qr = series(qemu_cmd())
+        print(f"   qemu: {qw * 1000:8.1f} ms  peak RSS {qr / 1024:6.1f} MiB")
+        print(f"   ratio cvmm/qemu: wall {cw / qw:.3f}x (target <= 0.15x), "
+              f"peak RSS {cr / qr:.3f}x (target <= 0.1x)")
+    else:
+        print("   qemu: not installed (apt-get install qemu-system-x86)")
+
+    print(f"== growth with guest RAM (1 vCPU), median of {max(3, runs // 2)}")
+    for mem in ["256M", "1G", "4G", "16G"]:
+        cw, cr = series(cvmm_cmd(mem), max(3, runs // 2))
+        line = f"   {mem:>5}: cvmm {cw * 1000:7.1f} ms {cr / 1024:6.1f} MiB"
+        if have_qemu:
+            qw, qr = series(qemu_cmd(mem), max(3, runs // 2))
+            line += f" | qemu {qw * 1000:7.1f} ms {qr / 1024:6.1f} MiB | ratio {cw / qw:.3f}x"
+        print(line)
+    print(f"== growth with vCPUs (64M), median of {max(3, runs // 2)}")
+    for cpus in [1, 2, 4, 8]:
+        cw, cr = series(cvmm_cmd(cpus=cpus), max(3, runs // 2))
+        line = f"   {cpus} vCPU: cvmm {cw * 1000:7.1f} ms {cr / 1024:6.1f} MiB"
+        if have_qemu:
+            qw, qr = series(qemu_cmd(cpus=cpus), max(3, runs // 2))
+            line += f" | qemu {qw * 1000:7.1f} ms {qr / 1024:6.1f} MiB | ratio {cw / qw:.3f}x"
+        print(line)
+
+    if kernel:
+        vmlinux, initrd = kernel
+        n = max(3, runs // 3)
+        cmdline = "console=ttyS0 reboot=k panic=-1 tsc=reliable no_timer_check lpj=1000000"
+        print(f"== Debian kernel (vmlinux + initramfs, 256M), median of {n}")
+        rows = {}
+        for name in ["cvmm", "qemu"] if have_qemu else ["cvmm"]:
+            first, fpu, end = [], [], []
+            for i in range(n):
+                if name == "cvmm":
+                    mpath = os.path.join(tmp, f"k{i}.json")
+                    cmd = [cvmm, "run", "--kernel", vmlinux, "--initrd", initrd, "--cmdline",
+                           cmdline, "--no-reboot", "--metrics", mpath, "--features", "-cx16",
+                           "--allow-unenforced-cpuid"]
+                else:
+                    cmd = QEMU_BASE + ["-m", "256M", "-kernel", vmlinux, "-initrd", initrd,
+                                       "-append", cmdline, "-cpu", "host,-arch-capabilities,-cx16"]
+                w, r, rc, out, seen = run(cmd, watch=["x86/fpu"])
+                end.append(w)
+                if "x86/fpu" in seen:
+                    fpu.append(seen["x86/fpu"])
+                if name == "cvmm":
+                    try:
+                        first.append(json.load(open(mpath))["time_to_first_instruction_us"] / 1e6)
+                    except (OSError, KeyError, ValueError):
+                        pass
+            rows[name] = (median(first), median(fpu), median(end))
+            f, p, e = rows[name]
+            print(f"   {name}: first instruction {f * 1000:8.1f} ms, x86/fpu line {p:7.2f} s, "
+                  f"end {e:7.2f} s")
+        if "qemu" in rows:
+            print(f"   ratio cvmm/qemu: x86/fpu line {rows['cvmm'][1] / rows['qemu'][1]:.3f}x, "
+                  f"end {rows['cvmm'][2] / rows['qemu'][2]:.3f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
