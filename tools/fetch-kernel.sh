@@ -2,7 +2,8 @@
 # Fetches Debian's cloud kernel into DIR (default build/guest) with `apt-get download`, checks
 # the package against the archive's SHA256, and leaves DIR/vmlinuz (bzImage) and DIR/vmlinux
 # (the uncompressed ELF, which boots far faster where KVM emulates the guest). Cached: a second
-# run with the same package does nothing.
+# run with the same package does nothing. DIR/modules/ keeps the package's KVM modules, which
+# tools/nested-kvm.sh loads in a QEMU TCG VM on hosts without /dev/kvm.
 set -euo pipefail
 DIR=${1:-build/guest}
 mkdir -p "$DIR"
@@ -16,7 +17,7 @@ if [ -z "$pkg" ]; then
 fi
 [ -n "$pkg" ] || { echo "fetch-kernel: cannot resolve $meta in the package archive" >&2; exit 3; }
 if [ -f "$DIR/kernel.pkg" ] && [ "$(cat "$DIR/kernel.pkg")" = "$pkg" ] &&
-	[ -f "$DIR/vmlinuz" ] && [ -f "$DIR/vmlinux" ]; then
+	[ -f "$DIR/vmlinuz" ] && [ -f "$DIR/vmlinux" ] && [ -f "$DIR/modules/kvm.ko" ]; then
 	exit 0
 fi
 sha=$(apt-cache show "$pkg" | awk '/^SHA256:/ {print $2; exit}')
@@ -31,6 +32,11 @@ dpkg-deb -x "$deb" "$work/x"
 cp "$work"/x/boot/vmlinuz-* "$work/vmlinuz"
 cp "$work"/x/boot/config-* "$work/config"
 python3 "$TOOLS/extract-vmlinux.py" "$work/vmlinuz" "$work/vmlinux"
-mv "$work/vmlinuz" "$work/vmlinux" "$work/config" "$DIR/"
+mkdir -p "$work/modules"
+for m in virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd arch/x86/kvm/kvm-intel; do
+	cp "$work"/x/lib/modules/*/kernel/$m.ko "$work/modules/"
+done
+rm -rf "$DIR/modules"
+mv "$work/vmlinuz" "$work/vmlinux" "$work/config" "$work/modules" "$DIR/"
 echo "$pkg" >"$DIR/kernel.pkg"
 echo "fetch-kernel: $pkg (sha256 $sha) -> $DIR/vmlinuz, $DIR/vmlinux"

@@ -153,6 +153,11 @@ int kvm_vcpu_get_cpuid(int vcpu, struct cvmm_cpuid_table *t, struct cvmm_err *er
                 struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
                 if (!c)
                         return cvmm_errf(err, "KVM_GET_CPUID2: out of memory");
+                /*
+                 * Some kernels return success without updating nent; entries KVM did not write
+                 * keep this fill pattern and end the list.
+                 */
+                memset(c->entries, 0xff, nent * sizeof(c->entries[0]));
                 c->nent = nent;
                 int r = kvm_ioctl_raw(vcpu, KVM_GET_CPUID2, c);
                 if (r == -E2BIG) {
@@ -165,6 +170,9 @@ int kvm_vcpu_get_cpuid(int vcpu, struct cvmm_cpuid_table *t, struct cvmm_err *er
                 }
                 for (uint32_t i = 0; i < c->nent; i++) {
                         const struct kvm_cpuid_entry2 *k = &c->entries[i];
+                        if (k->function == UINT32_MAX && k->index == UINT32_MAX &&
+                            k->flags == UINT32_MAX)
+                                break; /* never written: past the entries KVM returned */
                         struct cvmm_cpuid_entry e = {
                             .leaf = k->function,
                             .subleaf = k->index,

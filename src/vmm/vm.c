@@ -121,8 +121,19 @@ static enum exit_action on_continue(struct vcpu *v)
 
 static enum exit_action on_shutdown(struct vcpu *v)
 {
-        return fault(v, "KVM_EXIT_SHUTDOWN: triple fault (the guest's exception handling "
-                        "failed, or it reset the CPU that way)");
+        struct kvm_regs r;
+        struct kvm_sregs sr;
+        /* On AMD, KVM re-initialises the vCPU on a shutdown intercept: say so, so that reset
+         * values are not read as the faulting state. */
+        bool reset = kvm_ioctl_raw(v->fd, KVM_GET_REGS, &r) == 0 &&
+                     kvm_ioctl_raw(v->fd, KVM_GET_SREGS, &sr) == 0 && r.rip == 0xfff0 &&
+                     sr.cs.selector == 0xf000;
+        return fault(v,
+                     "KVM_EXIT_SHUTDOWN: triple fault (the guest's exception handling "
+                     "failed, or it reset the CPU that way)%s",
+                     reset ? "; KVM has already reset this vCPU (as it does on AMD), so the "
+                             "registers below are reset values, not the faulting state"
+                           : "");
 }
 
 static enum exit_action on_fail_entry(struct vcpu *v)

@@ -24,6 +24,7 @@
         .globl _start32
 _start32:
         cli
+        movl $stack_top, %esp           /* PVH gives no stack */
         movl %ebx, %esi
         /* identity map of the first 1 GiB with 2 MiB pages */
         movl $boot_pdpt, %eax
