@@ -17,7 +17,7 @@ if [ -z "$pkg" ]; then
 fi
 [ -n "$pkg" ] || { echo "fetch-kernel: cannot resolve $meta in the package archive" >&2; exit 3; }
 if [ -f "$DIR/kernel.pkg" ] && [ "$(cat "$DIR/kernel.pkg")" = "$pkg" ] &&
-	[ -f "$DIR/vmlinuz" ] && [ -f "$DIR/vmlinux" ] && [ -f "$DIR/modules/kvm.ko" ]; then
+	[ -f "$DIR/vmlinuz" ] && [ -f "$DIR/vmlinux" ] && [ -f "$DIR/modules/msr.ko" ]; then
 	exit 0
 fi
 sha=$(apt-cache show "$pkg" | awk '/^SHA256:/ {print $2; exit}')
@@ -33,7 +33,8 @@ cp "$work"/x/boot/vmlinuz-* "$work/vmlinuz"
 cp "$work"/x/boot/config-* "$work/config"
 python3 "$TOOLS/extract-vmlinux.py" "$work/vmlinuz" "$work/vmlinux"
 mkdir -p "$work/modules"
-for m in virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd arch/x86/kvm/kvm-intel; do
+for m in virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd arch/x86/kvm/kvm-intel \
+	arch/x86/kernel/msr; do
 	cp "$work"/x/lib/modules/*/kernel/$m.ko "$work/modules/"
 done
 rm -rf "$DIR/modules"

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Builds the guest initramfs OUT (gzip'd newc cpio): Debian's busybox-static as the shell and
 # Debian's `cpuid` and `msr-tools` (rdmsr, wrmsr) with their libraries. /init prints the
-# kernel's x86/fpu lines and `cpuid -r -1` between markers the tests parse, then powers off.
+# kernel's x86/fpu lines and `cpuid -r -1` between markers the tests parse, reads an MSR with
+# rdmsr, then powers off. MODDIR (tools/fetch-kernel.sh's modules/) supplies msr.ko.
+# usage: mkinitramfs.sh OUT [MODDIR]
 set -euo pipefail
 OUT=$1
+MODDIR=${2:-$(dirname "$OUT")/modules}
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,proc,sys,dev,lib64,usr/bin}
@@ -19,6 +22,8 @@ for b in /usr/bin/cpuid /usr/sbin/rdmsr /usr/sbin/wrmsr; do
 		cp -n "$lib" "$root$lib"
 	done
 done
+mkdir -p "$root/lib/modules"
+if [ -f "$MODDIR/msr.ko" ]; then cp "$MODDIR/msr.ko" "$root/lib/modules/"; fi
 cat >"$root/init" <<'INIT'
 #!/bin/sh
 mount -t proc proc /proc
@@ -31,8 +36,8 @@ echo "CVMM-FPU-END"
 echo "CVMM-CPUID-BEGIN"
 /usr/bin/cpuid -r -1
 echo "CVMM-CPUID-END"
-modprobe msr 2>/dev/null
-echo "CVMM-MSR 0x10 $(/usr/bin/rdmsr -0 0x10 2>&1)"
+[ -f /lib/modules/msr.ko ] && insmod /lib/modules/msr.ko
+echo "CVMM-MSR 0x1a0 $(/usr/bin/rdmsr -0 0x1a0 2>&1)"
 echo "CVMM-DONE"
 poweroff -f
 INIT

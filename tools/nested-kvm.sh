@@ -79,8 +79,8 @@ trap 'rm -rf "$root" "$initrd"' EXIT
 # One vCPU: QEMU 7.2's multi-threaded TCG with two vCPUs and nested SVM hung intermittently.
 timeout "${NESTED_TIMEOUT:-1200}" qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 3G \
 	-nographic -no-reboot -nodefaults -serial stdio -kernel "$GDIR/vmlinuz" -initrd "$initrd" \
-	-append "console=ttyS0 quiet panic=-1" </dev/null | tee "$root.log" |
-	grep -v -e '^NESTED-EXIT' -e '^\[' -e 'reboot: Power down'
+	-append "console=ttyS0 quiet loglevel=1 panic=-1" </dev/null | tee "$root.log" |
+	grep --line-buffered -a -v -e '^NESTED-EXIT' -e 'reboot: Power down' -e '^c.*\[2J'
 rc=$(grep -a -o 'NESTED-EXIT [0-9]*' "$root.log" | cut -d' ' -f2)
 if grep -aq 'NESTED-ERROR' "$root.log" || [ -z "$rc" ]; then
 	echo "nested-kvm: the nested VM did not run the command" >&2

@@ -68,4 +68,10 @@ size_t boot_e820_map(const struct guest_mem *m, struct boot_e820 *out, size_t ma
 /* Writes an Intel MP 1.4 table for cpus processors at LAYOUT_EBDA; returns 0 or -1. */
 int boot_write_mptable(const struct guest_mem *m, unsigned cpus, struct cvmm_err *err);
 
+/*
+ * Writes hardware-reduced ACPI tables (RSDP at LAYOUT_ACPI, XSDT, FADT, DSDT, MADT) for cpus
+ * processors; returns 0 or -1.
+ */
+int boot_write_acpi(const struct guest_mem *m, unsigned cpus, struct cvmm_err *err);
+
 #endif

@@ -11,9 +11,11 @@
 #define LAYOUT_PD          0xb000ull /* four page directories, 0xb000..0xefff */
 #define LAYOUT_CMDLINE     0x20000ull
 #define LAYOUT_CMDLINE_MAX 0x10000ull
-#define LAYOUT_EBDA        0x9fc00ull    /* MP floating pointer and configuration table */
-#define LAYOUT_LOW_END     0xa0000ull    /* end of conventional memory */
-#define LAYOUT_BIOS        0xf0000ull    /* reserved up to 1 MiB */
+#define LAYOUT_EBDA        0x9fc00ull /* MP floating pointer and configuration table */
+#define LAYOUT_LOW_END     0xa0000ull /* end of conventional memory */
+#define LAYOUT_BIOS        0xf0000ull /* reserved up to 1 MiB */
+#define LAYOUT_ACPI        0xf0000ull /* RSDP (found by the guest's scan), then the tables */
+#define LAYOUT_ACPI_SIZE   0x4000ull
 #define LAYOUT_HIMEM       0x100000ull   /* where kernels are loaded */
 #define LAYOUT_GAP_START   0xc0000000ull /* 32-bit MMIO hole: IOAPIC, local APIC */
 #define LAYOUT_GAP_END     0x100000000ull

@@ -437,6 +437,7 @@ static int load_linux64(const struct boot_image *img, const struct guest_mem *m,
                 bp.hdr.kernel_alignment = 0x1000000;
         }
         bp.hdr.type_of_loader = 0xff;
+        bp.acpi_rsdp_addr = LAYOUT_ACPI;
         bp.hdr.loadflags |= 0x01; /* LOADED_HIGH */
         bp.hdr.cmd_line_ptr = (uint32_t)LAYOUT_CMDLINE;
         bp.hdr.cmdline_size = (uint32_t)strlen(cmdline);
@@ -479,6 +480,7 @@ static int load_pvh(const struct boot_image *img, const struct guest_mem *m, uin
         pvh.si.magic = PVH_MAGIC;
         pvh.si.version = 1;
         pvh.si.cmdline_paddr = LAYOUT_CMDLINE;
+        pvh.si.rsdp_paddr = LAYOUT_ACPI;
         pvh.si.memmap_paddr = LAYOUT_PVH_INFO + offsetof(__typeof__(pvh), map);
         pvh.si.memmap_entries = (uint32_t)n;
         if (img->initrd) {
@@ -505,7 +507,8 @@ int boot_image_load(const struct boot_image *img, const struct guest_mem *m, con
                                  img->cmdline_max - 1);
         if (m->low < LAYOUT_HIMEM + (1u << 20))
                 return cvmm_errf(err, "guest RAM must be at least 2 MiB");
-        if (write_cpu_tables(m, err) || boot_write_mptable(m, cpus, err))
+        if (write_cpu_tables(m, err) || boot_write_mptable(m, cpus, err) ||
+            boot_write_acpi(m, cpus, err))
                 return -1;
         if (put(m, LAYOUT_CMDLINE, cmdline, len + 1, "command line", err))
                 return -1;

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ACPI tables for a hardware-reduced platform: RSDP, XSDT, FADT, DSDT (compiled by iasl from
+ * acpi/dsdt.asl) and MADT. They give the guest its processors (Linux kernels built without
+ * MP-table support, Debian's among them, need the MADT for SMP), the I/O APIC, the reset
+ * register (0xcf9) and the sleep control register (0x600) that powers the VM off.
+ */
+#include <string.h>
+
+#include "boot/boot.h"
+#include "boot/layout.h"
+#include "dev/devices.h"
+
+extern const unsigned char cvmm_dsdt_aml[];
+extern const size_t cvmm_dsdt_aml_len;
+
+struct acpi_header {
+        char signature[4];
+        uint32_t length;
+        uint8_t revision, checksum;
+        char oem_id[6], oem_table_id[8];
+        uint32_t oem_revision;
+        char creator_id[4];
+        uint32_t creator_revision;
+} __attribute__((packed));
+
+struct acpi_gas { /* generic address structure */
+        uint8_t space, bit_width, bit_offset, access_size;
+        uint64_t address;
+} __attribute__((packed));
+
+struct acpi_rsdp {
+        char signature[8];
+        uint8_t checksum;
+        char oem_id[6];
+        uint8_t revision;
+        uint32_t rsdt;
+        uint32_t length;
+        uint64_t xsdt;
+        uint8_t ext_checksum, reserved[3];
+} __attribute__((packed));
+
+struct acpi_fadt { /* ACPI 6.x, 276 bytes */
+        struct acpi_header h;
+        uint32_t firmware_ctrl, dsdt;
+        uint8_t reserved0, preferred_pm_profile;
+        uint16_t sci_int;
+        uint32_t smi_cmd;
+        uint8_t acpi_enable, acpi_disable, s4bios_req, pstate_cnt;
+        uint32_t pm1a_evt, pm1b_evt, pm1a_cnt, pm1b_cnt, pm2_cnt, pm_tmr, gpe0, gpe1;
+        uint8_t pm1_evt_len, pm1_cnt_len, pm2_cnt_len, pm_tmr_len, gpe0_len, gpe1_len, gpe1_base,
+            cst_cnt;
+        uint16_t p_lvl2_lat, p_lvl3_lat, flush_size, flush_stride;
+        uint8_t duty_offset, duty_width, day_alrm, mon_alrm, century;
+        uint16_t iapc_boot_arch;
+        uint8_t reserved1;
+        uint32_t flags;
+        struct acpi_gas reset_reg;
+        uint8_t reset_value;
+        uint16_t arm_boot_arch;
+        uint8_t minor_version;
+        uint64_t x_firmware_ctrl, x_dsdt;
+        struct acpi_gas x_pm1a_evt, x_pm1b_evt, x_pm1a_cnt, x_pm1b_cnt, x_pm2_cnt, x_pm_tmr, x_gpe0,
+            x_gpe1, sleep_control, sleep_status;
+        uint64_t hypervisor_vendor;
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct acpi_fadt) == 276, "FADT is 276 bytes in ACPI 6");
+
+#define FADT_RESET_REG_SUP    (1u << 10)
+#define FADT_HW_REDUCED_ACPI  (1u << 20)
+#define BOOT_ARCH_NO_VGA      (1u << 2)
+#define BOOT_ARCH_NO_CMOS_RTC (1u << 5)
+#define GAS_SYSTEM_IO         1
+#define GAS_ACCESS_BYTE       1
+
+static uint8_t checksum(const void *p, size_t n)
+{
+        const uint8_t *b = p;
+        uint8_t s = 0;
+        for (size_t i = 0; i < n; i++)
+                s = (uint8_t)(s + b[i]);
+        return (uint8_t)-s;
+}
+
+static void header(struct acpi_header *h, const char *sig, uint32_t len, uint8_t rev)
+{
+        memcpy(h->signature, sig, 4);
+        h->length = len;
+        h->revision = rev;
+        memcpy(h->oem_id, "CVMM  ", 6);
+        memcpy(h->oem_table_id, "CVMMVM  ", 8);
+        h->oem_revision = 1;
+        memcpy(h->creator_id, "CVMM", 4);
+        h->creator_revision = 1;
+}
+
+/* Copies a finished table to gpa (checksummed) and returns the next 64-byte aligned address. */
+static uint64_t place(uint8_t *base, uint64_t gpa, void *table, uint32_t len)
+{
+        struct acpi_header *h = table;
+        h->checksum = 0;
+        h->checksum = checksum(table, len);
+        memcpy(base + (gpa - LAYOUT_ACPI), table, len);
+        return (gpa + len + 63) & ~63ull;
+}
+
+int boot_write_acpi(const struct guest_mem *m, unsigned cpus, struct cvmm_err *err)
+{
+        uint8_t *base = guestmem_ptr(m, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
+        if (!base)
+                return cvmm_errf(err, "guest RAM too small for the ACPI tables");
+        memset(base, 0, LAYOUT_ACPI_SIZE);
+        uint64_t at = LAYOUT_ACPI + 64; /* the RSDP goes first, at a 16-byte boundary */
+
+        /* DSDT, as iasl compiled it. */
+        uint64_t dsdt = at;
+        if (cvmm_dsdt_aml_len > LAYOUT_ACPI_SIZE / 2)
+                return cvmm_errf(err, "DSDT too large");
+        memcpy(base + (dsdt - LAYOUT_ACPI), cvmm_dsdt_aml, cvmm_dsdt_aml_len);
+        at = (at + cvmm_dsdt_aml_len + 63) & ~63ull;
+
+        struct acpi_fadt fadt;
+        memset(&fadt, 0, sizeof(fadt));
+        header(&fadt.h, "FACP", sizeof(fadt), 6);
+        fadt.dsdt = (uint32_t)dsdt;
+        fadt.x_dsdt = dsdt;
+        fadt.flags = FADT_HW_REDUCED_ACPI | FADT_RESET_REG_SUP;
+        /* No 8042 is declared: the guest skips probing a keyboard controller that is not
+         * there; cvmm still takes its reset command (reboot=k). */
+        fadt.iapc_boot_arch = BOOT_ARCH_NO_VGA | BOOT_ARCH_NO_CMOS_RTC;
+        fadt.reset_reg = (struct acpi_gas){GAS_SYSTEM_IO, 8, 0, GAS_ACCESS_BYTE, 0xcf9};
+        fadt.reset_value = 0x06; /* RST_CPU | SYS_RST */
+        fadt.minor_version = 0;
+        fadt.sleep_control =
+            (struct acpi_gas){GAS_SYSTEM_IO, 8, 0, GAS_ACCESS_BYTE, SYSCTL_POWER_PORT};
+        fadt.sleep_status =
+            (struct acpi_gas){GAS_SYSTEM_IO, 8, 0, GAS_ACCESS_BYTE, SYSCTL_POWER_PORT + 1};
+        memcpy(&fadt.hypervisor_vendor, "CVMM", 4);
+        uint64_t fadt_at = at;
+        at = place(base, at, &fadt, sizeof(fadt));
+
+        /* MADT: one enabled local APIC per vCPU (APIC ID = index), the I/O APIC. */
+        uint8_t madt[sizeof(struct acpi_header) + 8 + 254 * 8 + 12];
+        if (cpus > 254)
+                return cvmm_errf(err, "--cpus %u: the MADT describes at most 254 vCPUs", cpus);
+        memset(madt, 0, sizeof(madt));
+        uint32_t off = sizeof(struct acpi_header);
+        uint32_t lapic = (uint32_t)LAYOUT_LAPIC;
+        memcpy(madt + off, &lapic, 4);
+        off += 8; /* flags 0: no 8259 pair to mask (hardware-reduced) */
+        for (unsigned i = 0; i < cpus; i++) {
+                uint8_t e[8] = {0, 8, (uint8_t)i, (uint8_t)i, 1, 0, 0, 0};
+                memcpy(madt + off, e, 8);
+                off += 8;
+        }
+        uint8_t io[12] = {1, 12, (uint8_t)cpus, 0};
+        uint32_t ioaddr = (uint32_t)LAYOUT_IOAPIC, gsi = 0;
+        memcpy(io + 4, &ioaddr, 4);
+        memcpy(io + 8, &gsi, 4);
+        memcpy(madt + off, io, 12);
+        off += 12;
+        header((struct acpi_header *)madt, "APIC", off, 5);
+        uint64_t madt_at = at;
+        at = place(base, at, madt, off);
+
+        struct {
+                struct acpi_header h;
+                uint64_t entries[2];
+        } __attribute__((packed)) xsdt;
+        memset(&xsdt, 0, sizeof(xsdt));
+        header(&xsdt.h, "XSDT", sizeof(xsdt), 1);
+        xsdt.entries[0] = fadt_at;
+        xsdt.entries[1] = madt_at;
+        uint64_t xsdt_at = at;
+        at = place(base, at, &xsdt, sizeof(xsdt));
+        if (at > LAYOUT_ACPI + LAYOUT_ACPI_SIZE)
+                return cvmm_errf(err, "ACPI tables overflow their area");
+
+        struct acpi_rsdp rsdp;
+        memset(&rsdp, 0, sizeof(rsdp));
+        memcpy(rsdp.signature, "RSD PTR ", 8);
+        memcpy(rsdp.oem_id, "CVMM  ", 6);
+        rsdp.revision = 2;
+        rsdp.length = sizeof(rsdp);
+        rsdp.xsdt = xsdt_at;
+        rsdp.checksum = checksum(&rsdp, 20);
+        rsdp.ext_checksum = checksum(&rsdp, sizeof(rsdp));
+        memcpy(base, &rsdp, sizeof(rsdp));
+        return 0;
+}
