@@ -26,13 +26,17 @@ else
 fi
 echo
 echo "== VMM: cvmm run against QEMU (same guests, same run)"
+tools/fetch-kernel.sh "$BUILD/guest" >/dev/null
+tools/mkinitramfs.sh "$BUILD/guest/initramfs.gz"
+ARGS=("$(realpath "$BUILD/cvmm")" "$(realpath "$BUILD/tests/cvmm-testguest.elf")"
+	"$(realpath "$BUILD/guest/vmlinux")" "$(realpath "$BUILD/guest/initramfs.gz")")
 if [ -e /dev/kvm ]; then
-	command -v qemu-system-x86_64 >/dev/null ||
-		apt-get install -y -q --no-install-recommends qemu-system-x86 >/dev/null
-	tools/fetch-kernel.sh "$BUILD/guest"
-	tools/mkinitramfs.sh "$BUILD/guest/initramfs.gz"
-	python3 bench/vm_bench.py "$BUILD/cvmm" "$BUILD/tests/cvmm-testguest.elf" \
-		"$BUILD/guest/vmlinux" "$BUILD/guest/initramfs.gz"
+	python3 bench/vm_bench.py "${ARGS[@]}"
 else
-	echo "(skipped: this host has no /dev/kvm, so neither cvmm nor QEMU can run a KVM guest)"
+	# No KVM here: both VMMs run inside the same QEMU TCG VM with nested KVM.
+	echo "(no /dev/kvm on this host: running cvmm and QEMU inside a QEMU TCG VM with nested KVM)"
+	NESTED_TIMEOUT=3000 tools/nested-kvm.sh "$BUILD/guest" "${ARGS[@]}" "$(realpath bench/vm_bench.py)" \
+		/usr/bin/qemu-system-x86_64 /usr/share/qemu /usr/share/seabios -- \
+		env CVMM_TEST_ENV=nested-tcg python3 "$(realpath bench/vm_bench.py)" "${ARGS[@]}" \
+		--runs "${BENCH_RUNS:-10}"
 fi

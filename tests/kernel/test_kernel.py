@@ -58,7 +58,7 @@ def ok(cond, what):
     return cond
 
 
-def boot(name, kernel, cpus, mem, *flags, timeout=900):
+def boot(name, kernel, cpus, mem, *flags, timeout=240):
     cmdline = f"{BASE_CMDLINE} cvmm.test={name}"
     mpath = os.path.join(TMP, f"{name}.json")
     cmd = [CVMM, "run", "--kernel", kernel, "--initrd", os.path.join(GDIR, "initramfs.gz"),
@@ -69,9 +69,12 @@ def boot(name, kernel, cpus, mem, *flags, timeout=900):
         rc, err = p.returncode, p.stderr.decode("latin-1")
         out = p.stdout.decode("latin-1").replace("\r\n", "\n")
     except subprocess.TimeoutExpired as e:
-        rc, out, err = -1, (e.stdout or b"").decode("latin-1"), "timeout"
+        rc, out = -1, (e.stdout or b"").decode("latin-1").replace("\r\n", "\n")
+        err = f"timeout after {timeout} s; console tail: {out[-800:]}"
     with open(os.path.join(TMP, f"{name}.console"), "w") as f:
         f.write(out)
+    print(f"boot {name}: exit {rc} ({err.strip().splitlines()[0][:100] if err.strip() else 'no message'})",
+          flush=True)
     try:
         m = json.load(open(mpath))
     except (OSError, ValueError):
