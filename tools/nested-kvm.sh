@@ -61,6 +61,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t tmpfs tmp /tmp
+echo 1 >/proc/sys/vm/overcommit_memory # guests of many GiB are reserved, not touched
 for m in irqbypass kvm kvm-amd; do insmod /lib/kmod/$m.ko; done
 if [ ! -e /dev/kvm ]; then
 	echo "NESTED-ERROR: no /dev/kvm in the nested VM: $(dmesg | grep -i -m3 'kvm\|svm')"

@@ -16,6 +16,8 @@ enum {
 
 /* `cvmm cpuid ...`; argv[0] is "cpuid". Returns the exit status. */
 int cli_cpuid(int argc, char **argv);
+/* `cvmm msr show ...`; argv[0] is "msr". */
+int cli_msr(int argc, char **argv);
 /* `cvmm run ...`; argv[0] is "run"; t_start_ns is the process start (CLOCK_MONOTONIC). */
 int cli_run(int argc, char **argv, uint64_t t_start_ns);
 /* Parses 256M, 4G, 1T...; err names flag. */

@@ -17,11 +17,13 @@
 #include "vmm/probe.h"
 #include "vmm/vm.h"
 
-#define DEFAULT_MEMORY  (256ull << 20)
-#define DEFAULT_CMDLINE "console=ttyS0"
-#define MAX_RUN_CPUS    254u
-#define MIN_MEMORY      (2ull << 20)
-#define MAX_MEMORY      (1ull << 40)
+#define DEFAULT_MEMORY        (256ull << 20)
+#define DEFAULT_CMDLINE       "console=ttyS0"
+#define MAX_RUN_CPUS          254u
+#define MIN_MEMORY            (2ull << 20)
+#define MAX_MEMORY            (1ull << 40)
+#define DEFAULT_MSR_LOG_RATE  5  /* unknown-MSR warnings per second, on average */
+#define DEFAULT_MSR_LOG_BURST 10 /* ... and at once */
 
 struct run_args {
         const char *kernel, *initrd, *cmdline, *metrics;
@@ -29,6 +31,7 @@ struct run_args {
         uint64_t memory;
         struct cvmm_model_opts model;
         bool no_reboot, allow_unenforced;
+        struct msr_config msr;
 };
 
 int cli_parse_size(const char *flag, const char *s, uint64_t *out, struct cvmm_err *err)
@@ -85,8 +88,25 @@ enum {
         OPT_NO_REBOOT,
         OPT_METRICS,
         OPT_ALLOW,
-        OPT_LAST = OPT_ALLOW
+        OPT_UNKNOWN_MSR,
+        OPT_MSR_RATE,
+        OPT_MSR_BURST,
+        OPT_DEBUG,
+        OPT_LAST = OPT_DEBUG
 };
+
+/* Parses a count from 1 to max for flag. */
+static int parse_count(const char *flag, const char *s, uint32_t max, uint32_t *out,
+                       struct cvmm_err *err)
+{
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno || *end || s[0] < '0' || s[0] > '9' || v < 1 || v > max)
+                return cvmm_errf(err, "%s '%s': expected a number from 1 to %u", flag, s, max);
+        *out = (uint32_t)v;
+        return 0;
+}
 
 static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err *err)
 {
@@ -101,6 +121,10 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
             {"no-reboot", no_argument, NULL, OPT_NO_REBOOT},
             {"metrics", required_argument, NULL, OPT_METRICS},
             {"allow-unenforced-cpuid", no_argument, NULL, OPT_ALLOW},
+            {"unknown-msr", required_argument, NULL, OPT_UNKNOWN_MSR},
+            {"msr-log-rate", required_argument, NULL, OPT_MSR_RATE},
+            {"msr-log-burst", required_argument, NULL, OPT_MSR_BURST},
+            {"debug", no_argument, NULL, OPT_DEBUG},
             {NULL, 0, NULL, 0},
         };
         memset(a, 0, sizeof(*a));
@@ -108,6 +132,8 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
         a->memory = DEFAULT_MEMORY;
         a->cmdline = DEFAULT_CMDLINE;
         a->model.profile = CVMM_PROFILE_HOST;
+        a->msr.log_rate = DEFAULT_MSR_LOG_RATE;
+        a->msr.log_burst = DEFAULT_MSR_LOG_BURST;
         bool seen[OPT_LAST + 1] = {false};
         optind = 1;
         opterr = 0;
@@ -172,6 +198,26 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
                 case OPT_ALLOW:
                         a->allow_unenforced = true;
                         break;
+                case OPT_UNKNOWN_MSR:
+                        if (strcmp(optarg, "gp") == 0)
+                                a->msr.unknown_ignore = false;
+                        else if (strcmp(optarg, "ignore") == 0)
+                                a->msr.unknown_ignore = true;
+                        else
+                                return cvmm_errf(err, "--unknown-msr '%s': expected gp or ignore",
+                                                 optarg);
+                        break;
+                case OPT_MSR_RATE:
+                        if (parse_count("--msr-log-rate", optarg, 1000000, &a->msr.log_rate, err))
+                                return -1;
+                        break;
+                case OPT_MSR_BURST:
+                        if (parse_count("--msr-log-burst", optarg, 1000000, &a->msr.log_burst, err))
+                                return -1;
+                        break;
+                case OPT_DEBUG:
+                        a->msr.debug = true;
+                        break;
                 case ':':
                         return cvmm_errf(err, "%s needs a value", argv[optind - 1]);
                 default:
@@ -185,7 +231,27 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
         if (!a->kernel)
                 return cvmm_errf(err, "--kernel FILE is required");
         a->model.cpus = a->cpus;
+        a->msr.profile = a->model.profile;
         return 0;
+}
+
+/* One line at exit when the guest touched unknown MSRs (confidential profile, or --debug). */
+static void msr_summary(const struct vm *vm)
+{
+        uint64_t r = 0, w = 0, em = 0, sup = 0;
+        for (unsigned i = 0; i < vm->cfg->cpus; i++) {
+                r += vm->msr_stats[i].unknown_reads;
+                w += vm->msr_stats[i].unknown_writes;
+                em += atomic_load(&vm->msr_stats[i].emitted);
+                sup += atomic_load(&vm->msr_stats[i].suppressed);
+        }
+        if (!(r + w) || (vm->cfg->msr.profile != CVMM_PROFILE_TDX && !vm->cfg->msr.debug))
+                return;
+        fprintf(stderr,
+                "cvmm: unknown MSR accesses: %llu reads, %llu writes; %llu warning lines "
+                "emitted, %llu suppressed by the rate limit\n",
+                (unsigned long long)r, (unsigned long long)w, (unsigned long long)em,
+                (unsigned long long)sup);
 }
 
 /* The metrics file's directory must take a new file; checked before the guest runs. */
@@ -234,7 +300,9 @@ static void run_usage(FILE *f)
 {
         fputs("usage: cvmm run --kernel FILE [--initrd FILE] [--cmdline STRING] [--cpus N]\n"
               "                [--memory SIZE] [--profile host|tdx] [--features LIST]\n"
-              "                [--no-reboot] [--metrics FILE] [--allow-unenforced-cpuid]\n",
+              "                [--no-reboot] [--metrics FILE] [--allow-unenforced-cpuid]\n"
+              "                [--unknown-msr gp|ignore] [--msr-log-rate N] [--msr-log-burst N]\n"
+              "                [--debug]\n",
               f);
 }
 
@@ -294,6 +362,7 @@ int cli_run(int argc, char **argv, uint64_t t_start_ns)
             .console_fd = STDOUT_FILENO,
             .console_in = isatty(STDIN_FILENO),
             .t_start_ns = t_start_ns,
+            .msr = a.msr,
         };
         if (vm_init(&vm, &cfg, &err)) {
                 cli_error("run: %s", err.msg);
@@ -331,6 +400,7 @@ int cli_run(int argc, char **argv, uint64_t t_start_ns)
                 cli_error("run: %s", err.msg);
                 goto out;
         }
+        msr_summary(&vm);
         if (vm.stats.handoff_diffs > 0)
                 fprintf(stderr,
                         "cvmm: note: KVM_GET_CPUID2 differs from the table cvmm set in %d "

@@ -48,6 +48,9 @@ static void usage(FILE *f)
               "       cvmm run --kernel FILE [--initrd FILE] [--cmdline STRING] [--cpus N]\n"
               "                [--memory SIZE] [--profile host|tdx] [--features LIST]\n"
               "                [--no-reboot] [--metrics FILE] [--allow-unenforced-cpuid]\n"
+              "                [--unknown-msr gp|ignore] [--msr-log-rate N] [--msr-log-burst N]\n"
+              "                [--debug]\n"
+              "       cvmm msr show [--profile host|tdx] [--from FILE]\n"
               "       cvmm --version | --help\n",
               f);
 }
@@ -67,6 +70,8 @@ int main(int argc, char **argv)
                 puts("cvmm " CVMM_VERSION);
                 return EXIT_OK;
         }
+        if (strcmp(argv[1], "msr") == 0)
+                return cli_msr(argc - 1, argv + 1);
         if (strcmp(argv[1], "run") == 0)
                 return cli_run(argc - 1, argv + 1, t_start);
         if (strcmp(argv[1], "cpuid") == 0)

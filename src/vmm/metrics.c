@@ -11,6 +11,89 @@ static json_object *u64(uint64_t v)
         return json_object_new_uint64(v);
 }
 
+struct top_entry {
+        uint32_t index;
+        uint8_t write;
+        uint64_t count;
+};
+
+static int top_cmp(const void *a, const void *b)
+{
+        const struct top_entry *x = a, *y = b;
+        if (x->count != y->count)
+                return x->count < y->count ? 1 : -1;
+        if (x->index != y->index)
+                return x->index < y->index ? -1 : 1;
+        return (int)x->write - (int)y->write;
+}
+
+/* The MSR counters of every vCPU, summed; unknown accesses by MSR and direction, top first. */
+static json_object *msr_json(const struct vm *vm)
+{
+        uint64_t ex[3] = {0}, emulated = 0, gp_policy = 0, gp_unknown = 0, ignored = 0;
+        uint64_t reads = 0, writes = 0, emitted = 0, suppressed = 0, overflow = 0;
+        struct top_entry *all = calloc((size_t)vm->cfg->cpus * MSR_TOP_SLOTS, sizeof(*all));
+        size_t n = 0;
+        for (unsigned i = 0; i < vm->cfg->cpus; i++) {
+                const struct msr_vcpu_stats *st = &vm->msr_stats[i];
+                for (int k = 0; k < 3; k++)
+                        ex[k] += st->exits[k];
+                emulated += st->emulated;
+                gp_policy += st->gp_policy;
+                gp_unknown += st->gp_unknown;
+                ignored += st->ignored_unknown;
+                reads += st->unknown_reads;
+                writes += st->unknown_writes;
+                emitted += atomic_load(&st->emitted);
+                suppressed += atomic_load(&st->suppressed);
+                overflow += st->top_overflow;
+                for (unsigned k = 0; all && k < MSR_TOP_SLOTS; k++) {
+                        if (!st->top[k].count)
+                                continue;
+                        size_t j = 0;
+                        while (j < n && (all[j].index != st->top[k].index ||
+                                         all[j].write != st->top[k].write))
+                                j++;
+                        if (j == n)
+                                all[n++] =
+                                    (struct top_entry){st->top[k].index, st->top[k].write, 0};
+                        all[j].count += st->top[k].count;
+                }
+        }
+        json_object *o = json_object_new_object();
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "INVAL", u64(ex[0]));
+        json_object_object_add(e, "UNKNOWN", u64(ex[1]));
+        json_object_object_add(e, "FILTER", u64(ex[2]));
+        json_object_object_add(o, "exits_by_reason", e);
+        json_object_object_add(o, "emulated", u64(emulated));
+        json_object_object_add(o, "gp_injected_by_policy", u64(gp_policy));
+        json_object_object_add(o, "gp_injected_unknown", u64(gp_unknown));
+        json_object_object_add(o, "ignored_unknown", u64(ignored));
+        json_object_object_add(o, "unknown_reads", u64(reads));
+        json_object_object_add(o, "unknown_writes", u64(writes));
+        json_object_object_add(o, "warnings_emitted", u64(emitted));
+        json_object_object_add(o, "warnings_suppressed", u64(suppressed));
+        json_object *top = json_object_new_array();
+        if (all) {
+                qsort(all, n, sizeof(*all), top_cmp);
+                for (size_t j = 0; j < n && j < 16; j++) {
+                        json_object *t = json_object_new_object();
+                        char idx[16];
+                        snprintf(idx, sizeof(idx), "0x%x", all[j].index);
+                        json_object_object_add(t, "msr", json_object_new_string(idx));
+                        json_object_object_add(
+                            t, "access", json_object_new_string(all[j].write ? "write" : "read"));
+                        json_object_object_add(t, "count", u64(all[j].count));
+                        json_object_array_add(top, t);
+                }
+        }
+        free(all);
+        json_object_object_add(o, "unknown_top", top);
+        json_object_object_add(o, "unknown_not_in_top", u64(overflow));
+        return o;
+}
+
 char *metrics_json(const struct vm *vm, const struct run_summary *s)
 {
         json_object *root = json_object_new_object();
@@ -77,6 +160,7 @@ char *metrics_json(const struct vm *vm, const struct run_summary *s)
         }
         json_object_object_add(root, "io", io);
         json_object_object_add(root, "mmio_unclaimed", u64(vm->stats.mmio_unknown));
+        json_object_object_add(root, "msr", msr_json(vm));
         const char *txt = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
                                                                    JSON_C_TO_STRING_NOSLASHESCAPE);
         char *outs = txt ? strdup(txt) : NULL;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <signal.h>
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,8 +239,20 @@ static enum exit_action on_system_event(struct vcpu *v)
 
 static enum exit_action on_msr(struct vcpu *v)
 {
-        /* Only reached when user-space MSR exits are enabled: refuse, as KVM would. */
-        v->run->msr.error = 1;
+        struct vm *vm = v->vm;
+        struct kvm_run *run = v->run;
+        bool write = run->exit_reason == KVM_EXIT_X86_WRMSR;
+        struct msr_outcome o;
+        msr_handle(&vm->msr, &vm->msr_stats[v->id], vm->msr_stats, vm->cfg->cpus, run->msr.index,
+                   write, run->msr.reason, vm_now_ns(), &o);
+        run->msr.error = o.inject_gp ? 1 : 0;
+        if (!write && !o.inject_gp)
+                run->msr.data = o.read_value;
+        if (o.log) {
+                struct kvm_regs r;
+                uint64_t rip = kvm_ioctl_raw(v->fd, KVM_GET_REGS, &r) == 0 ? r.rip : 0;
+                msr_log(&vm->msr, v->id, run->msr.index, write, rip, &o);
+        }
         return ACT_CONTINUE;
 }
 
@@ -329,8 +342,13 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, struct cvmm_err *err)
         vm->stats.io_in = calloc(65536, sizeof(uint64_t));
         vm->stats.io_out = calloc(65536, sizeof(uint64_t));
         vm->vcpus = calloc(cfg->cpus, sizeof(*vm->vcpus));
-        if (!vm->stats.io_in || !vm->stats.io_out || !vm->vcpus) {
+        vm->msr_stats = calloc(cfg->cpus, sizeof(*vm->msr_stats));
+        if (!vm->stats.io_in || !vm->stats.io_out || !vm->vcpus || !vm->msr_stats) {
                 cvmm_errf(err, "out of memory");
+                goto fail;
+        }
+        if (msr_vm_init(&vm->msr, &cfg->msr, cfg->cpuid, stderr)) {
+                cvmm_errf(err, "MSR log rate and burst must be at least 1");
                 goto fail;
         }
         vm->devhost = (struct dev_host){
@@ -407,6 +425,22 @@ static int vm_start(struct vm *vm, struct cvmm_err *err)
         if (KVM_CHECKED(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &map_addr, err) < 0 ||
             KVM_CHECKED(vm->fd, KVM_CREATE_IRQCHIP, NULL, err) < 0)
                 return -1;
+        /* MSRs KVM refuses or does not know, and those the filter denies, come to cvmm. The
+         * FILTER reason must be enabled before a filter exists, or denials become #GP. */
+        struct kvm_enable_cap cap = {.cap = KVM_CAP_X86_USER_SPACE_MSR,
+                                     .args = {KVM_MSR_EXIT_REASON_INVAL |
+                                              KVM_MSR_EXIT_REASON_UNKNOWN |
+                                              KVM_MSR_EXIT_REASON_FILTER}};
+        if (KVM_CHECKED(vm->fd, KVM_ENABLE_CAP, &cap, err) < 0)
+                return -1;
+        if (cfg->msr.profile == CVMM_PROFILE_TDX) {
+                static_assert(sizeof(vm->msr_bitmaps) >= 4 * 0x2000 / 8, "filter bitmaps");
+                struct kvm_msr_filter f;
+                if (msr_build_filter(&vm->msr, &f, vm->msr_bitmaps, sizeof(vm->msr_bitmaps)) < 0)
+                        return cvmm_errf(err, "building the MSR filter");
+                if (KVM_CHECKED(vm->fd, KVM_X86_SET_MSR_FILTER, &f, err) < 0)
+                        return -1;
+        }
         struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
         if (KVM_CHECKED(vm->fd, KVM_CREATE_PIT2, &pit, err) < 0)
                 return -1;
@@ -509,6 +543,8 @@ void vm_destroy(struct vm *vm)
         free(vm->stats.io_in);
         free(vm->stats.io_out);
         free(vm->vcpus);
+        free(vm->msr_stats);
+        vm->msr_stats = NULL;
         vm->stats.io_in = vm->stats.io_out = NULL;
         vm->vcpus = NULL;
 }

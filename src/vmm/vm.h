@@ -17,6 +17,7 @@
 #include "kvm/kvm.h"
 #include "vmm/guestmem.h"
 #include "vmm/iobus.h"
+#include "vmm/msr.h"
 #include "vmm/probe.h"
 
 struct vm_config {
@@ -29,6 +30,7 @@ struct vm_config {
         int console_fd;      /* where the UART writes */
         bool console_in;     /* feed stdin to the UART */
         uint64_t t_start_ns; /* process start, CLOCK_MONOTONIC */
+        struct msr_config msr;
 };
 
 /* How a run ended. */
@@ -72,6 +74,9 @@ struct vm {
         struct dev_host devhost;
         struct uart8250 uart;
         struct vcpu *vcpus;
+        struct msr_vm msr;
+        struct msr_vcpu_stats *msr_stats;    /* one per vCPU, kept across reboots */
+        uint8_t msr_bitmaps[4 * 0x2000 / 8]; /* the tdx filter's bitmaps */
         atomic_int outcome;
         char report[VM_REPORT_MAX]; /* written once, by the vCPU that ended the run */
         struct vm_stats stats;

@@ -11,6 +11,8 @@
  *   poweroff        power off at once
  *   reboot          reset until the UART scratch register counts 3 boots, then power off
  *   triple          triple fault (exception with an empty IDT)
+ *   msr             RDMSR/WRMSR of a native, an emulated, a #GP-class and an unknown MSR
+ *   msrstorm N C    N unknown-MSR reads spread over C vCPUs
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,8 +32,10 @@ struct hvm_start_info {
         uint32_t memmap_entries, reserved;
 };
 
-extern uint64_t fixup_rip;
-extern uint32_t last_vector;
+struct extable {
+        uint64_t insn, fixup;
+};
+extern const struct extable __extable_start[], __extable_end[];
 extern const char trampoline_start[], trampoline_end[];
 int try_xsetbv(uint32_t lo, uint32_t hi);
 int try_rdmsr(uint32_t index, uint64_t *value);
@@ -141,11 +145,12 @@ static void reset(void)
 
 void exc_c(struct frame *f)
 {
-        if (fixup_rip) {
-                last_vector = (uint32_t)f->vector;
-                f->rip = fixup_rip;
-                fixup_rip = 0;
-                return;
+        for (const struct extable *e = __extable_start; e < __extable_end; e++) {
+                if (e->insn == f->rip) {
+                        f->rip = e->fixup;
+                        f->rax = 0x100 | f->vector; /* the try_ function's result */
+                        return;
+                }
         }
         puts_("EXCEPTION ");
         put_dec(f->vector);
@@ -274,6 +279,8 @@ static void test_xcr0(void)
 }
 
 static volatile unsigned ap_done;
+static volatile unsigned storm_per_cpu; /* set before the APs start: they storm, too */
+static volatile unsigned storm_done;
 static volatile uint32_t ap_ids[16];
 
 static uint32_t x2apic_id(void)
@@ -282,11 +289,24 @@ static uint32_t x2apic_id(void)
         return (uint32_t)rdmsr(0x802);
 }
 
+#define UNKNOWN_MSR 0x1cf0u /* in no table, and unknown to KVM */
+
+static void storm(unsigned n)
+{
+        uint64_t v;
+        for (unsigned i = 0; i < n; i++)
+                try_rdmsr(UNKNOWN_MSR, &v);
+}
+
 void ap_main(unsigned index)
 {
         if (index < 16)
                 ap_ids[index] = x2apic_id();
         __atomic_fetch_add(&ap_done, 1, __ATOMIC_SEQ_CST);
+        if (storm_per_cpu) {
+                storm(storm_per_cpu);
+                __atomic_fetch_add(&storm_done, 1, __ATOMIC_SEQ_CST);
+        }
 }
 
 static void test_smp(unsigned n)
@@ -313,6 +333,55 @@ static void test_smp(unsigned n)
                 put_hex(ap_ids[i], 8);
                 puts_("\n");
         }
+}
+
+static void msr_line(const char *what, uint32_t index, int rc, uint64_t v)
+{
+        puts_("MSR ");
+        puts_(what);
+        puts_(" ");
+        put_hex(index, 8);
+        if (rc) {
+                puts_(" fault ");
+                put_dec((unsigned)rc & 0xff);
+        } else {
+                puts_(" ok ");
+                put_hex(v, 16);
+        }
+        puts_("\n");
+}
+
+static void test_msr(void)
+{
+        /* native (TSC), emulated (PLATFORM_ID), #GP class (SGXLEPUBKEYHASH0), unknown */
+        static const uint32_t msrs[] = {0x10, 0x17, 0x8c, UNKNOWN_MSR};
+        for (size_t i = 0; i < sizeof(msrs) / sizeof(msrs[0]); i++) {
+                uint64_t v = 0;
+                int rc = try_rdmsr(msrs[i], &v);
+                msr_line("R", msrs[i], rc, v);
+        }
+        /* Writes carry a value that must never appear in cvmm's log. */
+        static const uint32_t wmsrs[] = {0x17, 0x8c, UNKNOWN_MSR};
+        for (size_t i = 0; i < sizeof(wmsrs) / sizeof(wmsrs[0]); i++) {
+                int rc = try_wrmsr(wmsrs[i], 0x5ec2e7da7a5ec2e7ull);
+                msr_line("W", wmsrs[i], rc, 0);
+        }
+}
+
+static void test_msrstorm(const char *arg)
+{
+        unsigned n = parse_dec(arg);
+        while (*arg && *arg != ' ')
+                arg++;
+        unsigned cpus = parse_dec(arg + (*arg == ' '));
+        if (cpus < 1)
+                cpus = 1;
+        storm_per_cpu = n / cpus;
+        test_smp(cpus); /* the application processors storm as they start */
+        storm(n - storm_per_cpu * (cpus - 1));
+        while (storm_done < cpus - 1)
+                __asm__ volatile("pause");
+        puts_("STORM-DONE\n");
 }
 
 static void test_reboot(void)
@@ -348,6 +417,10 @@ void guest_main(uint32_t start_info)
                 test_smp(parse_dec(arg));
         } else if (streq_prefix(cmd, "reboot", &arg)) {
                 test_reboot();
+        } else if (streq_prefix(cmd, "msr", &arg)) {
+                test_msr();
+        } else if (streq_prefix(cmd, "msrstorm", &arg)) {
+                test_msrstorm(arg);
         } else if (streq_prefix(cmd, "triple", &arg)) {
                 triple_fault();
         } else if (!streq_prefix(cmd, "poweroff", &arg)) {

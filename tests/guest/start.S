@@ -183,54 +183,46 @@ idt_setup:
         ret
 
 /*
- * int try_<op>(...): runs one instruction that may fault. Returns 0, or 0x100 | vector when
- * it faulted (exc_c sends RIP to the fixup label).
+ * int try_<op>(...): runs one instruction that may fault. Returns 0, or 0x100 | vector when it
+ * faulted: the exception table below maps the instruction to its fixup, and exc_c puts the
+ * result in RAX. Nothing is shared between vCPUs, so several may fault at once.
  */
+        .macro extable insn, fixup
+        .pushsection .extable, "a"
+        .quad \insn, \fixup
+        .popsection
+        .endm
+
         .globl try_xsetbv
 try_xsetbv:                             /* (uint32_t lo, uint32_t hi) */
-        leaq 5f(%rip), %rax
-        movq %rax, fixup_rip(%rip)
         movl %edi, %eax
         movl %esi, %edx
         xorl %ecx, %ecx
-        xsetbv
-        movq $0, fixup_rip(%rip)
+5:      xsetbv
         xorl %eax, %eax
-        ret
-5:      movl last_vector(%rip), %eax
-        orl $0x100, %eax
-        ret
+8:      ret
+        extable 5b, 8b
 
         .globl try_rdmsr
 try_rdmsr:                              /* (uint32_t index, uint64_t *value) */
-        leaq 6f(%rip), %rax
-        movq %rax, fixup_rip(%rip)
         movl %edi, %ecx
-        rdmsr
-        movq $0, fixup_rip(%rip)
+6:      rdmsr
         movl %eax, (%rsi)
         movl %edx, 4(%rsi)
         xorl %eax, %eax
-        ret
-6:      movl last_vector(%rip), %eax
-        orl $0x100, %eax
-        ret
+9:      ret
+        extable 6b, 9b
 
         .globl try_wrmsr
 try_wrmsr:                              /* (uint32_t index, uint64_t value) */
-        leaq 7f(%rip), %rax
-        movq %rax, fixup_rip(%rip)
         movl %edi, %ecx
         movl %esi, %eax
         movq %rsi, %rdx
         shrq $32, %rdx
-        wrmsr
-        movq $0, fixup_rip(%rip)
+7:      wrmsr
         xorl %eax, %eax
-        ret
-7:      movl last_vector(%rip), %eax
-        orl $0x100, %eax
-        ret
+10:     ret
+        extable 7b, 10b
 
 /* Real-mode trampoline for application processors, copied to TRAMPOLINE (SIPI vector 8). */
         .globl trampoline_start, trampoline_end
@@ -270,11 +262,6 @@ gdt_desc:
 idt_desc:
         .word 22 * 16 - 1
         .quad idt
-        .globl fixup_rip, last_vector
-fixup_rip:
-        .quad 0
-last_vector:
-        .long 0
 ap_next:
         .long 1
 

@@ -200,6 +200,74 @@ def nested():
                            SRC]).returncode
 
 
+SECRET = "5ec2e7da7a5ec2e7"  # the value the guest writes: guest data, never to be logged
+
+
+def msr_results(r):
+    return {(f[0], int(f[1], 16)): (f[2], f[3]) for f in r.lines("MSR")}
+
+
+def msr_tests(enforced):
+    """The MSR policy from inside the guest: what each class gives, what is logged."""
+    tdx = ["--profile", "tdx"] + ([] if enforced else ["--allow-unenforced-cpuid"])
+    r = Run("msr", "--no-reboot", *tdx)
+    res = msr_results(r)
+    want = {("R", 0x10): "ok", ("R", 0x17): ("ok", "0" * 16), ("R", 0x8C): ("fault", "13"),
+            ("R", 0x1CF0): ("fault", "13"), ("W", 0x17): "ok", ("W", 0x8C): ("fault", "13"),
+            ("W", 0x1CF0): ("fault", "13")}
+    bad = [f"{k}: {res.get(k)} want {v}" for k, v in want.items()
+           if res.get(k) is None or (res[k][0] != v if isinstance(v, str) else res[k] != v)]
+    if not ok(r.rc == 0 and not bad, "tdx MSRs: TSC native, PLATFORM_ID emulated (reads 0, "
+              "write ignored), SGXLEPUBKEYHASH0 #GP, unknown 0x1CF0 #GP" +
+              ("" if not bad else ": " + "; ".join(bad))):
+        r.show()
+    warn = [l for l in r.err.splitlines() if "unknown MSR 0x1cf0" in l]
+    ok(len(warn) == 2 and any("read" in l for l in warn) and any("write" in l for l in warn)
+       and all("vCPU 0" in l and "RIP 0x" in l for l in warn),
+       f"tdx: one warning per unknown access naming vCPU, MSR, access and RIP ({len(warn)})")
+    ok(SECRET not in r.err.lower() and SECRET not in r.out.lower() and
+       SECRET not in json.dumps(r.m).lower(),
+       "tdx: the value the guest wrote appears in no log line and no metric")
+    mm = r.m.get("msr", {})
+    ok(mm.get("emulated") == 2 and mm.get("gp_injected_by_policy") == 2 and
+       mm.get("gp_injected_unknown") == 2 and mm.get("unknown_reads") == 1 and
+       mm.get("unknown_writes") == 1,
+       f"tdx: MSR counters account for every access ({ {k: mm.get(k) for k in ('emulated', 'gp_injected_by_policy', 'gp_injected_unknown', 'unknown_reads', 'unknown_writes')} })")
+    r = Run("msr", "--no-reboot", "--unknown-msr", "ignore", *tdx)
+    res = msr_results(r)
+    ok(res.get(("R", 0x1CF0)) == ("ok", "0" * 16) and res.get(("W", 0x1CF0), ("",))[0] == "ok"
+       and res.get(("R", 0x8C), ("",))[0] == "fault",
+       "tdx, --unknown-msr ignore: unknown reads 0 and writes are dropped; #GP class still #GP")
+    r = Run("msr", "--no-reboot")
+    res = msr_results(r)
+    ok(res.get(("R", 0x1CF0), ("",))[0] == "fault" and
+       not [l for l in r.err.splitlines() if "unknown MSR" in l],
+       "host profile: unknown MSR gets #GP and is not logged without --debug")
+    r = Run("msr", "--no-reboot", "--debug")
+    ok(any("debug" in l and "0x1cf0" in l for l in r.err.splitlines()),
+       "host profile, --debug: the unknown access is logged at debug level")
+    # Storm: 100,000 unknown reads over 2 vCPUs.
+    n, rate, burst = 100000, 5, 10
+    r = Run(f"msrstorm {n} 2", "--no-reboot", "--cpus", "2", *tdx, timeout=900)
+    mm = r.m.get("msr", {})
+    lines = [l for l in r.err.splitlines() if "of unknown MSR" in l]
+    elapsed = r.m.get("time_to_end_us", 0) / 1e6
+    limit = burst + rate * elapsed + 1
+    if not ok(r.rc == 0 and "STORM-DONE" in r.out, "storm: the guest ran to the end"):
+        r.show()
+    ok(len(lines) <= limit, f"storm: {len(lines)} warning lines <= burst + rate x {elapsed:.1f} s "
+       f"= {limit:.0f}")
+    ok(mm.get("unknown_reads") == n and mm.get("gp_injected_unknown") == n and
+       mm.get("warnings_emitted", 0) + mm.get("warnings_suppressed", 0) == n and
+       mm.get("warnings_emitted") == len(lines),
+       f"storm: counters account for all {n} accesses (emitted {mm.get('warnings_emitted')}, "
+       f"suppressed {mm.get('warnings_suppressed')})")
+    ok(any("suppressed" in l for l in lines[1:]) or len(lines) <= burst,
+       "storm: lines after suppression say how many were suppressed")
+    ok(any(l.startswith("cvmm: unknown MSR accesses: 100000 reads") for l in r.err.splitlines()),
+       "storm: the summary at exit gives the totals")
+
+
 def main():
     if not os.path.exists("/dev/kvm"):
         return nested()
@@ -337,6 +405,7 @@ def main():
               f"smp: 4 vCPUs report x2APIC IDs {[i[1] for i in ids]}"):
         r.show()
 
+    msr_tests(enforced)
     print(f"guests: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
