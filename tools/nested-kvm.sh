@@ -60,7 +60,7 @@ export PATH=/usr/bin:/bin:/usr/sbin:/sbin HOME=/tmp
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-mount -t tmpfs tmp /tmp
+# /tmp is the initramfs's own (writable) directory: files copied under /tmp stay visible.
 echo 1 >/proc/sys/vm/overcommit_memory # guests of many GiB are reserved, not touched
 for m in irqbypass kvm kvm-amd; do insmod /lib/kmod/$m.ko; done
 if [ ! -e /dev/kvm ]; then
