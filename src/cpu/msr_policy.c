@@ -44,6 +44,11 @@ static const struct {
     {0x6e0, 0x6e0, "IA32_TSC_DEADLINE", "the local APIC timer is KVM's"},
     {0x800, 0x8ff, "x2APIC registers",
      "KVM cannot filter the x2APIC range: its local APIC answers"},
+    {0x11, 0x12, "MSR_KVM_WALL_CLOCK/SYSTEM_TIME (legacy)",
+     "KVM's paravirtual clock, advertised in leaf 0x40000001: KVM implements it"},
+    {0x4b564d00, 0x4b564dff, "KVM paravirtual MSRs",
+     "KVM's paravirtual interface (kvmclock, steal time, PV EOI...), advertised in leaf "
+     "0x40000001: KVM implements it"},
 };
 
 const char *cvmm_msr_class_name(enum cvmm_msr_class c)

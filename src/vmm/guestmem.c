@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -46,4 +47,18 @@ int guestmem_reset(struct guest_mem *m, struct cvmm_err *err)
         if (madvise(m->host, m->size, MADV_DONTNEED) != 0)
                 return cvmm_errf(err, "clearing guest RAM: %s", strerror(errno));
         return 0;
+}
+
+uint64_t guestmem_resident(const struct guest_mem *m)
+{
+        size_t pages = (size_t)((m->size + 4095) / 4096);
+        unsigned char *vec = malloc(pages ? pages : 1);
+        if (!vec)
+                return 0;
+        uint64_t n = 0;
+        if (mincore(m->host, m->size, vec) == 0)
+                for (size_t i = 0; i < pages; i++)
+                        n += vec[i] & 1;
+        free(vec);
+        return n * 4096;
 }

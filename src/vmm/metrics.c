@@ -105,6 +105,7 @@ char *metrics_json(const struct vm *vm, const struct run_summary *s)
         json_object_object_add(root, "kernel", json_object_new_string(s->kernel_kind));
         json_object_object_add(root, "vcpus", json_object_new_int((int)vm->cfg->cpus));
         json_object_object_add(root, "memory_bytes", u64(vm->cfg->memory));
+        json_object_object_add(root, "guest_ram_resident_bytes", u64(guestmem_resident(&vm->mem)));
         json_object_object_add(root, "reboots", u64(vm->stats.reboots));
         uint64_t t0 = vm->cfg->t_start_ns;
         if (vm->stats.t_first_run_ns)

@@ -6,7 +6,8 @@
 
 #define FILTER_SPAN 0x2000u /* MSRs per filter range */
 
-static const uint32_t filter_bases[] = {0x0, 0xc0000000u};
+static const uint32_t filter_bases[] = {0x0, 0xc0000000u, 0x4b564d00u};
+static const uint32_t filter_spans[] = {FILTER_SPAN, FILTER_SPAN, 0x100};
 
 int msr_vm_init(struct msr_vm *m, const struct msr_config *cfg, const struct cvmm_cpuid_table *t,
                 FILE *log)
@@ -141,7 +142,7 @@ int msr_build_filter(const struct msr_vm *m, struct kvm_msr_filter *f, uint8_t *
         for (size_t b = 0; b < nb; b++) {
                 for (int write = 0; write < 2; write++) {
                         uint8_t *bm = bitmaps + (b * 2 + (size_t)write) * per;
-                        for (uint32_t i = 0; i < FILTER_SPAN; i++) {
+                        for (uint32_t i = 0; i < filter_spans[b]; i++) {
                                 struct cvmm_msr_decision d;
                                 cvmm_msr_classify(m->cfg.profile, &m->env, filter_bases[b] + i,
                                                   write, &d);
@@ -149,7 +150,7 @@ int msr_build_filter(const struct msr_vm *m, struct kvm_msr_filter *f, uint8_t *
                                         bm[i / 8] |= (uint8_t)(1u << (i % 8));
                         }
                         f->ranges[n].flags = write ? KVM_MSR_FILTER_WRITE : KVM_MSR_FILTER_READ;
-                        f->ranges[n].nmsrs = FILTER_SPAN;
+                        f->ranges[n].nmsrs = filter_spans[b];
                         f->ranges[n].base = filter_bases[b];
                         f->ranges[n].bitmap = bm;
                         n++;

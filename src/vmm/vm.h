@@ -76,7 +76,7 @@ struct vm {
         struct vcpu *vcpus;
         struct msr_vm msr;
         struct msr_vcpu_stats *msr_stats;    /* one per vCPU, kept across reboots */
-        uint8_t msr_bitmaps[4 * 0x2000 / 8]; /* the tdx filter's bitmaps */
+        uint8_t msr_bitmaps[6 * 0x2000 / 8]; /* the tdx filter's bitmaps */
         atomic_int outcome;
         char report[VM_REPORT_MAX]; /* written once, by the vCPU that ended the run */
         struct vm_stats stats;

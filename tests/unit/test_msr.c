@@ -13,7 +13,8 @@
 
 static bool kvm_owned(uint32_t i)
 {
-        return i == 0x1b || i == 0x6e0 || (i >= 0x800 && i <= 0x8ff);
+        return i == 0x1b || i == 0x6e0 || (i >= 0x800 && i <= 0x8ff) || i == 0x11 || i == 0x12 ||
+               (i >= 0x4b564d00 && i <= 0x4b564dff);
 }
 
 static const struct cvmm_msr_emulated *emulated(uint32_t i)
@@ -97,6 +98,8 @@ static void test_unlisted(void **state)
         cvmm_msr_classify(CVMM_PROFILE_TDX, &env, 0x1cf0, true, &d);
         assert_int_equal(d.cls, CVMM_MSR_UNKNOWN);
         cvmm_msr_classify(CVMM_PROFILE_TDX, &env, 0x4b564d01, true, &d); /* kvmclock */
+        assert_int_equal(d.cls, CVMM_MSR_NATIVE);
+        cvmm_msr_classify(CVMM_PROFILE_TDX, &env, 0x4b564e00, true, &d);
         assert_int_equal(d.cls, CVMM_MSR_UNKNOWN);
         cvmm_msr_classify(CVMM_PROFILE_TDX, &env, 0x830, true, &d); /* x2APIC ICR */
         assert_int_equal(d.cls, CVMM_MSR_NATIVE);
