@@ -38,6 +38,10 @@ echo "CVMM-CPUID-BEGIN"
 echo "CVMM-CPUID-END"
 [ -f /lib/modules/msr.ko ] && insmod /lib/modules/msr.ko
 echo "CVMM-MSR 0x1a0 $(/usr/bin/rdmsr -0 0x1a0 2>&1)"
+# An MSR no VMM implements, read and written (the value must never reach the VMM's log).
+echo "CVMM-MSR-UNKNOWN-R $(/usr/bin/rdmsr -0 0x1cf0 2>&1)"
+/usr/bin/wrmsr 0x1cf0 0x5ec2e7da7a5ec2e7 2>/dev/null
+echo "CVMM-MSR-UNKNOWN-W rc=$?"
 echo "CVMM-DONE"
 poweroff -f
 INIT

@@ -63,8 +63,8 @@ void cvmm_msr_env_from_cpuid(struct cvmm_msr_env *env, const struct cvmm_cpuid_t
 
 struct cvmm_msr_decision {
         enum cvmm_msr_class cls;
-        const char *name;   /* the MSR's name when known, else NULL */
-        const char *reason; /* why it is in this class */
+        const char *name;    /* the MSR's name when known, else NULL */
+        const char *reason;  /* why it is in this class */
         uint64_t read_value; /* emulated reads */
         bool read_gp;        /* emulated: reads get #GP (write-only MSR) */
 };

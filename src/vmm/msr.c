@@ -40,7 +40,7 @@ void msr_handle(struct msr_vm *m, struct msr_vcpu_stats *stats, struct msr_vcpu_
                 unsigned nvcpus, uint32_t index, bool write, uint32_t reason, uint64_t now_ns,
                 struct msr_outcome *o)
 {
-        memset(o, 0, sizeof(*o));
+        *o = (struct msr_outcome){0};
         if (reason == KVM_MSR_EXIT_REASON_INVAL)
                 stats->exits[0]++;
         else if (reason == KVM_MSR_EXIT_REASON_UNKNOWN)

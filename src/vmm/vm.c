@@ -16,6 +16,13 @@
 
 #define KICK_SIGNAL SIGUSR1
 
+uint64_t vm_coarse_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 uint64_t vm_now_ns(void)
 {
         struct timespec ts;

@@ -99,5 +99,7 @@ int vm_run(struct vm *vm, struct cvmm_err *err);
 void vm_destroy(struct vm *vm);
 
 uint64_t vm_now_ns(void);
+/* CLOCK_MONOTONIC_COARSE: a few ns to read, millisecond resolution (the MSR log limiter). */
+uint64_t vm_coarse_ns(void);
 
 #endif
