@@ -25,6 +25,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from cpuidview import dynamic_mask, invalid_topology_level, parse_raw  # noqa: E402
+
 CVMM, GUEST, SRC = (os.path.abspath(a) for a in sys.argv[1:4])
 NESTED_TCG = os.environ.get("CVMM_TEST_ENV") == "nested-tcg"
 TMP = tempfile.mkdtemp(prefix="cvmm-guests-")
@@ -69,38 +72,13 @@ class Run:
 def table(*flags):
     """cvmm's table for these flags, as {(leaf, sub): [eax, ebx, ecx, edx]}."""
     p = subprocess.run([CVMM, "cpuid", "show", *flags], capture_output=True, check=True)
-    t = {}
-    for m in re.finditer(r"0x([0-9a-f]{8}) 0x([0-9a-f]{2,8}): eax=0x([0-9a-f]{8}) "
-                         r"ebx=0x([0-9a-f]{8}) ecx=0x([0-9a-f]{8}) edx=0x([0-9a-f]{8})",
-                         p.stdout.decode()):
-        t[(int(m[1], 16), int(m[2], 16))] = [int(m[i], 16) for i in range(3, 7)]
-    return t
+    return parse_raw(p.stdout.decode())
 
 
 def native():
     """This CPU's own CPUID, executed by the test process (the `cpuid` tool)."""
     p = subprocess.run(["cpuid", "-r", "-1"], capture_output=True, check=True)
-    t = {}
-    for m in re.finditer(r"0x([0-9a-f]{8}) 0x([0-9a-f]{2}): eax=0x([0-9a-f]{8}) "
-                         r"ebx=0x([0-9a-f]{8}) ecx=0x([0-9a-f]{8}) edx=0x([0-9a-f]{8})",
-                         p.stdout.decode()):
-        t[(int(m[1], 16), int(m[2], 16))] = [int(m[i], 16) for i in range(3, 7)]
-    return t
-
-
-def dynamic_mask(leaf, sub, reg):
-    """Fields KVM or the CPU compute at run time (same list as cvmm's probe)."""
-    if leaf == 1:
-        return {1: 0xFF000000, 2: 1 << 27}.get(reg, 0)
-    if leaf == 7 and sub == 0 and reg == 2:
-        return 1 << 4
-    if leaf in (0xB, 0x1F) and reg == 3:
-        return 0xFFFFFFFF
-    if leaf == 0xD and sub in (0, 1) and reg == 1:
-        return 0xFFFFFFFF
-    if leaf == 0x8000001E and reg == 0:
-        return 0xFFFFFFFF
-    return 0
+    return parse_raw(p.stdout.decode())
 
 
 def sweep(run):
@@ -129,7 +107,7 @@ def compare_enforced(name, seen, tab, cr4):
     for (leaf, sub), g in seen.items():
         # Topology subleaves past the last level: the SDM's answer for an invalid level is
         # EAX = EBX = 0, ECX = the input ECX[7:0] (type 0), EDX = the x2APIC ID.
-        if leaf in (0xB, 0x1F) and g[:3] == [0, 0, sub & 0xFF]:
+        if invalid_topology_level(leaf, sub, g):
             continue
         if (leaf, sub) not in tab and any(g):
             bad.append(f"0x{leaf:x}.{sub}: guest sees {g}, the table has no such entry")
@@ -195,8 +173,9 @@ def nested():
     print(f"{why}: running inside a QEMU TCG VM with emulated AMD SVM and Debian's KVM "
           "(tools/nested-kvm.sh)", flush=True)
     me = os.path.abspath(__file__)
+    lib = os.path.join(SRC, "tests", "lib", "cpuidview.py")
     return subprocess.run([os.path.join(SRC, "tools", "nested-kvm.sh"), gdir, CVMM, GUEST, me,
-                           "--", "env", "CVMM_TEST_ENV=nested-tcg", "python3", me, CVMM, GUEST,
+                           lib, "--", "env", "CVMM_TEST_ENV=nested-tcg", "python3", me, CVMM, GUEST,
                            SRC]).returncode
 
 

@@ -35,6 +35,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from cpuidview import dynamic_mask, invalid_topology_level, parse_raw  # noqa: E402
+
 CVMM, GUEST, SRC = (os.path.abspath(a) for a in sys.argv[1:4])
 NESTED_TCG = os.environ.get("CVMM_TEST_ENV") == "nested-tcg"
 BUILD = os.path.dirname(os.path.abspath(CVMM))
@@ -100,29 +103,8 @@ def linux_view(table_args):
     return json.loads(p.stdout)["linux_guest"]
 
 
-def parse_raw(text):
-    """`cpuid -r` lines as {(leaf, subleaf): [eax, ebx, ecx, edx]} (the first CPU only)."""
-    t = {}
-    for m in re.finditer(r"0x([0-9a-f]{8}) 0x([0-9a-f]{2,8}): eax=0x([0-9a-f]{8}) "
-                         r"ebx=0x([0-9a-f]{8}) ecx=0x([0-9a-f]{8}) edx=0x([0-9a-f]{8})", text):
-        key = (int(m[1], 16), int(m[2], 16))
-        t.setdefault(key, [int(m[i], 16) for i in range(3, 7)])
-    return t
 
 
-def dynamic_mask(leaf, sub, reg):
-    """Fields KVM or the CPU compute at run time: APIC IDs, OSXSAVE/OSPKE, XSAVE sizes."""
-    if leaf == 1:
-        return {1: 0xFF000000, 2: 1 << 27}.get(reg, 0)
-    if leaf == 7 and sub == 0 and reg == 2:
-        return 1 << 4
-    if leaf in (0xB, 0x1F) and reg == 3:
-        return 0xFFFFFFFF
-    if leaf == 0xD and sub in (0, 1) and reg == 1:
-        return 0xFFFFFFFF
-    if leaf == 0x8000001E and reg == 0:
-        return 0xFFFFFFFF
-    return 0
 
 
 def check_common(b, kind):
@@ -186,7 +168,7 @@ def nested():
     print(f"{why}: running inside a QEMU TCG VM with emulated AMD SVM and Debian's KVM "
           "(tools/nested-kvm.sh)", flush=True)
     me = os.path.abspath(__file__)
-    files = [CVMM, GUEST, me] + [os.path.join(GDIR, f) for f in
+    files = [CVMM, GUEST, me, os.path.join(SRC, "tests", "lib", "cpuidview.py")] + [os.path.join(GDIR, f) for f in
                                  ("vmlinux", "vmlinuz", "initramfs.gz")]
     return subprocess.run([os.path.join(SRC, "tools", "nested-kvm.sh"), GDIR, *files, "--",
                            "env", "CVMM_TEST_ENV=nested-tcg", "python3", me, CVMM, GUEST,
@@ -298,7 +280,7 @@ def main():
                 if w is None:
                     # No entry in the table: KVM answers zeros, or the topology leaves'
                     # invalid-level pattern.
-                    if any(g) and not (leaf in (0xB, 0x1F) and g[:3] == [0, 0, sub & 0xFF]):
+                    if any(g) and not invalid_topology_level(leaf, sub, g):
                         bad.append(f"0x{leaf:x}.{sub}: guest {g}, not in the table")
                     continue
                 for r in range(4):
