@@ -33,13 +33,14 @@ tools/fetch-kernel.sh "$BUILD/guest" >/dev/null
 tools/mkinitramfs.sh "$BUILD/guest/initramfs.gz"
 ARGS=("$(realpath "$BUILD/cvmm")" "$(realpath "$BUILD/tests/cvmm-testguest.elf")"
 	"$(realpath "$BUILD/guest/vmlinux")" "$(realpath "$BUILD/guest/initramfs.gz")")
+PEAK=$(realpath "$BUILD/bench/peakrss")
 if [ -e /dev/kvm ]; then
-	python3 bench/vm_bench.py "${ARGS[@]}"
+	python3 bench/vm_bench.py "${ARGS[@]}" --peakrss "$PEAK"
 else
 	# No KVM here: both VMMs run inside the same QEMU TCG VM with nested KVM.
 	echo "(no /dev/kvm on this host: running cvmm and QEMU inside a QEMU TCG VM with nested KVM)"
 	NESTED_TIMEOUT=3000 tools/nested-kvm.sh "$BUILD/guest" "${ARGS[@]}" "$(realpath bench/vm_bench.py)" \
-		/usr/bin/qemu-system-x86_64 /usr/share/qemu /usr/share/seabios -- \
+		"$PEAK" /usr/bin/qemu-system-x86_64 /usr/share/qemu /usr/share/seabios -- \
 		env CVMM_TEST_ENV=nested-tcg python3 "$(realpath bench/vm_bench.py)" "${ARGS[@]}" \
-		--runs "${BENCH_RUNS:-10}"
+		--runs "${BENCH_RUNS:-10}" --peakrss "$PEAK"
 fi
