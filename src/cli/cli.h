@@ -22,6 +22,8 @@ int cli_msr(int argc, char **argv);
 int cli_run(int argc, char **argv, uint64_t t_start_ns);
 /* Parses 256M, 4G, 1T...; err names flag. */
 int cli_parse_size(const char *flag, const char *s, uint64_t *out, struct cvmm_err *err);
+/* The message for getopt_long's ':' (missing value) or '?' (unknown option) result c. */
+int cli_getopt_fail(int c, char **argv, struct cvmm_err *err);
 /* Prints "cvmm: <msg>" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Writes s to stdout in one go; returns 0 or -1 (with a message) when stdout fails. */

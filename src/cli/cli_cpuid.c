@@ -103,12 +103,8 @@ static int parse_args(int argc, char **argv, struct cpuid_args *a, struct cvmm_e
                 case OPT_FORMAT:
                         a->format = optarg;
                         break;
-                case ':':
-                        return cvmm_errf(err, "%s needs a value", argv[optind - 1]);
                 default:
-                        if (optopt > 0 && optopt < 128)
-                                return cvmm_errf(err, "unknown option '-%c'", optopt);
-                        return cvmm_errf(err, "unknown option '%s'", argv[optind - 1]);
+                        return cli_getopt_fail(c, argv, err);
                 }
         }
         if (optind < argc)

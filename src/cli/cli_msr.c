@@ -151,11 +151,9 @@ int cli_msr(int argc, char **argv)
                         seen_f = true;
                         from = optarg;
                         break;
-                case ':':
-                        cli_error("msr show: %s needs a value", argv[optind - 1]);
-                        return EXIT_USAGE;
                 default:
-                        cli_error("msr show: unknown option '%s'", argv[optind - 1]);
+                        cli_getopt_fail(c, argv, &err);
+                        cli_error("msr show: %s", err.msg);
                         return EXIT_USAGE;
                 }
         }

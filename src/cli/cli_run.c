@@ -144,7 +144,6 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
                                 return cvmm_errf(err, "--%s given twice", opts[c - 1].name);
                         seen[c] = true;
                 }
-                char *end;
                 switch (c) {
                 case OPT_KERNEL:
                         a->kernel = optarg;
@@ -155,18 +154,10 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
                 case OPT_CMDLINE:
                         a->cmdline = optarg;
                         break;
-                case OPT_CPUS: {
-                        errno = 0;
-                        unsigned long v = strtoul(optarg, &end, 10);
-                        if (errno || *end || optarg[0] < '0' || optarg[0] > '9' || v < 1 ||
-                            v > MAX_RUN_CPUS)
-                                return cvmm_errf(err,
-                                                 "--cpus '%s': expected a number from 1 "
-                                                 "to %u",
-                                                 optarg, MAX_RUN_CPUS);
-                        a->cpus = (unsigned)v;
+                case OPT_CPUS:
+                        if (parse_count("--cpus", optarg, MAX_RUN_CPUS, &a->cpus, err))
+                                return -1;
                         break;
-                }
                 case OPT_MEMORY:
                         if (cli_parse_size("--memory", optarg, &a->memory, err))
                                 return -1;
@@ -218,12 +209,8 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
                 case OPT_DEBUG:
                         a->msr.debug = true;
                         break;
-                case ':':
-                        return cvmm_errf(err, "%s needs a value", argv[optind - 1]);
                 default:
-                        if (optopt > 0 && optopt < 128)
-                                return cvmm_errf(err, "unknown option '-%c'", optopt);
-                        return cvmm_errf(err, "unknown option '%s'", argv[optind - 1]);
+                        return cli_getopt_fail(c, argv, err);
                 }
         }
         if (optind < argc)

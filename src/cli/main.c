@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +25,15 @@ void cli_error(const char *fmt, ...)
                         fputc(*p, stderr);
         }
         fputc('\n', stderr);
+}
+
+int cli_getopt_fail(int c, char **argv, struct cvmm_err *err)
+{
+        if (c == ':')
+                return cvmm_errf(err, "%s needs a value", argv[optind - 1]);
+        if (optopt > 0 && optopt < 128)
+                return cvmm_errf(err, "unknown option '-%c'", optopt);
+        return cvmm_errf(err, "unknown option '%s'", argv[optind - 1]);
 }
 
 int cli_write(const char *s)

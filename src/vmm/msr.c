@@ -49,6 +49,7 @@ void msr_handle(struct msr_vm *m, struct msr_vcpu_stats *stats, struct msr_vcpu_
                 stats->exits[2]++;
         struct cvmm_msr_decision d;
         cvmm_msr_classify(m->cfg.profile, &m->env, index, write, &d);
+        o->name = d.name;
         /*
          * The policy decides, not the exit reason: kernels differ in which reason a denied
          * MSR that KVM does not know arrives with (6.1 says INVAL).
@@ -113,8 +114,6 @@ void msr_handle(struct msr_vm *m, struct msr_vcpu_stats *stats, struct msr_vcpu_
 void msr_log(struct msr_vm *m, unsigned vcpu, uint32_t index, bool write, uint64_t rip,
              const struct msr_outcome *o)
 {
-        struct cvmm_msr_decision d;
-        cvmm_msr_classify(m->cfg.profile, &m->env, index, write, &d);
         char sup[64] = "";
         if (o->suppressed_before)
                 snprintf(sup, sizeof(sup), " (%llu similar events suppressed)",
@@ -122,8 +121,8 @@ void msr_log(struct msr_vm *m, unsigned vcpu, uint32_t index, bool write, uint64
         /* The value of a write is guest data: it is never part of the line. */
         fprintf(m->log, "cvmm: %s: vCPU %u %s of unknown MSR 0x%x%s%s%s at RIP 0x%llx: %s%s\n",
                 m->cfg.profile == CVMM_PROFILE_TDX ? "warning" : "debug", vcpu,
-                write ? "write" : "read", index, d.name ? " (" : "", d.name ? d.name : "",
-                d.name ? ")" : "", (unsigned long long)rip,
+                write ? "write" : "read", index, o->name ? " (" : "", o->name ? o->name : "",
+                o->name ? ")" : "", (unsigned long long)rip,
                 m->cfg.unknown_ignore ? (write ? "write dropped" : "read as 0") : "#GP injected",
                 sup);
 }

@@ -51,6 +51,7 @@ struct msr_outcome {
         uint64_t read_value;
         bool log; /* the caller logs (it has the RIP); suppressed events are already counted */
         uint64_t suppressed_before; /* for the logged line */
+        const char *name;           /* the MSR's name when the policy knows it */
 };
 
 int msr_vm_init(struct msr_vm *m, const struct msr_config *cfg, const struct cvmm_cpuid_table *t,

@@ -27,6 +27,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from cpuidview import dynamic_mask, invalid_topology_level, parse_raw  # noqa: E402
+import nested as nested_vm  # noqa: E402
 
 CVMM, GUEST, SRC = (os.path.abspath(a) for a in sys.argv[1:4])
 NESTED_TCG = os.environ.get("CVMM_TEST_ENV") == "nested-tcg"
@@ -157,26 +158,16 @@ def compare_unenforced(name, seen, tab, nat, run):
 
 def nested():
     """Runs this script inside tools/nested-kvm.sh; returns its exit status (77: skipped)."""
-    why = "no /dev/kvm on this host (`dmesg | grep -i kvm` says why)"
-    if os.environ.get("CVMM_NO_NESTED") or NESTED_TCG:
-        print(f"SKIP: {why}")
-        return 77
-    if subprocess.run(["sh", "-c", "command -v qemu-system-x86_64"],
-                      capture_output=True).returncode:
-        print(f"SKIP: {why}, and no qemu-system-x86_64 to run KVM in a nested VM")
-        return 77
     gdir = os.path.join(os.path.dirname(os.path.abspath(CVMM)), "guest")
-    p = subprocess.run([os.path.join(SRC, "tools", "fetch-kernel.sh"), gdir], capture_output=True)
-    if p.returncode:
-        print(f"FAIL fetching the kernel for the nested VM: {p.stderr.decode()}")
-        return 1
-    print(f"{why}: running inside a QEMU TCG VM with emulated AMD SVM and Debian's KVM "
-          "(tools/nested-kvm.sh)", flush=True)
-    me = os.path.abspath(__file__)
-    lib = os.path.join(SRC, "tests", "lib", "cpuidview.py")
-    return subprocess.run([os.path.join(SRC, "tools", "nested-kvm.sh"), gdir, CVMM, GUEST, me,
-                           lib, "--", "env", "CVMM_TEST_ENV=nested-tcg", "python3", me, CVMM, GUEST,
-                           SRC]).returncode
+
+    def prepare():
+        p = subprocess.run([os.path.join(SRC, "tools", "fetch-kernel.sh"), gdir],
+                           capture_output=True)
+        if p.returncode:
+            print(f"FAIL fetching the kernel for the nested VM: {p.stderr.decode()}")
+        return p.returncode == 0
+
+    return nested_vm.rerun(__file__, CVMM, GUEST, SRC, gdir, [], prepare)
 
 
 SECRET = "5ec2e7da7a5ec2e7"  # the value the guest writes: guest data, never to be logged

@@ -37,6 +37,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from cpuidview import dynamic_mask, invalid_topology_level, parse_raw  # noqa: E402
+import nested as nested_vm  # noqa: E402
 
 CVMM, GUEST, SRC = (os.path.abspath(a) for a in sys.argv[1:4])
 NESTED_TCG = os.environ.get("CVMM_TEST_ENV") == "nested-tcg"
@@ -155,29 +156,13 @@ def prepare():
 
 
 def nested():
-    why = "no /dev/kvm on this host (`dmesg | grep -i kvm` says why)"
-    if os.environ.get("CVMM_NO_NESTED"):
-        print(f"SKIP: {why}")
-        return 77
-    if subprocess.run(["sh", "-c", "command -v qemu-system-x86_64"],
-                      capture_output=True).returncode:
-        print(f"SKIP: {why}, and no qemu-system-x86_64 to run KVM in a nested VM")
-        return 77
-    if not prepare():
-        return 1
-    print(f"{why}: running inside a QEMU TCG VM with emulated AMD SVM and Debian's KVM "
-          "(tools/nested-kvm.sh)", flush=True)
-    me = os.path.abspath(__file__)
-    files = [CVMM, GUEST, me, os.path.join(SRC, "tests", "lib", "cpuidview.py")] + [os.path.join(GDIR, f) for f in
-                                 ("vmlinux", "vmlinuz", "initramfs.gz")]
-    return subprocess.run([os.path.join(SRC, "tools", "nested-kvm.sh"), GDIR, *files, "--",
-                           "env", "CVMM_TEST_ENV=nested-tcg", "python3", me, CVMM, GUEST,
-                           SRC]).returncode
+    files = [os.path.join(GDIR, f) for f in ("vmlinux", "vmlinuz", "initramfs.gz")]
+    return nested_vm.rerun(__file__, CVMM, GUEST, SRC, GDIR, files, prepare)
 
 
 def main():
     if not os.path.exists("/dev/kvm"):
-        return 77 if NESTED_TCG else nested()
+        return nested()
     if not NESTED_TCG and not prepare():
         return 1
     # Does this host enforce the CPUID table? The small guest's probe run says.

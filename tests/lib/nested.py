@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: MIT
+"""Shared by the guest and kernel suites: where this host has no /dev/kvm, re-run the calling
+suite inside tools/nested-kvm.sh (a QEMU TCG VM with emulated AMD SVM and Debian's KVM)."""
+import os
+import subprocess
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WHY = "no /dev/kvm on this host (`dmesg | grep -i kvm` says why)"
+
+
+def rerun(script, cvmm, guest, src, gdir, files, prepare):
+    """Runs `python3 script cvmm guest src` in the nested VM with files (plus this library)
+    copied in; prepare() fetches what the VM needs and returns False on failure. Returns the
+    exit status: 77 (skipped, reason printed) without QEMU or with CVMM_NO_NESTED set."""
+    if os.environ.get("CVMM_NO_NESTED") or os.environ.get("CVMM_TEST_ENV") == "nested-tcg":
+        print(f"SKIP: {WHY}")
+        return 77
+    if subprocess.run(["sh", "-c", "command -v qemu-system-x86_64"],
+                      capture_output=True).returncode:
+        print(f"SKIP: {WHY}, and no qemu-system-x86_64 to run KVM in a nested VM")
+        return 77
+    if not prepare():
+        return 1
+    print(f"{WHY}: running inside a QEMU TCG VM with emulated AMD SVM and Debian's KVM "
+          "(tools/nested-kvm.sh)", flush=True)
+    script = os.path.abspath(script)
+    lib = [os.path.join(HERE, f) for f in sorted(os.listdir(HERE)) if f.endswith(".py")]
+    return subprocess.run([os.path.join(src, "tools", "nested-kvm.sh"), gdir, cvmm, guest,
+                           script, *lib, *files, "--", "env", "CVMM_TEST_ENV=nested-tcg",
+                           "python3", script, cvmm, guest, src]).returncode
