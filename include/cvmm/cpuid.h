@@ -82,6 +82,12 @@ int cvmm_cpuid_clear_bits(struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t su
 bool cvmm_cpuid_bit(const struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t subleaf,
                     enum cvmm_reg reg, unsigned bit);
 
+/*
+ * True for the leaves whose subleaves differ (the SDM's indexed leaves: 4, 7, 0xB, 0xD, 0xF,
+ * 0x10, 0x12, 0x14, 0x17, 0x18, 0x1D-0x20, 0x23, 0x24, 0x8000001D, 0x80000020, 0x80000026).
+ */
+bool cvmm_cpuid_leaf_indexed(uint32_t leaf);
+
 /* Register name: "eax".."edx". */
 const char *cvmm_reg_name(enum cvmm_reg reg);
 
@@ -100,7 +106,7 @@ enum cvmm_cpuid_format {
  */
 int cvmm_cpuid_parse(struct cvmm_cpuid_table *t, const char *buf, size_t len, const char *name,
                      enum cvmm_cpuid_format *fmt_out, struct cvmm_err *err);
-/* Reads and parses a file; as cvmm_cpuid_parse. */
+/* Reads and parses a file ("-": all of standard input); as cvmm_cpuid_parse. */
 int cvmm_cpuid_load(struct cvmm_cpuid_table *t, const char *path, enum cvmm_cpuid_format *fmt_out,
                     struct cvmm_err *err);
 

@@ -11,15 +11,20 @@
 #include "cli/cli.h"
 #include "cvmm/check.h"
 #include "cvmm/diff.h"
+#include "cvmm/linux.h"
 #include "cvmm/profile.h"
 #include "cvmm/xsave.h"
 #include "kvm/kvm_cpuid.h"
 #include "util/strbuf.h"
+#include "vmm/cpumodel.h"
+#include "vmm/vcpu.h"
 
 struct cpuid_args {
         const char *from;
         const char *format;
         bool have_profile;
+        bool have_linux;
+        enum cvmm_linux_version linux_version;
         struct cvmm_model_opts model;
 };
 
@@ -47,7 +52,16 @@ static int parse_cpus(const char *s, unsigned *out, struct cvmm_err *err)
         return 0;
 }
 
-enum { OPT_FROM = 1, OPT_PROFILE, OPT_CPUS, OPT_FEATURES, OPT_XCR0, OPT_XSS, OPT_FORMAT };
+enum {
+        OPT_FROM = 1,
+        OPT_PROFILE,
+        OPT_CPUS,
+        OPT_FEATURES,
+        OPT_XCR0,
+        OPT_XSS,
+        OPT_FORMAT,
+        OPT_LINUX
+};
 
 static int parse_args(int argc, char **argv, struct cpuid_args *a, struct cvmm_err *err)
 {
@@ -59,6 +73,7 @@ static int parse_args(int argc, char **argv, struct cpuid_args *a, struct cvmm_e
             {"xcr0", required_argument, NULL, OPT_XCR0},
             {"xss", required_argument, NULL, OPT_XSS},
             {"format", required_argument, NULL, OPT_FORMAT},
+            {"linux", required_argument, NULL, OPT_LINUX},
             {NULL, 0, NULL, 0},
         };
         memset(a, 0, sizeof(*a));
@@ -66,9 +81,10 @@ static int parse_args(int argc, char **argv, struct cpuid_args *a, struct cvmm_e
         optind = 1;
         opterr = 0;
         int c;
-        bool seen[OPT_FORMAT + 1] = {false};
+        a->linux_version = CVMM_LINUX_DEFAULT;
+        bool seen[OPT_LINUX + 1] = {false};
         while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-                if (c > 0 && c <= OPT_FORMAT) {
+                if (c > 0 && c <= OPT_LINUX) {
                         if (seen[c])
                                 return cvmm_errf(err, "--%s given twice", opts[c - 1].name);
                         seen[c] = true;
@@ -102,6 +118,11 @@ static int parse_args(int argc, char **argv, struct cpuid_args *a, struct cvmm_e
                         break;
                 case OPT_FORMAT:
                         a->format = optarg;
+                        break;
+                case OPT_LINUX:
+                        if (cvmm_linux_version_parse(optarg, &a->linux_version, err))
+                                return cvmm_errf(err, "--linux '%s': expected 6.1 or 6.6", optarg);
+                        a->have_linux = true;
                         break;
                 default:
                         return cli_getopt_fail(c, argv, err);
@@ -209,8 +230,9 @@ static void loc(struct strbuf *sb, const struct cvmm_finding *f)
                 strbuf_printf(sb, " bit %d", f->bit);
 }
 
-static char *report_text(const struct cvmm_check_report *r, const char *source,
-                         const struct cpuid_args *a, const struct cvmm_model_result *res)
+static char *report_text(const struct cvmm_check_report *r, const struct cvmm_linux_boot *lb,
+                         const char *source, const struct cpuid_args *a,
+                         const struct cvmm_model_result *res)
 {
         struct strbuf sb;
         strbuf_init(&sb);
@@ -238,6 +260,10 @@ static char *report_text(const struct cvmm_check_report *r, const char *source,
                               v->compacted ? "compacted" : "standard");
         else if (v->disable_reason[0])
                 strbuf_printf(&sb, "linux guest: does not use XSAVE: %s\n", v->disable_reason);
+        const char *lvn = cvmm_linux_version_name(a->linux_version);
+        for (size_t i = 0; i < lb->nlines; i++)
+                strbuf_printf(&sb, "linux %s prints: %s\n", lvn, lb->lines[i]);
+        strbuf_printf(&sb, "linux %s verdict: %s\n", lvn, lb->verdict);
         strbuf_printf(&sb, "result: %u error%s, %u warning%s\n", r->errors,
                       r->errors == 1 ? "" : "s", r->warnings, r->warnings == 1 ? "" : "s");
         return strbuf_finish(&sb);
@@ -250,8 +276,9 @@ static struct json_object *hexs(uint64_t v)
         return json_object_new_string(buf);
 }
 
-static char *report_json(const struct cvmm_check_report *r, const char *source,
-                         const struct cpuid_args *a, const struct cvmm_model_result *res)
+static char *report_json(const struct cvmm_check_report *r, const struct cvmm_linux_boot *lb,
+                         const char *source, const struct cpuid_args *a,
+                         const struct cvmm_model_result *res)
 {
         struct json_object *root = json_object_new_object();
         json_object_object_add(root, "source", json_object_new_string(source));
@@ -299,6 +326,7 @@ static char *report_json(const struct cvmm_check_report *r, const char *source,
         if (v->disable_reason[0])
                 json_object_object_add(lv, "reason", json_object_new_string(v->disable_reason));
         json_object_object_add(root, "linux_guest", lv);
+        json_object_object_add(root, "linux_boot", cpumodel_linux_json(lb, a->linux_version));
         json_object_object_add(root, "errors", json_object_new_int((int)r->errors));
         json_object_object_add(root, "warnings", json_object_new_int((int)r->warnings));
         const char *s =
@@ -352,11 +380,13 @@ static int cmd_check(int argc, char **argv)
         };
         struct cvmm_check_report r;
         cvmm_check(&t, &co, &r);
+        struct cvmm_linux_boot lb;
+        cvmm_linux_predict(&t, a.linux_version, NULL, &lb);
         cvmm_cpuid_free(&t);
         const char *source = a.from ? a.from : "KVM_GET_SUPPORTED_CPUID";
         char *out = r.oom  ? NULL
-                    : json ? report_json(&r, source, &a, &res)
-                           : report_text(&r, source, &a, &res);
+                    : json ? report_json(&r, &lb, source, &a, &res)
+                           : report_text(&r, &lb, source, &a, &res);
         unsigned errors = r.errors;
         cvmm_check_report_free(&r);
         if (!out) {
@@ -372,6 +402,10 @@ static int cmd_diff(int argc, char **argv)
 {
         if (argc != 3) {
                 cli_error("cpuid diff: expected two files: cvmm cpuid diff FILE_A FILE_B");
+                return EXIT_USAGE;
+        }
+        if (strcmp(argv[1], "-") == 0 && strcmp(argv[2], "-") == 0) {
+                cli_error("cpuid diff: '-' (standard input) can stand for one operand, not both");
                 return EXIT_USAGE;
         }
         struct cvmm_cpuid_table ta, tb;
@@ -398,10 +432,108 @@ static int cmd_diff(int argc, char **argv)
         return rc;
 }
 
+/* Builds the profile's table from this host's KVM; returns an exit status. */
+static int build_from_kvm(const struct cpuid_args *a, struct cvmm_cpuid_table *source,
+                          struct cvmm_cpuid_table *t)
+{
+        struct cvmm_err err;
+        if (kvm_supported_cpuid(source, &err)) {
+                cli_error("cpuid probe: %s", err.msg);
+                return EXIT_HOST;
+        }
+        if (cvmm_cpuid_copy(t, source)) {
+                cvmm_cpuid_free(source);
+                cli_error("cpuid probe: out of memory");
+                return EXIT_HOST;
+        }
+        struct cvmm_model_result res;
+        if (cvmm_model_build(t, &a->model, &res, &err)) {
+                cli_error("cpuid probe: %s", err.msg);
+                cvmm_cpuid_free(source);
+                cvmm_cpuid_free(t);
+                return EXIT_USAGE;
+        }
+        return EXIT_OK;
+}
+
+/*
+ * `cvmm cpuid probe`: the table a guest of this host really sees under the profile, as `cvmm
+ * run` computes it before boot (reconciled for the host profile), in show's formats.
+ */
+static int cmd_probe(int argc, char **argv)
+{
+        struct cpuid_args a;
+        bool json;
+        int rc = start(argc, argv, "probe", "raw", &a, &json);
+        if (rc)
+                return rc;
+        if (a.from || a.model.have_xcr0 || a.model.have_xss) {
+                cli_error("cpuid probe: --%s: the probe hands the profile's table to this host's "
+                          "KVM; it takes --profile, --features, --cpus, --format and --linux",
+                          a.from              ? "from"
+                          : a.model.have_xcr0 ? "xcr0"
+                                              : "xss");
+                return EXIT_USAGE;
+        }
+        if (!a.have_profile)
+                a.model.profile = CVMM_PROFILE_HOST;
+        struct cvmm_cpuid_table source, t, v0;
+        rc = build_from_kvm(&a, &source, &t);
+        if (rc)
+                return rc;
+        struct cvmm_err err;
+        struct kvm_host h;
+        struct cpumodel m;
+        rc = EXIT_HOST;
+        if (vcpu_cpuid_for(&t, 0, &v0, &err)) {
+                cli_error("cpuid probe: %s", err.msg);
+                goto out_tables;
+        }
+        if (kvm_host_open(&h, &err)) {
+                cli_error("cpuid probe: %s", err.msg);
+                goto out_v0;
+        }
+        int b = cpumodel_build(&h, &source, &v0, a.model.profile == CVMM_PROFILE_HOST,
+                               a.linux_version, &m, &err);
+        kvm_host_close(&h);
+        if (b) {
+                cli_error("cpuid probe: %s", err.msg);
+                goto out_v0;
+        }
+        char *out;
+        if (json) {
+                struct cvmm_xsave_layout l;
+                cvmm_xsave_layout_read(&m.seen, &l);
+                struct cvmm_cpuid_meta meta = {
+                    .profile = cvmm_profile_name(a.model.profile),
+                    .source = "probe",
+                    .xcr0 = l.xcr0_supported,
+                    .xss = l.xss_supported,
+                    .cpus = a.model.cpus,
+                };
+                out = cvmm_cpuid_format_json(&m.seen, &meta);
+        } else {
+                out = cvmm_cpuid_format_raw(&m.seen);
+        }
+        cpumodel_free(&m);
+        if (!out) {
+                cli_error("cpuid probe: out of memory");
+                goto out_v0;
+        }
+        rc = cli_write(out) ? EXIT_HOST : EXIT_OK;
+        free(out);
+out_v0:
+        cvmm_cpuid_free(&v0);
+out_tables:
+        cvmm_cpuid_free(&t);
+        cvmm_cpuid_free(&source);
+        return rc;
+}
+
 int cli_cpuid(int argc, char **argv)
 {
         if (argc < 2) {
-                cli_error("cpuid: expected show, check or diff (try cvmm --help)");
+                cli_error("cpuid: expected show, check, diff or probe (try cvmm --help)");
                 return EXIT_USAGE;
         }
         if (strcmp(argv[1], "show") == 0)
@@ -410,6 +542,8 @@ int cli_cpuid(int argc, char **argv)
                 return cmd_check(argc - 1, argv + 1);
         if (strcmp(argv[1], "diff") == 0)
                 return cmd_diff(argc - 1, argv + 1);
-        cli_error("cpuid: unknown subcommand '%s' (expected show, check or diff)", argv[1]);
+        if (strcmp(argv[1], "probe") == 0)
+                return cmd_probe(argc - 1, argv + 1);
+        cli_error("cpuid: unknown subcommand '%s' (expected show, check, diff or probe)", argv[1]);
         return EXIT_USAGE;
 }

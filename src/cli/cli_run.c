@@ -13,8 +13,11 @@
 #include "cli/cli.h"
 #include "cvmm/profile.h"
 #include "kvm/kvm_cpuid.h"
+#include "cvmm/xsave.h"
+#include "util/strbuf.h"
+#include "vmm/cpumodel.h"
 #include "vmm/metrics.h"
-#include "vmm/probe.h"
+#include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
 #define DEFAULT_MEMORY        (256ull << 20)
@@ -283,6 +286,161 @@ static int write_metrics(const char *path, const char *json)
         return 0;
 }
 
+/* Up to three attributed fields, then a count; NULL on ENOMEM. */
+static char *fields(const struct cvmm_attribution *a)
+{
+        return cpumodel_describe(a, 3);
+}
+
+/* The --features removals the guest still has, because the host forces them on. */
+static void unremovable(const struct run_args *a, const struct cpumodel *m)
+{
+        struct strbuf sb;
+        strbuf_init(&sb);
+        size_t n = 0;
+        for (size_t i = 0; i < a->model.remove.count; i++) {
+                const struct cvmm_feature *f = a->model.remove.items[i];
+                if (cvmm_feature_state(&m->seen, f) == CVMM_PRESENT)
+                        strbuf_printf(&sb, "%s%s", n++ ? ", " : "", f->name);
+        }
+        char *s = strbuf_finish(&sb);
+        if (n && s)
+                fprintf(stderr,
+                        "cvmm: warning: --features could not remove %s: this host's KVM forces "
+                        "%s on, so the guest still has %s (cvmm keeps the guest's view "
+                        "consistent instead of half-removing it)\n",
+                        s, n == 1 ? "it" : "them", n == 1 ? "it" : "them");
+        free(s);
+}
+
+/* Why the kernel will see sizes that disagree, from what the probe read back. */
+static void size_reason(const struct cpumodel *m, char *buf, size_t n)
+{
+        const struct cvmm_linux_boot *b = &m->linux_boot;
+        buf[0] = '\0';
+        if (b->misordered)
+                snprintf(buf, n,
+                         "leaf 0xD gives component offsets out of order (subleaves "
+                         "that read as zero)");
+        if (!b->consistency_problem || b->computed_size == b->kernel_size)
+                return;
+        struct cvmm_xsave_layout l;
+        cvmm_xsave_layout_read(&m->seen, &l);
+        uint64_t mask = b->plan.compacted ? b->plan.xcr0 | b->plan.xss : b->plan.xcr0;
+        uint32_t arch = b->plan.compacted ? cvmm_xsave_compacted_size(&l, mask)
+                                          : cvmm_xsave_standard_size(&l, mask);
+        size_t len = strlen(buf);
+        const char *why =
+            b->kernel_size == CVMM_XSAVE_EXT_START && mask != 3
+                ? "this host's KVM did not update it from the guest's XCR0 (it still gives the "
+                  "size for x87 and SSE)"
+            : b->kernel_size != arch
+                ? "this host's KVM computes it from its own component sizes, not from the "
+                  "subleaves the guest sees"
+                : "the subleaves the guest sees add up to a different size";
+        snprintf(buf + len, n - len,
+                 "%sthe kernel's walk of the 0xD subleaves gives %u bytes, but CPUID 0xD.%d EBX "
+                 "reads %u after XCR0=0x%llx%s: %s",
+                 len ? "; " : "", b->computed_size, b->plan.compacted ? 1 : 0, b->kernel_size,
+                 (unsigned long long)b->plan.xcr0, m->xstate_probed ? " (measured)" : "", why);
+}
+
+/* One line before the guest runs: what Linux will make of the CPUID the guest sees. */
+static void verdict(const struct cpumodel *m)
+{
+        const struct cvmm_linux_boot *b = &m->linux_boot;
+        const char *v = cvmm_linux_version_name(m->linux_version);
+        if (!b->misordered && !b->struct_mismatch && !b->consistency_problem) {
+                fprintf(stderr, "cvmm: pre-boot verdict (Linux %s): %s\n", v, b->verdict);
+                return;
+        }
+        struct strbuf sb;
+        strbuf_init(&sb);
+        size_t k = 0;
+        for (size_t i = 0; i < b->nlines; i++) {
+                const char *l = b->lines[i];
+                if (strncmp(l, "CPUID[", 6) == 0)
+                        continue;
+                strbuf_printf(&sb, "%s\"%s\"", k++ ? ", " : "", l);
+        }
+        char reason[400];
+        size_reason(m, reason, sizeof(reason));
+        char *lines = strbuf_finish(&sb);
+        fprintf(stderr,
+                "cvmm: pre-boot verdict (Linux %s): XSAVE %s; the kernel will print %s%s%s\n", v,
+                b->xsave_used ? "stays enabled" : "is disabled", lines ? lines : "?",
+                reason[0] ? "; why: " : "", reason);
+        free(lines);
+}
+
+/*
+ * Acts on the effective model before the guest runs: the tdx refusal (returns EXIT_USAGE with
+ * one line and nothing else printed), then the notes, then the verdict. Returns EXIT_OK to run.
+ */
+static int report_model(const struct run_args *a, const struct cpumodel *m)
+{
+        bool tdx = a->model.profile == CVMM_PROFILE_TDX;
+        if (!m->enforced && tdx && !a->allow_unenforced) {
+                char *d = fields(&m->last);
+                cli_error("run: the guest would not see the tdx profile's CPUID: %zu field(s) "
+                          "differ: %s; refusing, since the CPU model would be a lie "
+                          "(--allow-unenforced-cpuid runs it anyway)",
+                          m->last.count, d ? d : "?");
+                free(d);
+                return EXIT_USAGE;
+        }
+        if (!m->first.count) {
+                if (a->msr.debug)
+                        fprintf(stderr,
+                                "cvmm: debug: the guest sees exactly the table cvmm set (%u fields "
+                                "compared by the probe vCPU, 1 round): this host's KVM enforces "
+                                "CPUID\n",
+                                m->first.compared);
+        } else {
+                char *d = fields(&m->first);
+                fprintf(stderr,
+                        "cvmm: note: this host's KVM rewrites the %s profile's CPUID table "
+                        "(%zu of %u fields differ in what the guest sees): %s\n",
+                        cvmm_profile_name(a->model.profile), m->first.count, m->first.compared,
+                        d ? d : "?");
+                free(d);
+        }
+        if (m->rec.changed) {
+                struct strbuf sb;
+                strbuf_init(&sb);
+                for (size_t i = 0; i < m->rec.nrestored; i++)
+                        strbuf_printf(&sb, "%s%s", i ? " " : "", m->rec.restored[i]);
+                char *names = strbuf_finish(&sb);
+                char *rest = m->enforced ? NULL : fields(&m->last);
+                fprintf(stderr,
+                        "cvmm: note: reconciled in %u round%s: restored the features KVM forces "
+                        "on (%s) and XSAVE components 0x%llx from KVM_GET_SUPPORTED_CPUID; %s%s\n",
+                        m->rounds, m->rounds == 1 ? "" : "s", names && names[0] ? names : "none",
+                        (unsigned long long)m->rec.comps_restored,
+                        m->enforced ? "the guest now sees the table cvmm checked"
+                                    : "fields that still differ: ",
+                        rest ? rest : "");
+                free(names);
+                free(rest);
+        } else if (!m->enforced) {
+                char *d = fields(&m->last);
+                fprintf(stderr,
+                        "cvmm: warning: the guest does not see the %s profile's CPUID in %zu "
+                        "field(s): %s\n",
+                        cvmm_profile_name(a->model.profile), m->last.count, d ? d : "?");
+                free(d);
+        }
+        if (m->rec.comps_missing)
+                fprintf(stderr,
+                        "cvmm: warning: this host's KVM forces XSAVE components 0x%llx that "
+                        "KVM_GET_SUPPORTED_CPUID does not describe: cvmm cannot give them sizes, "
+                        "so the guest's leaf 0xD stays inconsistent\n",
+                        (unsigned long long)m->rec.comps_missing);
+        unremovable(a, m);
+        verdict(m);
+        return EXIT_OK;
+}
+
 static void run_usage(FILE *f)
 {
         fputs("usage: cvmm run --kernel FILE [--initrd FILE] [--cmdline STRING] [--cpus N]\n"
@@ -315,28 +473,54 @@ int cli_run(int argc, char **argv, uint64_t t_start_ns)
                 return EXIT_USAGE;
         }
         int status = EXIT_HOST;
-        struct cvmm_cpuid_table cpuid;
+        struct cvmm_cpuid_table cpuid, source;
         cvmm_cpuid_init(&cpuid);
+        cvmm_cpuid_init(&source);
         struct vm vm;
         bool vm_ready = false;
-        struct probe_result probe;
-        bool probed = false;
+        struct cpumodel model;
+        bool modelled = false;
         const char *outcome = "host-error";
 
-        struct kvm_host probe_kvm;
-        if (kvm_host_open(&probe_kvm, &err)) {
+        struct kvm_host kh;
+        if (kvm_host_open(&kh, &err)) {
                 cli_error("run: %s (cvmm run needs KVM)", err.msg);
                 goto out;
         }
-        kvm_host_close(&probe_kvm);
-        if (kvm_supported_cpuid(&cpuid, &err)) {
-                cli_error("run: %s", err.msg);
+        if (kvm_supported_cpuid(&source, &err) || cvmm_cpuid_copy(&cpuid, &source)) {
+                cli_error("run: %s", source.count ? "out of memory" : err.msg);
+                kvm_host_close(&kh);
                 goto out;
         }
         struct cvmm_model_result res;
         if (cvmm_model_build(&cpuid, &a.model, &res, &err)) {
                 cli_error("run: %s", err.msg);
+                kvm_host_close(&kh);
                 status = EXIT_USAGE;
+                goto out;
+        }
+        /* The CPUID the guest will really see, computed before its first instruction. */
+        struct cvmm_cpuid_table v0;
+        int mrc = vcpu_cpuid_for(&cpuid, 0, &v0, &err);
+        if (!mrc) {
+                mrc = cpumodel_build(&kh, &source, &v0, a.model.profile == CVMM_PROFILE_HOST,
+                                     CVMM_LINUX_DEFAULT, &model, &err);
+                cvmm_cpuid_free(&v0);
+        }
+        kvm_host_close(&kh);
+        if (mrc) {
+                cli_error("run: CPU model: %s", err.msg);
+                goto out;
+        }
+        modelled = true;
+        if (report_model(&a, &model) != EXIT_OK) {
+                status = EXIT_USAGE;
+                goto out;
+        }
+        /* vCPU 0's reconciled table is the guest's; APIC IDs are set per vCPU. */
+        cvmm_cpuid_free(&cpuid);
+        if (cvmm_cpuid_copy(&cpuid, &model.table)) {
+                cli_error("run: out of memory");
                 goto out;
         }
         struct vm_config cfg = {
@@ -356,32 +540,6 @@ int cli_run(int argc, char **argv, uint64_t t_start_ns)
                 goto out;
         }
         vm_ready = true;
-        if (probe_cpuid(&vm.kvm, &cpuid, &probe, &err)) {
-                cli_error("run: CPUID enforcement probe: %s", err.msg);
-                goto out;
-        }
-        probed = true;
-        const char *pname = cvmm_profile_name(a.model.profile);
-        if (!probe.enforced) {
-                bool tdx = a.model.profile == CVMM_PROFILE_TDX;
-                if (tdx && !a.allow_unenforced) {
-                        cli_error("run: this host's KVM does not enforce the guest's CPUID "
-                                  "(%u of %u fields came back as this CPU's own values, e.g. "
-                                  "%s): refusing the tdx profile, whose CPU model would be a "
-                                  "lie; --allow-unenforced-cpuid runs it anyway",
-                                  probe.differ_native, probe.compared,
-                                  probe.example[0] ? probe.example : "the marker leaf");
-                        status = EXIT_USAGE;
-                        outcome = "refused";
-                        goto out;
-                }
-                fprintf(stderr,
-                        "cvmm: warning: this host's KVM does not enforce the guest's CPUID: the "
-                        "guest sees this CPU's own CPUID, not the %s profile (%u of %u fields "
-                        "differ, e.g. %s)\n",
-                        pname, probe.differ, probe.compared,
-                        probe.example[0] ? probe.example : "the marker leaf");
-        }
         int o = vm_run(&vm, &err);
         if (o < 0) {
                 cli_error("run: %s", err.msg);
@@ -413,7 +571,7 @@ out:
                 struct run_summary s = {.outcome = outcome,
                                         .exit_status = status,
                                         .profile = cvmm_profile_name(a.model.profile),
-                                        .probe = probed ? &probe : NULL,
+                                        .model = modelled ? &model : NULL,
                                         .kernel_kind = boot_kind_name(img.kind)};
                 if (!vm.stats.t_end_ns)
                         vm.stats.t_end_ns = vm_now_ns();
@@ -427,7 +585,10 @@ out:
         }
         if (vm_ready)
                 vm_destroy(&vm);
+        if (modelled)
+                cpumodel_free(&model);
         cvmm_cpuid_free(&cpuid);
+        cvmm_cpuid_free(&source);
         boot_image_free(&img);
         return status;
 }

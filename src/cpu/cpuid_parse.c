@@ -286,10 +286,59 @@ int cvmm_cpuid_parse(struct cvmm_cpuid_table *t, const char *buf, size_t len, co
         return 0;
 }
 
+/* Reads all of standard input (a pipe or a file), up to CVMM_MAX_INPUT bytes. */
+static int load_stdin(struct cvmm_cpuid_table *t, enum cvmm_cpuid_format *fmt_out,
+                      struct cvmm_err *err)
+{
+        static const char name[] = "<stdin>";
+        size_t cap = 65536, len = 0;
+        char *buf = malloc(cap + 1);
+        if (!buf)
+                return cvmm_errf(err, "%s: out of memory", name);
+        for (;;) {
+                if (len == cap) {
+                        if (cap >= CVMM_MAX_INPUT) {
+                                free(buf);
+                                return cvmm_errf(err,
+                                                 "%s: too large for a CPUID dump (over %llu bytes)",
+                                                 name, (unsigned long long)CVMM_MAX_INPUT);
+                        }
+                        cap = cap * 2 > CVMM_MAX_INPUT ? CVMM_MAX_INPUT : cap * 2;
+                        char *nb = realloc(buf, cap + 1);
+                        if (!nb) {
+                                free(buf);
+                                return cvmm_errf(err, "%s: out of memory", name);
+                        }
+                        buf = nb;
+                }
+                ssize_t r = read(STDIN_FILENO, buf + len, cap - len);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0) {
+                        int e = errno;
+                        free(buf);
+                        return cvmm_errf(err, "%s: read failed: %s", name, strerror(e));
+                }
+                if (r == 0)
+                        break;
+                len += (size_t)r;
+        }
+        buf[len] = '\0';
+        if (len == 0) {
+                free(buf);
+                return cvmm_errf(err, "%s: empty input", name);
+        }
+        int rc = cvmm_cpuid_parse(t, buf, len, name, fmt_out, err);
+        free(buf);
+        return rc;
+}
+
 int cvmm_cpuid_load(struct cvmm_cpuid_table *t, const char *path, enum cvmm_cpuid_format *fmt_out,
                     struct cvmm_err *err)
 {
         cvmm_cpuid_init(t);
+        if (strcmp(path, "-") == 0)
+                return load_stdin(t, fmt_out, err);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return cvmm_errf(err, "%s: cannot open: %s", path, strerror(errno));

@@ -197,3 +197,31 @@ const char *cvmm_reg_name(enum cvmm_reg reg)
         static const char *const names[CVMM_NREGS] = {"eax", "ebx", "ecx", "edx"};
         return reg < CVMM_NREGS ? names[reg] : "?";
 }
+
+bool cvmm_cpuid_leaf_indexed(uint32_t leaf)
+{
+        switch (leaf) {
+        case 0x4:
+        case 0x7:
+        case 0xb:
+        case 0xd:
+        case 0xf:
+        case 0x10:
+        case 0x12:
+        case 0x14:
+        case 0x17:
+        case 0x18:
+        case 0x1d:
+        case 0x1e:
+        case 0x1f:
+        case 0x20:
+        case 0x23:
+        case 0x24:
+        case 0x8000001d:
+        case 0x80000020:
+        case 0x80000026:
+                return true;
+        default:
+                return false;
+        }
+}

@@ -111,31 +111,9 @@ int kvm_vcpu_set_cpuid(int vcpu, const struct cvmm_cpuid_table *t, struct cvmm_e
                  * marks them by having a subleaf other than 0, or by being one of the leaves
                  * the SDM defines as indexed.
                  */
-                switch (e->leaf) {
-                case 0x4:
-                case 0x7:
-                case 0xb:
-                case 0xd:
-                case 0xf:
-                case 0x10:
-                case 0x12:
-                case 0x14:
-                case 0x17:
-                case 0x18:
-                case 0x1d:
-                case 0x1e:
-                case 0x1f:
-                case 0x20:
-                case 0x23:
-                case 0x24:
-                case 0x8000001d:
-                case 0x80000020:
-                case 0x80000026:
-                        k->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
-                        break;
-                default:
-                        k->flags = e->subleaf ? KVM_CPUID_FLAG_SIGNIFCANT_INDEX : 0;
-                }
+                k->flags = cvmm_cpuid_leaf_indexed(e->leaf) || e->subleaf
+                               ? KVM_CPUID_FLAG_SIGNIFCANT_INDEX
+                               : 0;
                 k->eax = e->regs[CVMM_EAX];
                 k->ebx = e->regs[CVMM_EBX];
                 k->ecx = e->regs[CVMM_ECX];

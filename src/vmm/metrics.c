@@ -114,19 +114,15 @@ char *metrics_json(const struct vm *vm, const struct run_summary *s)
         if (vm->stats.t_end_ns)
                 json_object_object_add(root, "time_to_end_us",
                                        u64((vm->stats.t_end_ns - t0) / 1000));
-        if (s->probe) {
+        if (s->model) {
+                const struct cpumodel *m = s->model;
                 json_object *p = json_object_new_object();
-                json_object_object_add(p, "enforced", json_object_new_boolean(s->probe->enforced));
-                json_object_object_add(p, "fields_compared", u64(s->probe->compared));
-                json_object_object_add(p, "fields_differing", u64(s->probe->differ));
-                json_object_object_add(p, "differing_fields_showing_host_value",
-                                       u64(s->probe->differ_native));
-                json_object_object_add(p, "marker_seen",
-                                       json_object_new_boolean(s->probe->marker_seen));
-                if (s->probe->example[0])
-                        json_object_object_add(p, "first_difference",
-                                               json_object_new_string(s->probe->example));
+                /* Whether this host's KVM kept the profile's table as cvmm built it. */
+                json_object_object_add(p, "enforced", json_object_new_boolean(!m->first.count));
+                json_object_object_add(p, "fields_compared", u64(m->first.compared));
+                json_object_object_add(p, "fields_differing", u64(m->first.count));
                 json_object_object_add(root, "cpuid_probe", p);
+                json_object_object_add(root, "cpu_model", cpumodel_json(m));
         }
         json_object *h = json_object_new_object();
         json_object_object_add(h, "differences", json_object_new_int(vm->stats.handoff_diffs));

@@ -3,14 +3,14 @@
 #ifndef CVMM_METRICS_H
 #define CVMM_METRICS_H
 
-#include "vmm/probe.h"
+#include "vmm/cpumodel.h"
 #include "vmm/vm.h"
 
 struct run_summary {
         const char *outcome; /* poweroff, reboot, fault, host-error */
         int exit_status;
         const char *profile;
-        const struct probe_result *probe; /* NULL when not run */
+        const struct cpumodel *model; /* NULL when not computed */
         const char *kernel_kind;
 };
 

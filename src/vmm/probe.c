@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include <cpuid.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,26 +8,38 @@
 
 #include "vmm/probe.h"
 
+/* Guest-physical layout (real mode, DS = 0: everything below 64 KiB). */
 #define PROBE_MEM     0x10000u
+#define PROBE_IVT     0x0000u /* real-mode interrupt vectors: #UD and #GP go to handlers */
+#define PROBE_STACK   0x0ff0u
 #define PROBE_CODE    0x1000u
+#define PROBE_XPARAM  0x1e00u /* phase 2 in: XCR0 lo/hi, XSS lo/hi */
+#define PROBE_XSTEP   0x1e40u /* phase 2 out: last step reached, then the vector */
+#define PROBE_XRES    0x1e50u /* phase 2 out: 0xD.0 and 0xD.1 regs */
 #define PROBE_LIST    0x2000u /* u32 count, then {leaf, subleaf} pairs */
-#define PROBE_RESULTS 0x8000u /* 16 bytes per pair */
-#define PROBE_MAX     2000u   /* results end below 0x10000 */
-#define MARKER_LEAF   0x40000000u
+#define PROBE_RESULTS 0x5000u /* 16 bytes per pair */
+#define PROBE_MAX     1500u   /* the list ends below 0x5000, the results below 0x10000 */
 
-/* Real-mode guest: CPUID for each listed (leaf, subleaf), results stored in order, then HLT. */
-extern const unsigned char cvmm_probe_code[], cvmm_probe_code_end[];
+/*
+ * Phase 1 executes CPUID for each listed (leaf, subleaf) and stores the answers in order.
+ * Phase 2 sets CR4.OSXSAVE, writes IA32_XSS when asked, XSETBV, then CPUID 0xD.0/0xD.1; it
+ * records each step so that a fault (through the #GP/#UD vectors) says where it happened.
+ */
+extern const unsigned char cvmm_probe_code[], cvmm_probe_p2[], cvmm_probe_gp[], cvmm_probe_ud[],
+    cvmm_probe_code_end[];
 __asm__(".pushsection .rodata\n"
-        ".globl cvmm_probe_code\n"
-        ".globl cvmm_probe_code_end\n"
+        ".globl cvmm_probe_code\n.globl cvmm_probe_p2\n.globl cvmm_probe_gp\n"
+        ".globl cvmm_probe_ud\n.globl cvmm_probe_code_end\n"
         "cvmm_probe_code:\n"
         ".code16\n"
         "xorw %ax, %ax\n"
         "movw %ax, %ds\n"
+        "movw %ax, %ss\n"
+        "movw $0x0ff0, %sp\n"
         "movl $0x2000, %esi\n"
         "movl (%esi), %ebp\n"
         "addl $4, %esi\n"
-        "movl $0x8000, %edi\n"
+        "movl $0x5000, %edi\n"
         "1: testl %ebp, %ebp\n"
         "jz 2f\n"
         "movl (%esi), %eax\n"
@@ -44,54 +55,83 @@ __asm__(".pushsection .rodata\n"
         "jmp 1b\n"
         "2: hlt\n"
         "jmp 2b\n"
+        "cvmm_probe_p2:\n"
+        "xorw %ax, %ax\n"
+        "movw %ax, %ds\n"
+        "movw %ax, %ss\n"
+        "movw $0x0ff0, %sp\n"
+        "movl $1, 0x1e40\n"
+        "movl %cr4, %eax\n"
+        "orl $0x40000, %eax\n"
+        "movl %eax, %cr4\n"
+        "movl $2, 0x1e40\n"
+        "movl 0x1e08, %eax\n"
+        "movl 0x1e0c, %edx\n"
+        "movl %eax, %ecx\n"
+        "orl %edx, %ecx\n"
+        "jz 3f\n"
+        "movl $0xda0, %ecx\n"
+        "wrmsr\n"
+        "3: movl $3, 0x1e40\n"
+        "movl 0x1e00, %eax\n"
+        "movl 0x1e04, %edx\n"
+        "xorl %ecx, %ecx\n"
+        "xsetbv\n"
+        "movl $4, 0x1e40\n"
+        "movl $0xd, %eax\n"
+        "xorl %ecx, %ecx\n"
+        "cpuid\n"
+        "movl %eax, 0x1e50\n"
+        "movl %ebx, 0x1e54\n"
+        "movl %ecx, 0x1e58\n"
+        "movl %edx, 0x1e5c\n"
+        "movl $0xd, %eax\n"
+        "movl $1, %ecx\n"
+        "cpuid\n"
+        "movl %eax, 0x1e60\n"
+        "movl %ebx, 0x1e64\n"
+        "movl %ecx, 0x1e68\n"
+        "movl %edx, 0x1e6c\n"
+        "movl $5, 0x1e40\n"
+        "4: hlt\n"
+        "jmp 4b\n"
+        "cvmm_probe_gp:\n"
+        "movl $13, 0x1e44\n"
+        "5: hlt\n"
+        "jmp 5b\n"
+        "cvmm_probe_ud:\n"
+        "movl $6, 0x1e44\n"
+        "jmp 5b\n"
         ".code64\n"
         "cvmm_probe_code_end:\n"
         ".popsection\n");
 
-uint32_t probe_dynamic_mask(uint32_t leaf, uint32_t subleaf, enum cvmm_reg reg)
-{
-        switch (leaf) {
-        case 0x1:
-                if (reg == CVMM_EBX)
-                        return 0xff000000u; /* initial APIC ID */
-                if (reg == CVMM_ECX)
-                        return 1u << 27; /* OSXSAVE mirrors CR4 */
-                return 0;
-        case 0x7:
-                return subleaf == 0 && reg == CVMM_ECX ? 1u << 4 : 0; /* OSPKE mirrors CR4 */
-        case 0xb:
-        case 0x1f:
-                return reg == CVMM_EDX ? 0xffffffffu : 0; /* x2APIC ID */
-        case 0xd:
-                /* sizes for the current XCR0 / XCR0|XSS */
-                return (subleaf == 0 || subleaf == 1) && reg == CVMM_EBX ? 0xffffffffu : 0;
-        case 0x8000001e:
-                return reg == CVMM_EAX ? 0xffffffffu : 0; /* extended APIC ID */
-        default:
-                return 0;
-        }
-}
-
-struct probe_vm {
+struct probe {
+        const struct kvm_host *h;
         int vm, vcpu;
         struct kvm_run *run;
         uint8_t *mem;
+        uint32_t max_basic, max_hv, max_ext; /* the maxima the last sweep list covered */
+        const struct cvmm_cpuid_table *t;
 };
 
-static void probe_vm_free(const struct kvm_host *h, struct probe_vm *p)
+void probe_close(struct probe *p)
 {
+        if (!p)
+                return;
         if (p->run)
-                munmap(p->run, (size_t)h->run_size);
+                munmap(p->run, (size_t)p->h->run_size);
         if (p->vcpu >= 0)
                 close(p->vcpu);
         if (p->vm >= 0)
                 close(p->vm);
         if (p->mem)
                 munmap(p->mem, PROBE_MEM);
+        free(p);
 }
 
-/* Runs the probe guest until HLT; returns 0 or -1. */
-static int probe_vm_run(struct probe_vm *p, struct cvmm_err *err)
+/* Runs the probe vCPU from entry until HLT; returns 0 or -1. */
+static int probe_run(struct probe *p, size_t entry, struct cvmm_err *err)
 {
         struct kvm_sregs s;
         if (KVM_CHECKED(p->vcpu, KVM_GET_SREGS, &s, err) < 0)
@@ -100,7 +140,7 @@ static int probe_vm_run(struct probe_vm *p, struct cvmm_err *err)
         s.cs.selector = 0;
         if (KVM_CHECKED(p->vcpu, KVM_SET_SREGS, &s, err) < 0)
                 return -1;
-        struct kvm_regs r = {.rip = PROBE_CODE, .rflags = 2};
+        struct kvm_regs r = {.rip = PROBE_CODE + entry, .rflags = 2};
         if (KVM_CHECKED(p->vcpu, KVM_SET_REGS, &r, err) < 0)
                 return -1;
         for (int i = 0; i < 16; i++) {
@@ -118,79 +158,184 @@ static int probe_vm_run(struct probe_vm *p, struct cvmm_err *err)
         return cvmm_errf(err, "probe vCPU: KVM_RUN interrupted repeatedly");
 }
 
-int probe_cpuid(const struct kvm_host *h, const struct cvmm_cpuid_table *t,
-                struct probe_result *out, struct cvmm_err *err)
+static void set_vector(uint8_t *mem, unsigned vec, const unsigned char *handler)
 {
-        memset(out, 0, sizeof(*out));
-        struct cvmm_cpuid_table pt;
-        if (cvmm_cpuid_copy(&pt, t))
-                return cvmm_errf(err, "probe: out of memory");
-        pt.trace = false;
-        /* A marker no CPU reports: whatever else matches by chance, this cannot. */
-        static const char sig[12] = "cvmmPROBE!!!";
-        struct cvmm_cpuid_entry m = {.leaf = MARKER_LEAF};
-        const struct cvmm_cpuid_entry *old = cvmm_cpuid_get(&pt, MARKER_LEAF, 0);
-        m.regs[CVMM_EAX] = old ? old->regs[CVMM_EAX] : MARKER_LEAF;
-        memcpy(&m.regs[CVMM_EBX], sig, 4);
-        memcpy(&m.regs[CVMM_ECX], sig + 4, 4);
-        memcpy(&m.regs[CVMM_EDX], sig + 8, 4);
-        if (cvmm_cpuid_put(&pt, &m)) {
-                cvmm_cpuid_free(&pt);
-                return cvmm_errf(err, "probe: out of memory");
-        }
-        size_t n = pt.count < PROBE_MAX ? pt.count : PROBE_MAX;
+        uint16_t off = (uint16_t)(PROBE_CODE + (size_t)(handler - cvmm_probe_code)), seg = 0;
+        memcpy(mem + PROBE_IVT + 4 * vec, &off, 2);
+        memcpy(mem + PROBE_IVT + 4 * vec + 2, &seg, 2);
+}
 
-        struct probe_vm p = {.vm = -1, .vcpu = -1};
-        int rc = -1;
-        p.mem = mmap(NULL, PROBE_MEM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p.mem == MAP_FAILED) {
-                p.mem = NULL;
-                cvmm_errf(err, "probe: mmap: out of memory");
-                goto out;
+int probe_open(const struct kvm_host *h, const struct cvmm_cpuid_table *t, struct probe **out,
+               struct cvmm_cpuid_table *kvm_out, struct cvmm_err *err)
+{
+        cvmm_cpuid_init(kvm_out);
+        struct probe *p = calloc(1, sizeof(*p));
+        if (!p)
+                return cvmm_errf(err, "probe: out of memory");
+        p->h = h;
+        p->vm = p->vcpu = -1;
+        p->t = t;
+        p->mem = mmap(NULL, PROBE_MEM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p->mem == MAP_FAILED) {
+                p->mem = NULL;
+                probe_close(p);
+                return cvmm_errf(err, "probe: mmap: out of memory");
         }
-        size_t code = (size_t)(cvmm_probe_code_end - cvmm_probe_code);
-        memcpy(p.mem + PROBE_CODE, cvmm_probe_code, code);
-        uint32_t cnt = (uint32_t)n;
-        memcpy(p.mem + PROBE_LIST, &cnt, 4);
-        for (size_t i = 0; i < n; i++) {
-                memcpy(p.mem + PROBE_LIST + 4 + 8 * i, &pt.entries[i].leaf, 4);
-                memcpy(p.mem + PROBE_LIST + 8 + 8 * i, &pt.entries[i].subleaf, 4);
+        memcpy(p->mem + PROBE_CODE, cvmm_probe_code,
+               (size_t)(cvmm_probe_code_end - cvmm_probe_code));
+        set_vector(p->mem, 6, cvmm_probe_ud);
+        set_vector(p->mem, 13, cvmm_probe_gp);
+        p->vm = kvm_vm_create(h, err);
+        if (p->vm < 0 || kvm_vm_map(p->vm, 0, 0, PROBE_MEM, p->mem, err) ||
+            kvm_vcpu_create(h, p->vm, 0, &p->vcpu, &p->run, err) ||
+            kvm_vcpu_set_cpuid(p->vcpu, t, err) || kvm_vcpu_get_cpuid(p->vcpu, kvm_out, err)) {
+                probe_close(p);
+                return -1;
         }
-        p.vm = kvm_vm_create(h, err);
-        if (p.vm < 0)
-                goto out;
-        if (kvm_vm_map(p.vm, 0, 0, PROBE_MEM, p.mem, err) ||
-            kvm_vcpu_create(h, p.vm, 0, &p.vcpu, &p.run, err) ||
-            kvm_vcpu_set_cpuid(p.vcpu, &pt, err) || probe_vm_run(&p, err))
-                goto out;
+        *out = p;
+        return 0;
+}
 
-        for (size_t i = 0; i < n; i++) {
-                const struct cvmm_cpuid_entry *e = &pt.entries[i];
-                uint32_t seen[4], native[4];
-                memcpy(seen, p.mem + PROBE_RESULTS + 16 * i, 16);
-                __cpuid_count(e->leaf, e->subleaf, native[0], native[1], native[2], native[3]);
-                if (e->leaf == MARKER_LEAF)
-                        out->marker_seen = memcmp(&seen[1], &e->regs[1], 12) == 0;
-                for (int r = 0; r < CVMM_NREGS; r++) {
-                        uint32_t keep = ~probe_dynamic_mask(e->leaf, e->subleaf, r);
-                        out->compared++;
-                        if ((seen[r] & keep) == (e->regs[r] & keep))
-                                continue;
-                        out->differ++;
-                        if ((seen[r] & keep) == (native[r] & keep))
-                                out->differ_native++;
-                        if (!out->example[0])
-                                snprintf(out->example, sizeof(out->example),
-                                         "leaf 0x%x.%u %s: table 0x%08x, guest saw 0x%08x, "
-                                         "this CPU 0x%08x",
-                                         e->leaf, e->subleaf, cvmm_reg_name(r), e->regs[r], seen[r],
-                                         native[r]);
-                }
+struct sweep_list {
+        uint32_t pairs[PROBE_MAX][2];
+        uint32_t n;
+        bool full;
+};
+
+static void list_add(struct sweep_list *l, uint32_t leaf, uint32_t sub)
+{
+        if (l->n < PROBE_MAX) {
+                l->pairs[l->n][0] = leaf;
+                l->pairs[l->n][1] = sub;
+                l->n++;
+        } else {
+                l->full = true;
         }
-        out->enforced = out->differ == 0 && out->marker_seen;
-        rc = 0;
-out:
-        probe_vm_free(h, &p);
-        cvmm_cpuid_free(&pt);
+}
+
+/* The highest subleaf of leaf listed in t (0 when none). */
+static uint32_t top_subleaf(const struct cvmm_cpuid_table *t, uint32_t leaf)
+{
+        uint32_t top = 0;
+        for (size_t i = 0; i < t->count; i++)
+                if (t->entries[i].leaf == leaf && t->entries[i].subleaf > top)
+                        top = t->entries[i].subleaf;
+        return top;
+}
+
+/* One range of leaves [first, last], each with the subleaves a guest can ask for. */
+static void list_range(struct sweep_list *l, const struct cvmm_cpuid_table *t, uint32_t first,
+                       uint32_t last)
+{
+        for (uint32_t leaf = first; leaf <= last && !l->full; leaf++) {
+                uint32_t subs = 1;
+                if (leaf == 0xd)
+                        subs = 64;
+                else if (cvmm_cpuid_leaf_indexed(leaf))
+                        subs = top_subleaf(t, leaf) + 1 > 8 ? top_subleaf(t, leaf) + 1 : 8;
+                for (uint32_t s = 0; s < subs && s < 256; s++)
+                        list_add(l, leaf, s);
+                if (leaf == last)
+                        break;
+        }
+}
+
+static uint32_t clamp_max(uint32_t seen, uint32_t base)
+{
+        return seen < base ? base : seen - base > 0xff ? base + 0xff : seen;
+}
+
+static bool listed(const struct sweep_list *l, uint32_t leaf, uint32_t sub)
+{
+        for (uint32_t i = 0; i < l->n; i++)
+                if (l->pairs[i][0] == leaf && l->pairs[i][1] == sub)
+                        return true;
+        return false;
+}
+
+/* Sweeps with the current maxima; results into seen. */
+static int sweep_once(struct probe *p, struct sweep_list *l, struct cvmm_cpuid_table *seen,
+                      struct cvmm_err *err)
+{
+        l->n = 0;
+        l->full = false;
+        list_range(l, p->t, 0, p->max_basic);
+        list_range(l, p->t, 0x40000000u, p->max_hv);
+        list_range(l, p->t, 0x80000000u, p->max_ext);
+        for (size_t i = 0; i < p->t->count; i++)
+                if (!listed(l, p->t->entries[i].leaf, p->t->entries[i].subleaf))
+                        list_add(l, p->t->entries[i].leaf, p->t->entries[i].subleaf);
+        if (l->full)
+                return cvmm_errf(err, "probe: more than %u CPUID leaves and subleaves to sweep",
+                                 PROBE_MAX);
+        memcpy(p->mem + PROBE_LIST, &l->n, 4);
+        memcpy(p->mem + PROBE_LIST + 4, l->pairs, 8 * (size_t)l->n);
+        if (probe_run(p, 0, err))
+                return -1;
+        cvmm_cpuid_free(seen);
+        cvmm_cpuid_init(seen);
+        for (uint32_t i = 0; i < l->n; i++) {
+                struct cvmm_cpuid_entry e = {.leaf = l->pairs[i][0], .subleaf = l->pairs[i][1]};
+                memcpy(e.regs, p->mem + PROBE_RESULTS + 16 * (size_t)i, 16);
+                if (cvmm_cpuid_put(seen, &e))
+                        return cvmm_errf(err, "probe: out of memory");
+        }
+        return 0;
+}
+
+int probe_sweep(struct probe *p, struct cvmm_cpuid_table *seen, struct cvmm_err *err)
+{
+        cvmm_cpuid_init(seen);
+        struct sweep_list *l = malloc(sizeof(*l));
+        if (!l)
+                return cvmm_errf(err, "probe: out of memory");
+        p->max_basic = clamp_max(cvmm_cpuid_reg(p->t, 0, 0, CVMM_EAX), 0);
+        p->max_hv = clamp_max(cvmm_cpuid_reg(p->t, 0x40000000u, 0, CVMM_EAX), 0x40000000u);
+        p->max_ext = clamp_max(cvmm_cpuid_reg(p->t, 0x80000000u, 0, CVMM_EAX), 0x80000000u);
+        if (p->max_basic > 0xff)
+                p->max_basic = 0xff;
+        int rc = 0;
+        /* The guest may see larger maxima than the table's: sweep again to cover them. */
+        for (int pass = 0; pass < 2 && !rc; pass++) {
+                rc = sweep_once(p, l, seen, err);
+                if (rc)
+                        break;
+                uint32_t b = cvmm_cpuid_reg(seen, 0, 0, CVMM_EAX);
+                uint32_t hv =
+                    clamp_max(cvmm_cpuid_reg(seen, 0x40000000u, 0, CVMM_EAX), 0x40000000u);
+                uint32_t x = clamp_max(cvmm_cpuid_reg(seen, 0x80000000u, 0, CVMM_EAX), 0x80000000u);
+                b = b > 0xff ? 0xff : b;
+                if (b <= p->max_basic && hv <= p->max_hv && x <= p->max_ext)
+                        break;
+                p->max_basic = b > p->max_basic ? b : p->max_basic;
+                p->max_hv = hv > p->max_hv ? hv : p->max_hv;
+                p->max_ext = x > p->max_ext ? x : p->max_ext;
+        }
+        free(l);
+        if (rc)
+                cvmm_cpuid_free(seen);
         return rc;
+}
+
+int probe_xstate(struct probe *p, uint64_t xcr0, uint64_t xss, struct probe_xstate *r,
+                 struct cvmm_err *err)
+{
+        static const char *const steps[] = {"start",  "setting CR4.OSXSAVE", "writing IA32_XSS",
+                                            "XSETBV", "CPUID 0xD",           "done"};
+        memset(r, 0, sizeof(*r));
+        uint32_t in[4] = {(uint32_t)xcr0, (uint32_t)(xcr0 >> 32), (uint32_t)xss,
+                          (uint32_t)(xss >> 32)};
+        memcpy(p->mem + PROBE_XPARAM, in, sizeof(in));
+        memset(p->mem + PROBE_XSTEP, 0, 0x30);
+        if (probe_run(p, (size_t)(cvmm_probe_p2 - cvmm_probe_code), err))
+                return -1;
+        uint32_t step, vec;
+        memcpy(&step, p->mem + PROBE_XSTEP, 4);
+        memcpy(&vec, p->mem + PROBE_XSTEP + 4, 4);
+        r->step = steps[step < 6 ? step : 0];
+        r->vector = vec;
+        r->done = step == 5 && !vec;
+        memcpy(r->d0, p->mem + PROBE_XRES, 16);
+        memcpy(r->d1, p->mem + PROBE_XRES + 16, 16);
+        return 0;
 }

@@ -1,32 +1,52 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Does this host's KVM make a guest see the CPUID table it is given? A one-vCPU probe VM runs
- * CPUID for every entry of the table (plus a marker leaf) and the answers are compared with the
- * table and with this CPU's own CPUID, field by field.
+ * The probe vCPU: a one-vCPU real-mode VM that is handed a CPUID table exactly as a guest's
+ * vCPU would be, then executes CPUID over every leaf and subleaf a guest can query, so cvmm
+ * knows the CPUID a guest really sees (not what it meant to set). A second phase programs XCR0
+ * (and IA32_XSS) as a kernel would and reads the XSAVE sizes back.
  */
 #ifndef CVMM_PROBE_H
 #define CVMM_PROBE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "cvmm/cpuid.h"
 #include "cvmm/err.h"
 #include "kvm/kvm.h"
 
-struct probe_result {
-        bool enforced;          /* every compared field equals the table */
-        unsigned compared;      /* fields compared (dynamic fields excluded) */
-        unsigned differ;        /* fields the guest saw differently from the table */
-        unsigned differ_native; /* ... of which the guest saw this CPU's own value */
-        bool marker_seen;       /* the probe's marker leaf came back */
-        char example[200];      /* the first differing field, when any */
+struct probe;
+
+/*
+ * Creates the probe VM and hands it t (KVM_SET_CPUID2), then reads back what KVM kept
+ * (KVM_GET_CPUID2) into kvm_out. Returns 0, or -1 when the host failed (err says what).
+ */
+int probe_open(const struct kvm_host *h, const struct cvmm_cpuid_table *t, struct probe **out,
+               struct cvmm_cpuid_table *kvm_out, struct cvmm_err *err);
+
+/*
+ * Executes CPUID for every leaf and subleaf a guest can query: basic leaves up to the maximum
+ * the guest sees, the 0x40000000 range, the extended leaves, subleaves 0-63 of 0xD, at least
+ * 0-7 of every indexed leaf, and every entry of the table. seen gets what the guest saw (CR4 as
+ * at reset, XCR0 = x87). Returns 0 or -1 with err.
+ */
+int probe_sweep(struct probe *p, struct cvmm_cpuid_table *seen, struct cvmm_err *err);
+
+/* What the guest reads after programming XCR0/XSS. */
+struct probe_xstate {
+        bool done;       /* XSETBV (and the XSS write) succeeded */
+        unsigned vector; /* else: the exception taken (13 #GP, 6 #UD), 0 if none */
+        const char *step;
+        uint32_t d0[4], d1[4]; /* CPUID 0xD.0 and 0xD.1 afterwards */
 };
 
-/* Whether (leaf, subleaf, reg) is a field KVM or the CPU computes at run time (mask, 0: none). */
-uint32_t probe_dynamic_mask(uint32_t leaf, uint32_t subleaf, enum cvmm_reg reg);
+/*
+ * Sets CR4.OSXSAVE, writes IA32_XSS (when xss is nonzero) and XCR0, then executes CPUID 0xD.0
+ * and 0xD.1. Returns 0 (r says what happened, including a fault) or -1 when the host failed.
+ */
+int probe_xstate(struct probe *p, uint64_t xcr0, uint64_t xss, struct probe_xstate *r,
+                 struct cvmm_err *err);
 
-/* Runs the probe against table t. Returns 0, or -1 when the host failed (err says what). */
-int probe_cpuid(const struct kvm_host *h, const struct cvmm_cpuid_table *t,
-                struct probe_result *out, struct cvmm_err *err);
+void probe_close(struct probe *p);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "boot/layout.h"
 #include "vmm/vcpu.h"
+#include "cvmm/effective.h"
 #include "vmm/vm.h"
 
 #define KICK_SIGNAL SIGUSR1
@@ -402,7 +403,7 @@ static void check_handoff(struct vm *vm, int fd, const struct cvmm_cpuid_table *
                 const struct cvmm_cpuid_entry *a = &set->entries[i];
                 const struct cvmm_cpuid_entry *b = cvmm_cpuid_get(&got, a->leaf, a->subleaf);
                 for (int r = 0; r < CVMM_NREGS; r++) {
-                        uint32_t keep = ~probe_dynamic_mask(a->leaf, a->subleaf, r);
+                        uint32_t keep = ~cvmm_cpuid_dynamic_mask(a->leaf, a->subleaf, r);
                         uint32_t bv = b ? b->regs[r] : 0;
                         if ((a->regs[r] & keep) == (bv & keep))
                                 continue;

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/strbuf.h"
+#include "vmm/cpumodel.h"
+
+void cpumodel_free(struct cpumodel *m)
+{
+        cvmm_cpuid_free(&m->table);
+        cvmm_cpuid_free(&m->kvm);
+        cvmm_cpuid_free(&m->seen);
+        cvmm_attribution_free(&m->first);
+        cvmm_attribution_free(&m->last);
+        cvmm_check_report_free(&m->check);
+}
+
+/* Adds one round's reconcile changes to the merged report. */
+static void merge(struct cvmm_reconcile_report *all, const struct cvmm_reconcile_report *r)
+{
+        all->changed |= r->changed;
+        for (size_t i = 0; i < r->nrestored && all->nrestored < CVMM_RECONCILE_MAX_NAMES; i++)
+                all->restored[all->nrestored++] = r->restored[i];
+        for (size_t i = 0; i < r->nremoved && all->nremoved < CVMM_RECONCILE_MAX_NAMES; i++)
+                all->removed[all->nremoved++] = r->removed[i];
+        all->other_bits += r->other_bits;
+        all->comps_restored |= r->comps_restored;
+        all->comps_missing |= r->comps_missing;
+        all->comps_removed |= r->comps_removed;
+}
+
+int cpumodel_build(const struct kvm_host *h, const struct cvmm_cpuid_table *source,
+                   const struct cvmm_cpuid_table *intended, bool reconcile,
+                   enum cvmm_linux_version lv, struct cpumodel *m, struct cvmm_err *err)
+{
+        memset(m, 0, sizeof(*m));
+        cvmm_cpuid_init(&m->table);
+        cvmm_cpuid_init(&m->kvm);
+        cvmm_cpuid_init(&m->seen);
+        m->linux_version = lv;
+        if (cvmm_cpuid_copy(&m->table, intended))
+                return cvmm_errf(err, "CPU model: out of memory");
+        m->table.trace = false;
+        struct probe *p = NULL;
+        for (unsigned round = 1; round <= CPUMODEL_MAX_ROUNDS; round++) {
+                probe_close(p);
+                p = NULL;
+                cvmm_cpuid_free(&m->kvm);
+                cvmm_cpuid_free(&m->seen);
+                if (probe_open(h, &m->table, &p, &m->kvm, err) || probe_sweep(p, &m->seen, err))
+                        goto fail;
+                m->rounds = round;
+                cvmm_attribution_free(&m->last);
+                if (cvmm_attribute(&m->table, &m->kvm, &m->seen, &m->last) ||
+                    (round == 1 && cvmm_attribute(&m->table, &m->kvm, &m->seen, &m->first))) {
+                        cvmm_errf(err, "CPU model: out of memory");
+                        goto fail;
+                }
+                if (!m->last.count) {
+                        m->enforced = true;
+                        break;
+                }
+                if (!reconcile || round == CPUMODEL_MAX_ROUNDS)
+                        break;
+                struct cvmm_reconcile_report rep;
+                if (cvmm_reconcile(&m->table, source, &m->seen, &rep)) {
+                        cvmm_errf(err, "CPU model: out of memory");
+                        goto fail;
+                }
+                merge(&m->rec, &rep);
+                if (!rep.changed)
+                        break; /* a fixed point: nothing more cvmm can make agree */
+        }
+        /* Phase 2: XCR0/XSS as the kernel will program them, and the sizes it then reads. */
+        struct cvmm_linux_plan plan;
+        cvmm_linux_plan(&m->seen, lv, &plan);
+        struct cvmm_linux_runtime rt = {0};
+        if (plan.xsave && (plan.features & 3) == 3) {
+                if (probe_xstate(p, plan.xcr0, plan.xss, &m->xstate, err))
+                        goto fail;
+                m->xstate_probed = true;
+                rt.measured = m->xstate.done;
+                rt.d0_ebx = m->xstate.d0[1];
+                rt.d1_ebx = m->xstate.d1[1];
+        }
+        probe_close(p);
+        cvmm_linux_predict(&m->seen, lv, &rt, &m->linux_boot);
+        struct cvmm_check_opts co = {0};
+        cvmm_check(&m->seen, &co, &m->check);
+        if (m->check.oom)
+                return cvmm_errf(err, "CPU model: out of memory"), cpumodel_free(m), -1;
+        return 0;
+fail:
+        probe_close(p);
+        cpumodel_free(m);
+        return -1;
+}
+
+char *cpumodel_describe(const struct cvmm_attribution *a, size_t max)
+{
+        struct strbuf sb;
+        strbuf_init(&sb);
+        for (size_t i = 0; i < a->count && i < max; i++) {
+                char line[400];
+                cvmm_attr_describe(&a->fields[i], line, sizeof(line));
+                strbuf_printf(&sb, "%s%s", i ? "; " : "", line);
+        }
+        if (a->count > max)
+                strbuf_printf(&sb, "; and %zu more field%s", a->count - max,
+                              a->count - max == 1 ? "" : "s");
+        return strbuf_finish(&sb);
+}
+
+static struct json_object *hexs(uint64_t v)
+{
+        char buf[24];
+        snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)v);
+        return json_object_new_string(buf);
+}
+
+struct json_object *cpumodel_linux_json(const struct cvmm_linux_boot *lb, enum cvmm_linux_version v)
+{
+        struct json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "version", json_object_new_string(cvmm_linux_version_name(v)));
+        json_object_object_add(o, "uses_xsave", json_object_new_boolean(lb->xsave_used));
+        json_object_object_add(o, "xcr0", hexs(lb->plan.xcr0));
+        json_object_object_add(o, "xss", hexs(lb->plan.xss));
+        json_object_object_add(o, "xfeatures", hexs(lb->features));
+        json_object_object_add(o, "context_size", json_object_new_int64(lb->context_size));
+        json_object_object_add(o, "user_size", json_object_new_int64(lb->user_size));
+        json_object_object_add(o, "kernel_size", json_object_new_int64(lb->kernel_size));
+        json_object_object_add(o, "computed_size", json_object_new_int64(lb->computed_size));
+        json_object_object_add(o, "misordered", json_object_new_boolean(lb->misordered));
+        json_object_object_add(o, "consistency_problem",
+                               json_object_new_boolean(lb->consistency_problem));
+        struct json_object *lines = json_object_new_array();
+        for (size_t i = 0; i < lb->nlines; i++)
+                json_object_array_add(lines, json_object_new_string(lb->lines[i]));
+        json_object_object_add(o, "lines", lines);
+        json_object_object_add(o, "verdict", json_object_new_string(lb->verdict));
+        return o;
+}
+
+static struct json_object *attribution_json(const struct cvmm_attribution *a)
+{
+        struct json_object *arr = json_object_new_array();
+        for (size_t i = 0; i < a->count; i++) {
+                const struct cvmm_attr_field *f = &a->fields[i];
+                struct json_object *o = json_object_new_object();
+                char d[400];
+                cvmm_attr_describe(f, d, sizeof(d));
+                json_object_object_add(o, "leaf", hexs(f->leaf));
+                json_object_object_add(o, "subleaf", hexs(f->subleaf));
+                json_object_object_add(o, "register",
+                                       json_object_new_string(cvmm_reg_name(f->reg)));
+                json_object_object_add(o, "set_by_cvmm", hexs(f->table));
+                json_object_object_add(o, "kvm_get_cpuid2", hexs(f->kvm));
+                json_object_object_add(o, "guest", hexs(f->guest));
+                json_object_object_add(o, "attributed_to",
+                                       json_object_new_string(f->source == CVMM_ATTR_KVM
+                                                                  ? "kvm-rewrite"
+                                                                  : "guest-neither"));
+                json_object_object_add(o, "description", json_object_new_string(d));
+                json_object_array_add(arr, o);
+        }
+        return arr;
+}
+
+static struct json_object *names_json(const char *const *names, size_t n)
+{
+        struct json_object *arr = json_object_new_array();
+        for (size_t i = 0; i < n; i++)
+                json_object_array_add(arr, json_object_new_string(names[i]));
+        return arr;
+}
+
+struct json_object *cpumodel_json(const struct cpumodel *m)
+{
+        struct json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "rounds", json_object_new_int((int)m->rounds));
+        json_object_object_add(o, "host_kept_table", json_object_new_boolean(!m->first.count));
+        json_object_object_add(o, "guest_sees_table", json_object_new_boolean(m->enforced));
+        json_object_object_add(o, "fields_compared", json_object_new_int64(m->last.compared));
+        json_object_object_add(o, "attribution", attribution_json(&m->first));
+        json_object_object_add(o, "remaining_differences", attribution_json(&m->last));
+        struct json_object *r = json_object_new_object();
+        json_object_object_add(r, "restored_features",
+                               names_json(m->rec.restored, m->rec.nrestored));
+        json_object_object_add(r, "removed_features", names_json(m->rec.removed, m->rec.nremoved));
+        json_object_object_add(r, "other_bits_adopted",
+                               json_object_new_int((int)m->rec.other_bits));
+        json_object_object_add(r, "xsave_components_restored", hexs(m->rec.comps_restored));
+        json_object_object_add(r, "xsave_components_missing", hexs(m->rec.comps_missing));
+        json_object_object_add(r, "xsave_components_removed", hexs(m->rec.comps_removed));
+        json_object_object_add(o, "reconcile", r);
+        if (m->xstate_probed) {
+                struct json_object *x = json_object_new_object();
+                json_object_object_add(x, "xcr0", hexs(m->linux_boot.plan.xcr0));
+                json_object_object_add(x, "xss", hexs(m->linux_boot.plan.xss));
+                json_object_object_add(x, "done", json_object_new_boolean(m->xstate.done));
+                if (!m->xstate.done) {
+                        json_object_object_add(x, "stopped_at",
+                                               json_object_new_string(m->xstate.step));
+                        json_object_object_add(x, "vector",
+                                               json_object_new_int((int)m->xstate.vector));
+                }
+                json_object_object_add(x, "d0_ebx", json_object_new_int64(m->xstate.d0[1]));
+                json_object_object_add(x, "d1_ebx", json_object_new_int64(m->xstate.d1[1]));
+                json_object_object_add(o, "xsave_probe", x);
+        }
+        json_object_object_add(o, "linux", cpumodel_linux_json(&m->linux_boot, m->linux_version));
+        json_object_object_add(o, "check_errors", json_object_new_int((int)m->check.errors));
+        json_object_object_add(o, "check_warnings", json_object_new_int((int)m->check.warnings));
+        struct cvmm_cpuid_meta meta = {.source = "probe", .cpus = 1};
+        char *t = cvmm_cpuid_format_json(&m->seen, &meta);
+        struct json_object *tj = t ? json_tokener_parse(t) : NULL;
+        free(t);
+        json_object_object_add(o, "effective_table", tj);
+        return o;
+}

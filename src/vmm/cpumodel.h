@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The effective CPU model of a VM, computed before the guest's first instruction: cvmm's table
+ * is handed to a probe vCPU exactly as the guest's vCPU 0 will get it, the probe executes CPUID
+ * over everything a guest can query, and every field the guest sees differently is attributed
+ * (KVM's rewrite, or neither). Under reconciliation (the host profile) forced features are
+ * restored with their XSAVE state from the source table and the probe runs again, until the
+ * view stops changing. The Linux model then runs on the view, with the XSAVE sizes the probe
+ * read back after programming XCR0/XSS as the kernel will.
+ */
+#ifndef CVMM_CPUMODEL_H
+#define CVMM_CPUMODEL_H
+
+#include <stdbool.h>
+
+#include <json-c/json.h>
+
+#include "cvmm/check.h"
+#include "cvmm/cpuid.h"
+#include "cvmm/effective.h"
+#include "cvmm/linux.h"
+#include "kvm/kvm.h"
+#include "vmm/probe.h"
+
+#define CPUMODEL_MAX_ROUNDS 4
+
+struct cpumodel {
+        struct cvmm_cpuid_table table; /* what cvmm hands over (after reconciliation) */
+        struct cvmm_cpuid_table kvm;   /* KVM_GET_CPUID2 of the last round */
+        struct cvmm_cpuid_table seen;  /* what the guest sees (the effective table) */
+        unsigned rounds;
+        bool enforced;                    /* the last round: the guest sees the table exactly */
+        bool converged;                   /* reconciliation reached a fixed point */
+        struct cvmm_attribution first;    /* round 1: the profile's table against the view */
+        struct cvmm_attribution last;     /* the last round */
+        struct cvmm_reconcile_report rec; /* all rounds' changes, merged */
+        struct probe_xstate xstate;       /* phase 2 of the probe */
+        bool xstate_probed;
+        enum cvmm_linux_version linux_version;
+        struct cvmm_linux_boot linux_boot; /* predicted on the view */
+        struct cvmm_check_report check;    /* the checker on the view */
+};
+
+/*
+ * Computes the effective model of `intended` (vCPU 0's table, built from `source` by the
+ * profile) on this host. With reconcile, forced features are restored as described above.
+ * Returns 0 (m filled; free with cpumodel_free) or -1 when the host failed (err says what).
+ */
+int cpumodel_build(const struct kvm_host *h, const struct cvmm_cpuid_table *source,
+                   const struct cvmm_cpuid_table *intended, bool reconcile,
+                   enum cvmm_linux_version lv, struct cpumodel *m, struct cvmm_err *err);
+void cpumodel_free(struct cpumodel *m);
+
+/*
+ * Up to `max` attributed fields as "; "-separated descriptions, then "and N more". Returns a
+ * malloc'ed string, NULL on ENOMEM.
+ */
+char *cpumodel_describe(const struct cvmm_attribution *a, size_t max);
+
+/* The Linux boot prediction as a JSON object (the caller owns it); NULL on ENOMEM. */
+struct json_object *cpumodel_linux_json(const struct cvmm_linux_boot *lb,
+                                        enum cvmm_linux_version v);
+
+/* The model as a JSON object for --metrics: attribution, reconciliation, the effective table,
+ * the XSAVE probe and the Linux prediction. NULL on ENOMEM. */
+struct json_object *cpumodel_json(const struct cpumodel *m);
+
+#endif
