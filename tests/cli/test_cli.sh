@@ -146,11 +146,31 @@ if [ -e /dev/kvm ]; then
 	for p in host tdx; do
 		"$CVMM" cpuid show --profile $p >"$T/k.cpuid" && "$CVMM" cpuid check --from "$T/k.cpuid" >"$T/c" && ok || bad "kvm $p: $(grep error "$T/c")"
 	done
+	# probe: what a guest really sees; check and diff read it from standard input.
+	"$CVMM" cpuid probe --profile host >"$T/eff.cpuid" 2>"$T/err" && [ ! -s "$T/err" ] && ok || bad "probe host: $(cat "$T/err")"
+	"$CVMM" cpuid check --from - <"$T/eff.cpuid" >"$T/c" && ok || bad "probe host: check of the effective table: $(grep error "$T/c")"
+	"$CVMM" cpuid probe --profile host --format json >"$T/eff.json" &&
+		"$CVMM" cpuid diff "$T/eff.json" "$T/eff.cpuid" >"$T/d" && ok || bad "probe: the json form is not the raw form's table: $(head -3 "$T/d")"
+	"$CVMM" cpuid diff - "$T/eff.cpuid" <"$T/eff.cpuid" >"$T/d" && ok || bad "diff - FILE of the same table: $(head -3 "$T/d")"
 else
 	echo "note: no /dev/kvm on this host: checking that cvmm says so (KVM source not exercised)"
 	"$CVMM" cpuid show >"$T/out" 2>"$T/err"
 	[ $? -eq 3 ] && grep -q 'cannot open /dev/kvm' "$T/err" && [ ! -s "$T/out" ] && ok || bad "no-kvm message"
+	"$CVMM" cpuid probe >"$T/out" 2>"$T/err"
+	[ $? -eq 3 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q 'cannot open /dev/kvm' "$T/err" && [ ! -s "$T/out" ] && ok || bad "probe: no-kvm message"
 fi
+# Standard input for --from and diff operands, and the Linux model's version.
+"$CVMM" cpuid show --from - <"$SPR" >"$T/a" && "$CVMM" cpuid show --from "$SPR" >"$T/b" && cmp -s "$T/a" "$T/b" && ok || bad "show --from - differs from show --from FILE"
+"$CVMM" cpuid diff "$SPR" - <"$SPR" >/dev/null && ok || bad "diff FILE - of the same dump"
+expect_usage "diff: - twice" "not both" -- cpuid diff - -
+expect_usage "stdin: empty" "<stdin>: empty input" -- cpuid show --from - </dev/null
+expect_usage "stdin: garbage" "<stdin>" -- cpuid show --from - <"$T/garbage.cpuid"
+expect_usage "check: bad --linux" "--linux '5.10'" -- cpuid check --from "$SPR" --linux 5.10
+expect_usage "probe: --from" "--from" -- cpuid probe --from "$SPR"
+expect_usage "probe: --xcr0" "--xcr0" -- cpuid probe --xcr0 0x7
+expect_usage "probe: bad profile" "profile" -- cpuid probe --profile sev
+"$CVMM" cpuid check --from "$SPR" --linux 6.6 >"$T/c66"; "$CVMM" cpuid check --from "$SPR" >"$T/c61"
+grep -q '^linux 6.6 prints: x86/fpu: Enabled xstate features' "$T/c66" && grep -q '^linux 6.1 verdict: ' "$T/c61" && ok || bad "check --linux: the predicted lines are printed per version"
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
