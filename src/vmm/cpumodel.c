@@ -43,12 +43,12 @@ int cpumodel_build(const struct kvm_host *h, const struct cvmm_cpuid_table *sour
                 return cvmm_errf(err, "CPU model: out of memory");
         m->table.trace = false;
         struct probe *p = NULL;
+        if (probe_open(h, &p, err))
+                goto fail;
         for (unsigned round = 1; round <= CPUMODEL_MAX_ROUNDS; round++) {
-                probe_close(p);
-                p = NULL;
                 cvmm_cpuid_free(&m->kvm);
                 cvmm_cpuid_free(&m->seen);
-                if (probe_open(h, &m->table, &p, &m->kvm, err) || probe_sweep(p, &m->seen, err))
+                if (probe_set_table(p, &m->table, &m->kvm, err) || probe_sweep(p, &m->seen, err))
                         goto fail;
                 m->rounds = round;
                 cvmm_attribution_free(&m->last);

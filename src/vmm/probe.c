@@ -113,16 +113,25 @@ struct probe {
         uint8_t *mem;
         uint32_t max_basic, max_hv, max_ext; /* the maxima the last sweep list covered */
         const struct cvmm_cpuid_table *t;
+        unsigned vcpus; /* vCPUs created so far: the next one's id */
 };
+
+/* Unmaps and closes the current vCPU (KVM keeps it until the VM goes). */
+static void vcpu_close(struct probe *p)
+{
+        if (p->run)
+                munmap(p->run, (size_t)p->h->run_size);
+        if (p->vcpu >= 0)
+                close(p->vcpu);
+        p->run = NULL;
+        p->vcpu = -1;
+}
 
 void probe_close(struct probe *p)
 {
         if (!p)
                 return;
-        if (p->run)
-                munmap(p->run, (size_t)p->h->run_size);
-        if (p->vcpu >= 0)
-                close(p->vcpu);
+        vcpu_close(p);
         if (p->vm >= 0)
                 close(p->vm);
         if (p->mem)
@@ -165,16 +174,13 @@ static void set_vector(uint8_t *mem, unsigned vec, const unsigned char *handler)
         memcpy(mem + PROBE_IVT + 4 * vec + 2, &seg, 2);
 }
 
-int probe_open(const struct kvm_host *h, const struct cvmm_cpuid_table *t, struct probe **out,
-               struct cvmm_cpuid_table *kvm_out, struct cvmm_err *err)
+int probe_open(const struct kvm_host *h, struct probe **out, struct cvmm_err *err)
 {
-        cvmm_cpuid_init(kvm_out);
         struct probe *p = calloc(1, sizeof(*p));
         if (!p)
                 return cvmm_errf(err, "probe: out of memory");
         p->h = h;
         p->vm = p->vcpu = -1;
-        p->t = t;
         p->mem = mmap(NULL, PROBE_MEM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p->mem == MAP_FAILED) {
                 p->mem = NULL;
@@ -186,14 +192,27 @@ int probe_open(const struct kvm_host *h, const struct cvmm_cpuid_table *t, struc
         set_vector(p->mem, 6, cvmm_probe_ud);
         set_vector(p->mem, 13, cvmm_probe_gp);
         p->vm = kvm_vm_create(h, err);
-        if (p->vm < 0 || kvm_vm_map(p->vm, 0, 0, PROBE_MEM, p->mem, err) ||
-            kvm_vcpu_create(h, p->vm, 0, &p->vcpu, &p->run, err) ||
-            kvm_vcpu_set_cpuid(p->vcpu, t, err) || kvm_vcpu_get_cpuid(p->vcpu, kvm_out, err)) {
+        if (p->vm < 0 || kvm_vm_map(p->vm, 0, 0, PROBE_MEM, p->mem, err)) {
                 probe_close(p);
                 return -1;
         }
         *out = p;
         return 0;
+}
+
+int probe_set_table(struct probe *p, const struct cvmm_cpuid_table *t,
+                    struct cvmm_cpuid_table *kvm_out, struct cvmm_err *err)
+{
+        cvmm_cpuid_init(kvm_out);
+        vcpu_close(p);
+        p->t = t;
+        if (p->vcpus >= 64)
+                return cvmm_errf(err, "probe: out of vCPUs");
+        return kvm_vcpu_create(p->h, p->vm, p->vcpus++, &p->vcpu, &p->run, err) ||
+                       kvm_vcpu_set_cpuid(p->vcpu, t, err) ||
+                       kvm_vcpu_get_cpuid(p->vcpu, kvm_out, err)
+                   ? -1
+                   : 0;
 }
 
 struct sweep_list {

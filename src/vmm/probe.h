@@ -17,12 +17,17 @@
 
 struct probe;
 
+/* Creates the probe VM (no vCPU yet). Returns 0, or -1 when the host failed (err says what). */
+int probe_open(const struct kvm_host *h, struct probe **out, struct cvmm_err *err);
+
 /*
- * Creates the probe VM and hands it t (KVM_SET_CPUID2), then reads back what KVM kept
- * (KVM_GET_CPUID2) into kvm_out. Returns 0, or -1 when the host failed (err says what).
+ * Creates a new probe vCPU, hands it t (KVM_SET_CPUID2) and reads back what KVM kept
+ * (KVM_GET_CPUID2) into kvm_out. Each call takes a fresh vCPU in the same VM, since KVM refuses
+ * a different table once a vCPU has run; the VM is created once per model, not per round.
+ * t must stay valid until the next call or probe_close. Returns 0 or -1 with err.
  */
-int probe_open(const struct kvm_host *h, const struct cvmm_cpuid_table *t, struct probe **out,
-               struct cvmm_cpuid_table *kvm_out, struct cvmm_err *err);
+int probe_set_table(struct probe *p, const struct cvmm_cpuid_table *t,
+                    struct cvmm_cpuid_table *kvm_out, struct cvmm_err *err);
 
 /*
  * Executes CPUID for every leaf and subleaf a guest can query: basic leaves up to the maximum
