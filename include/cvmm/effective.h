@@ -22,11 +22,13 @@
 uint32_t cvmm_cpuid_dynamic_mask(uint32_t leaf, uint32_t subleaf, enum cvmm_reg reg);
 
 /*
- * What CPUID (leaf, subleaf) returns when a table has no entry for it and the leaf is within
- * range: zeros, except the topology leaves 0xB and 0x1F, which answer the SDM's invalid-level
- * pattern (ECX = the subleaf's low byte).
+ * What CPUID (leaf, subleaf) returns under KVM when table t has no entry for it and the leaf
+ * is within range: zeros, except the topology leaves 0xB and 0x1F when t has their subleaf 1,
+ * which answer the SDM's invalid-level pattern (ECX = the subleaf's low byte, EDX = subleaf
+ * 1's x2APIC ID), as KVM's kvm_cpuid() does.
  */
-void cvmm_cpuid_absent_regs(uint32_t leaf, uint32_t subleaf, uint32_t regs[CVMM_NREGS]);
+void cvmm_cpuid_absent_regs(const struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t subleaf,
+                            uint32_t regs[CVMM_NREGS]);
 
 /* Who decided a field the guest sees differently from cvmm's table. */
 enum cvmm_attr_source {

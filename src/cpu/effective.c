@@ -32,11 +32,16 @@ uint32_t cvmm_cpuid_dynamic_mask(uint32_t leaf, uint32_t subleaf, enum cvmm_reg 
         }
 }
 
-void cvmm_cpuid_absent_regs(uint32_t leaf, uint32_t subleaf, uint32_t regs[CVMM_NREGS])
+void cvmm_cpuid_absent_regs(const struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t subleaf,
+                            uint32_t regs[CVMM_NREGS])
 {
         memset(regs, 0, sizeof(uint32_t) * CVMM_NREGS);
-        if (leaf == 0xb || leaf == 0x1f)
+        const struct cvmm_cpuid_entry *one =
+            leaf == 0xb || leaf == 0x1f ? cvmm_cpuid_get(t, leaf, 1) : NULL;
+        if (one) {
                 regs[CVMM_ECX] = subleaf & 0xff; /* level type 0 (invalid) */
+                regs[CVMM_EDX] = one->regs[CVMM_EDX];
+        }
 }
 
 /* The registers of (leaf, subleaf) in t, or what CPUID answers for an absent entry. */
@@ -47,7 +52,7 @@ static void regs_of(const struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t su
         if (e)
                 memcpy(regs, e->regs, sizeof(e->regs));
         else
-                cvmm_cpuid_absent_regs(leaf, subleaf, regs);
+                cvmm_cpuid_absent_regs(t, leaf, subleaf, regs);
 }
 
 static int attr_add(struct cvmm_attribution *a, const struct cvmm_attr_field *f)

@@ -95,6 +95,21 @@ static void attribution_of_the_measured_rewrite(void **state)
         cvmm_attr_describe(&a.fields[0], d, sizeof(d));
         assert_non_null(strstr(d, "the guest sees"));
         cvmm_attribution_free(&a);
+        /* KVM's answer for an absent topology subleaf: the invalid-level pattern only when the
+         * table has subleaf 1 (the tdx profile keeps 0xB.0 alone, zeroed: then zeros). */
+        uint32_t r[4];
+        cvmm_cpuid_absent_regs(&seen, 0xb, 5, r);
+        assert_int_equal(r[CVMM_ECX], cvmm_cpuid_get(&seen, 0xb, 1) ? 5 : 0);
+        struct cvmm_cpuid_table only0;
+        cvmm_cpuid_init(&only0);
+        put(&only0, 0xb, 0, 0, 0, 0, 0);
+        cvmm_cpuid_absent_regs(&only0, 0xb, 5, r);
+        assert_int_equal(r[CVMM_ECX], 0);
+        put(&only0, 0xb, 1, 1, 2, 0x201, 7);
+        cvmm_cpuid_absent_regs(&only0, 0xb, 5, r);
+        assert_int_equal(r[CVMM_ECX], 5);
+        assert_int_equal(r[CVMM_EDX], 7);
+        cvmm_cpuid_free(&only0);
         /* Dynamic fields never count: the APIC ID and the XSAVE sizes. */
         assert_int_equal(cvmm_cpuid_dynamic_mask(0xd, 0, CVMM_EBX), 0xffffffffu);
         assert_int_equal(cvmm_cpuid_dynamic_mask(1, 0, CVMM_EBX), 0xff000000u);
