@@ -180,6 +180,20 @@ static int start(int argc, char **argv, const char *cmd, const char *plain, stru
         return EXIT_OK;
 }
 
+/* Writes t in `cpuid -r` form, or as cvmm JSON with meta; returns an exit status. */
+static int emit_table(const struct cvmm_cpuid_table *t, bool json,
+                      const struct cvmm_cpuid_meta *meta, const char *cmd)
+{
+        char *out = json ? cvmm_cpuid_format_json(t, meta) : cvmm_cpuid_format_raw(t);
+        if (!out) {
+                cli_error("cpuid %s: out of memory", cmd);
+                return EXIT_HOST;
+        }
+        int rc = cli_write(out) ? EXIT_HOST : EXIT_OK;
+        free(out);
+        return rc;
+}
+
 static int cmd_show(int argc, char **argv)
 {
         struct cpuid_args a;
@@ -198,26 +212,15 @@ static int cmd_show(int argc, char **argv)
                 cvmm_cpuid_free(&t);
                 return rc;
         }
-        char *out;
-        if (json) {
-                struct cvmm_cpuid_meta meta = {
-                    .profile = a.have_profile ? cvmm_profile_name(a.model.profile) : NULL,
-                    .source = a.from ? a.from : "kvm",
-                    .xcr0 = res.xcr0,
-                    .xss = res.xss,
-                    .cpus = a.model.cpus,
-                };
-                out = cvmm_cpuid_format_json(&t, &meta);
-        } else {
-                out = cvmm_cpuid_format_raw(&t);
-        }
+        struct cvmm_cpuid_meta meta = {
+            .profile = a.have_profile ? cvmm_profile_name(a.model.profile) : NULL,
+            .source = a.from ? a.from : "kvm",
+            .xcr0 = res.xcr0,
+            .xss = res.xss,
+            .cpus = a.model.cpus,
+        };
+        rc = emit_table(&t, json, &meta, "show");
         cvmm_cpuid_free(&t);
-        if (!out) {
-                cli_error("cpuid show: out of memory");
-                return EXIT_HOST;
-        }
-        rc = cli_write(out) ? EXIT_HOST : EXIT_OK;
-        free(out);
         return rc;
 }
 
@@ -500,28 +503,17 @@ static int cmd_probe(int argc, char **argv)
                 cli_error("cpuid probe: %s", err.msg);
                 goto out_v0;
         }
-        char *out;
-        if (json) {
-                struct cvmm_xsave_layout l;
-                cvmm_xsave_layout_read(&m.seen, &l);
-                struct cvmm_cpuid_meta meta = {
-                    .profile = cvmm_profile_name(a.model.profile),
-                    .source = "probe",
-                    .xcr0 = l.xcr0_supported,
-                    .xss = l.xss_supported,
-                    .cpus = a.model.cpus,
-                };
-                out = cvmm_cpuid_format_json(&m.seen, &meta);
-        } else {
-                out = cvmm_cpuid_format_raw(&m.seen);
-        }
+        struct cvmm_xsave_layout l;
+        cvmm_xsave_layout_read(&m.seen, &l);
+        struct cvmm_cpuid_meta meta = {
+            .profile = cvmm_profile_name(a.model.profile),
+            .source = "probe",
+            .xcr0 = l.xcr0_supported,
+            .xss = l.xss_supported,
+            .cpus = a.model.cpus,
+        };
+        rc = emit_table(&m.seen, json, &meta, "probe");
         cpumodel_free(&m);
-        if (!out) {
-                cli_error("cpuid probe: out of memory");
-                goto out_v0;
-        }
-        rc = cli_write(out) ? EXIT_HOST : EXIT_OK;
-        free(out);
 out_v0:
         cvmm_cpuid_free(&v0);
 out_tables:

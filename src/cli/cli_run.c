@@ -408,8 +408,10 @@ static int report_model(const struct run_args *a, const struct cpumodel *m)
         if (m->rec.changed) {
                 struct strbuf sb;
                 strbuf_init(&sb);
-                for (size_t i = 0; i < m->rec.nrestored; i++)
+                for (size_t i = 0; i < m->rec.nrestored && i < 12; i++)
                         strbuf_printf(&sb, "%s%s", i ? " " : "", m->rec.restored[i]);
+                if (m->rec.nrestored > 12)
+                        strbuf_printf(&sb, " and %zu more", m->rec.nrestored - 12);
                 char *names = strbuf_finish(&sb);
                 char *rest = m->enforced ? NULL : fields(&m->last);
                 fprintf(stderr,
