@@ -438,6 +438,17 @@ static int report_model(const struct run_args *a, const struct cpumodel *m)
                         "KVM_GET_SUPPORTED_CPUID does not describe: cvmm cannot give them sizes, "
                         "so the guest's leaf 0xD stays inconsistent\n",
                         (unsigned long long)m->rec.comps_missing);
+        for (size_t i = 0; i < m->check.count; i++) {
+                const struct cvmm_finding *f = &m->check.findings[i];
+                if (f->severity != CVMM_SEV_ERROR)
+                        continue;
+                fprintf(stderr,
+                        "cvmm: warning: the CPUID the guest sees breaks %u check rule%s, e.g. "
+                        "leaf 0x%x.%u: [%s] %s\n",
+                        m->check.errors, m->check.errors == 1 ? "" : "s", f->leaf, f->subleaf,
+                        f->rule, f->message);
+                break;
+        }
         unremovable(a, m);
         verdict(m);
         return EXIT_OK;
