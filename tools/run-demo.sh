@@ -75,8 +75,9 @@ sed -n '/^CVMM-METRICS/,$p' "$OUT/console.log" | sed 1d >"$OUT/metrics.json"
 echo "   cvmm exited ${rc:-?} after $(python3 -c "print(round($end-$start,1))") s in all; console in $OUT/console.log"
 echo
 echo "== what the guest printed (selected lines):"
-grep -a -E 'Linux version|Command line|BIOS-e820|smpboot: Allowing|x86/fpu|misordered|XSAVE consistency|CVMM-(INIT|MSR|DONE)|S5' "$OUT/console.log" | sed 's/^/   /' | cut -c1-150 | head -30
-echo "   guest cpuid -r -1, leaf 0xD:"
+sed '/^CVMM-METRICS/,$d' "$OUT/console.log" >"$OUT/guest.log"
+grep -a -E 'Linux version|Command line|BIOS-e820|smpboot: Allowing|x86/fpu|misordered|XSAVE consistency|CVMM-(INIT|MSR|DONE)|S5' "$OUT/guest.log" | sed 's/^/   /' | cut -c1-150 | head -30
+echo "   guest cpuid -r -1, leaf 0xD$(grep -aq CVMM-CPUID-BEGIN "$OUT/guest.log" || echo " (not printed: the guest did not reach user space)"):"
 sed -n '/CVMM-CPUID-BEGIN/,/CVMM-CPUID-END/p' "$OUT/console.log" | grep -a '^   0x0000000d' | sed 's/^/   /'
 echo
 echo "== what cvmm reported:"
@@ -96,6 +97,8 @@ want = lx.get("lines", [])
 pat = re.compile(r"(x86/fpu: |XSAVE consistency problem|XFEATURE_|CPUID\[0d, |\[[^\]]+\]: struct is )")
 got = []
 for line in open(sys.argv[2], errors="replace"):
+    if line.startswith("CVMM-METRICS"):
+        break
     mm = re.match(r"\[\s*\d+\.\d+\] (.*)", line.rstrip("\n"))
     if mm and pat.match(mm[1]):
         got.append(mm[1].rstrip())
