@@ -18,7 +18,6 @@
 #include "vmm/guestmem.h"
 #include "vmm/iobus.h"
 #include "vmm/msr.h"
-#include "vmm/probe.h"
 
 struct vm_config {
         const struct boot_image *image;

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Shared by the guest and kernel suites: reading `cpuid -r` text and knowing which CPUID
-fields KVM or the CPU compute at run time (the same list as cvmm's probe, src/vmm/probe.c)."""
+fields KVM or the CPU compute at run time (the same list as the library's
+cvmm_cpuid_dynamic_mask, src/cpu/effective.c)."""
 import re
 
 _LINE = re.compile(r"0x([0-9a-f]{8}) 0x([0-9a-f]{2,8}): eax=0x([0-9a-f]{8}) "
