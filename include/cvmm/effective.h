@@ -43,6 +43,7 @@ struct cvmm_attr_field {
         uint32_t kvm;   /* what KVM_GET_CPUID2 returned (likewise) */
         uint32_t guest; /* what the guest's CPUID returned */
         uint32_t mask;  /* the static bits compared */
+        bool kvm_read;  /* KVM_GET_CPUID2 was read (kvm is meaningful) */
         enum cvmm_attr_source source;
 };
 
@@ -63,13 +64,17 @@ int cvmm_attribute(const struct cvmm_cpuid_table *table, const struct cvmm_cpuid
 void cvmm_attribution_free(struct cvmm_attribution *a);
 
 /*
- * One line for a field, naming the bits by feature where the feature table knows them:
- * "leaf 0x1 ecx: KVM forces +xsave +avx bit27 (cvmm set 0x81202000, the guest sees
- * 0xf7f83203)". Returns the length snprintf would have written.
+ * One line for a field, naming the bits by feature where the feature table knows them
+ * ("bitN" otherwise): "leaf 0x1.0 ecx: KVM forces +xsave +avx (cvmm set 0x81202000,
+ * KVM_GET_CPUID2 and the guest: 0xf7f83203)". Registers that hold numbers show the guest's
+ * value. Truncated to n; returns the length written.
  */
 int cvmm_attr_describe(const struct cvmm_attr_field *f, char *buf, size_t n);
 
 #define CVMM_RECONCILE_MAX_NAMES 96
+
+/* Adds name to list (of *n, at most CVMM_RECONCILE_MAX_NAMES) unless it is there already. */
+void cvmm_reconcile_note(const char **list, size_t *n, const char *name);
 
 /* What one reconcile step changed in cvmm's table. */
 struct cvmm_reconcile_report {

@@ -63,6 +63,7 @@ struct cvmm_linux_boot {
         bool misordered;          /* "misordered xstate" */
         bool struct_mismatch;     /* a component's size differs from the kernel's struct */
         bool consistency_problem; /* "XSAVE consistency problem": XSAVE disabled */
+        bool size_mismatch;       /* ... because computed_size != kernel_size */
         char verdict[200];        /* one line: consistent, or what goes wrong and why */
 };
 

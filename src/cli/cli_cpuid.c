@@ -201,6 +201,10 @@ static int cmd_show(int argc, char **argv)
         int rc = start(argc, argv, "show", "raw", &a, &json);
         if (rc)
                 return rc;
+        if (a.have_linux) {
+                cli_error("cpuid show: --linux: only check and probe model a Linux guest");
+                return EXIT_USAGE;
+        }
         struct cvmm_cpuid_table t;
         rc = load_source(&a, &t);
         if (rc)

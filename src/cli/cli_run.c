@@ -293,7 +293,7 @@ static char *fields(const struct cvmm_attribution *a)
 }
 
 /* The --features removals the guest still has, because the host forces them on. */
-static void unremovable(const struct run_args *a, const struct cpumodel *m)
+static void unremovable(const struct run_args *a, const struct cpumodel *m, bool reconciled)
 {
         struct strbuf sb;
         strbuf_init(&sb);
@@ -307,9 +307,11 @@ static void unremovable(const struct run_args *a, const struct cpumodel *m)
         if (n && s)
                 fprintf(stderr,
                         "cvmm: warning: --features could not remove %s: this host's KVM forces "
-                        "%s on, so the guest still has %s (cvmm keeps the guest's view "
-                        "consistent instead of half-removing it)\n",
-                        s, n == 1 ? "it" : "them", n == 1 ? "it" : "them");
+                        "%s on, so the guest still has %s%s\n",
+                        s, n == 1 ? "it" : "them", n == 1 ? "it" : "them",
+                        reconciled ? " (cvmm keeps the guest's view consistent instead of "
+                                     "half-removing it)"
+                                   : "");
         free(s);
 }
 
@@ -320,9 +322,9 @@ static void size_reason(const struct cpumodel *m, char *buf, size_t n)
         buf[0] = '\0';
         if (b->misordered)
                 snprintf(buf, n,
-                         "leaf 0xD gives component offsets out of order (subleaves "
-                         "that read as zero)");
-        if (!b->consistency_problem || b->computed_size == b->kernel_size)
+                         "leaf 0xD gives user-component offsets out of ascending order "
+                         "(for example subleaves that read as zero)");
+        if (!b->size_mismatch)
                 return;
         struct cvmm_xsave_layout l;
         cvmm_xsave_layout_read(&m->seen, &l);
@@ -342,7 +344,7 @@ static void size_reason(const struct cpumodel *m, char *buf, size_t n)
                  "%sthe kernel's walk of the 0xD subleaves gives %u bytes, but CPUID 0xD.%d EBX "
                  "reads %u after XCR0=0x%llx%s: %s",
                  len ? "; " : "", b->computed_size, b->plan.compacted ? 1 : 0, b->kernel_size,
-                 (unsigned long long)b->plan.xcr0, m->xstate_probed ? " (measured)" : "", why);
+                 (unsigned long long)b->plan.xcr0, m->xstate.done ? " (measured)" : "", why);
 }
 
 /* One line before the guest runs: what Linux will make of the CPUID the guest sees. */
@@ -425,12 +427,10 @@ static int report_model(const struct run_args *a, const struct cpumodel *m)
                 free(names);
                 free(rest);
         } else if (!m->enforced) {
-                char *d = fields(&m->last);
                 fprintf(stderr,
                         "cvmm: warning: the guest does not see the %s profile's CPUID in %zu "
-                        "field(s): %s\n",
-                        cvmm_profile_name(a->model.profile), m->last.count, d ? d : "?");
-                free(d);
+                        "field(s), listed above\n",
+                        cvmm_profile_name(a->model.profile), m->last.count);
         }
         if (m->rec.comps_missing)
                 fprintf(stderr,
@@ -449,7 +449,7 @@ static int report_model(const struct run_args *a, const struct cpumodel *m)
                         f->rule, f->message);
                 break;
         }
-        unremovable(a, m);
+        unremovable(a, m, m->rec.changed);
         verdict(m);
         return EXIT_OK;
 }
@@ -522,7 +522,7 @@ int cli_run(int argc, char **argv, uint64_t t_start_ns)
         }
         kvm_host_close(&kh);
         if (mrc) {
-                cli_error("run: CPU model: %s", err.msg);
+                cli_error("run: %s", err.msg);
                 goto out;
         }
         modelled = true;

@@ -94,6 +94,7 @@ int cvmm_attribute(const struct cvmm_cpuid_table *table, const struct cvmm_cpuid
                             .kvm = kvm ? k[r] : 0,
                             .guest = g->regs[r],
                             .mask = keep,
+                            .kvm_read = kvm != NULL,
                             .source = kvm && (k[r] & keep) == (g->regs[r] & keep) ? CVMM_ATTR_KVM
                                                                                   : CVMM_ATTR_GUEST,
                         };
@@ -154,18 +155,25 @@ int cvmm_attr_describe(const struct cvmm_attr_field *f, char *buf, size_t n)
                 int v = snprintf(buf + len, n - len, " 0x%08x", f->guest & f->mask);
                 len = v < 0 || (size_t)v >= n - len ? n - 1 : len + (size_t)v;
         }
-        w = snprintf(buf + len, n - len, " (cvmm set 0x%08x, %s 0x%08x)", f->table,
-                     f->source == CVMM_ATTR_KVM ? "KVM_GET_CPUID2 and the guest:" : "KVM returned",
-                     f->source == CVMM_ATTR_KVM ? f->guest : f->kvm);
-        if (f->source == CVMM_ATTR_GUEST && w >= 0 && len + (size_t)w < n)
-                snprintf(buf + len + (size_t)w, n - len - (size_t)w, " [guest 0x%08x]", f->guest);
+        if (f->source == CVMM_ATTR_KVM)
+                snprintf(buf + len, n - len,
+                         " (cvmm set 0x%08x, KVM_GET_CPUID2 and the guest: 0x%08x)", f->table,
+                         f->guest);
+        else if (f->kvm_read)
+                snprintf(buf + len, n - len,
+                         " (cvmm set 0x%08x, KVM_GET_CPUID2 returned 0x%08x, the guest sees "
+                         "0x%08x)",
+                         f->table, f->kvm, f->guest);
+        else
+                snprintf(buf + len, n - len, " (cvmm set 0x%08x, the guest sees 0x%08x)", f->table,
+                         f->guest);
         return (int)strlen(buf);
 }
 
 static const char RULE_ON[] = "reconcile.forced-on";
 static const char RULE_OFF[] = "reconcile.forced-off";
 
-static void note_name(const char **list, size_t *n, const char *name)
+void cvmm_reconcile_note(const char **list, size_t *n, const char *name)
 {
         for (size_t i = 0; i < *n; i++)
                 if (strcmp(list[i], name) == 0)
@@ -214,7 +222,7 @@ static int reconcile_bits(struct cvmm_cpuid_table *t, const struct cvmm_cpuid_ta
                                 const struct cvmm_feature *f =
                                     cvmm_feature_at(g.leaf, g.subleaf, r, b);
                                 if (f && !f->dynamic) {
-                                        note_name(rep->removed, &rep->nremoved, f->name);
+                                        cvmm_reconcile_note(rep->removed, &rep->nremoved, f->name);
                                         if (cvmm_feature_remove(t, f, RULE_OFF))
                                                 return -1;
                                 }
@@ -225,8 +233,11 @@ static int reconcile_bits(struct cvmm_cpuid_table *t, const struct cvmm_cpuid_ta
                                 const struct cvmm_feature *f =
                                     cvmm_feature_at(g.leaf, g.subleaf, r, b);
                                 if (f) {
-                                        note_name(rep->restored, &rep->nrestored, f->name);
-                                        *want_comps |= f->xstate & ~CVMM_XSTATE_PSEUDO;
+                                        cvmm_reconcile_note(rep->restored, &rep->nrestored,
+                                                            f->name);
+                                        /* PT, HWP, HDC work without their state */
+                                        if (!(f->xstate & CVMM_XSTATE_OPTIONAL))
+                                                *want_comps |= f->xstate & ~CVMM_XSTATE_PSEUDO;
                                 } else {
                                         rep->other_bits++;
                                 }
@@ -234,7 +245,7 @@ static int reconcile_bits(struct cvmm_cpuid_table *t, const struct cvmm_cpuid_ta
                         /* What remains: the guest's value, with cvmm's own dynamic bits. */
                         regs_of(t, g.leaf, g.subleaf, have);
                         uint32_t v = (g.regs[r] & keep) | (have[r] & ~keep);
-                        if (cvmm_cpuid_set_reg(t, g.leaf, g.subleaf, r, v, RULE_ON))
+                        if (cvmm_cpuid_set_reg(t, g.leaf, g.subleaf, r, v, on ? RULE_ON : RULE_OFF))
                                 return -1;
                 }
         }

@@ -279,6 +279,7 @@ void cvmm_linux_predict(const struct cvmm_cpuid_table *t, enum cvmm_linux_versio
         b->kernel_size = compacted ? rt.d1_ebx : rt.d0_ebx;
         bool dumped = false;
         bool sizes_ok = true;
+        size_t fail_line = 0; /* the line that says why XSAVE is disabled */
         /* paranoid_xstate_size_valid(): every struct-size warning fires once per component */
         for (unsigned i = 2; i < 64 && sizes_ok; i++) {
                 if (!(max >> i & 1))
@@ -295,6 +296,7 @@ void cvmm_linux_predict(const struct cvmm_cpuid_table *t, enum cvmm_linux_versio
                                     c.size[i]);
                         dump_leaves(t, &rt, &dumped, b);
                 } else if (!sname && i != 18) {
+                        fail_line = b->nlines;
                         say(b, "XSAVE consistency problem: No structure for xstate: %u", i);
                         dump_leaves(t, &rt, &dumped, b);
                         b->consistency_problem = true;
@@ -302,6 +304,7 @@ void cvmm_linux_predict(const struct cvmm_cpuid_table *t, enum cvmm_linux_versio
                         break;
                 }
                 if (!xsaves && (c.flags[i] & 1)) {
+                        fail_line = b->nlines;
                         say(b,
                             "XSAVE consistency problem: Got supervisor feature %u, but XSAVES "
                             "not advertised",
@@ -314,6 +317,8 @@ void cvmm_linux_predict(const struct cvmm_cpuid_table *t, enum cvmm_linux_versio
         if (sizes_ok) {
                 b->computed_size = calc_size(&c, compacted, max);
                 if (b->computed_size != b->kernel_size) {
+                        fail_line = b->nlines;
+                        b->size_mismatch = true;
                         say(b, "XSAVE consistency problem: size %u != kernel_size %u",
                             b->computed_size, b->kernel_size);
                         dump_leaves(t, &rt, &dumped, b);
@@ -323,7 +328,7 @@ void cvmm_linux_predict(const struct cvmm_cpuid_table *t, enum cvmm_linux_versio
         }
         if (!sizes_ok) {
                 snprintf(b->verdict, sizeof(b->verdict), "the kernel disables XSAVE: %s",
-                         b->lines[b->nlines - 1 - (dumped ? XFEATURE_MAX_61 + 10 : 0)]);
+                         b->lines[fail_line]);
                 return;
         }
         uint32_t default_size = calc_size(&c, compacted, max & ~USER_DYNAMIC);

@@ -20,10 +20,10 @@ void cpumodel_free(struct cpumodel *m)
 static void merge(struct cvmm_reconcile_report *all, const struct cvmm_reconcile_report *r)
 {
         all->changed |= r->changed;
-        for (size_t i = 0; i < r->nrestored && all->nrestored < CVMM_RECONCILE_MAX_NAMES; i++)
-                all->restored[all->nrestored++] = r->restored[i];
-        for (size_t i = 0; i < r->nremoved && all->nremoved < CVMM_RECONCILE_MAX_NAMES; i++)
-                all->removed[all->nremoved++] = r->removed[i];
+        for (size_t i = 0; i < r->nrestored; i++)
+                cvmm_reconcile_note(all->restored, &all->nrestored, r->restored[i]);
+        for (size_t i = 0; i < r->nremoved; i++)
+                cvmm_reconcile_note(all->removed, &all->nremoved, r->removed[i]);
         all->other_bits += r->other_bits;
         all->comps_restored |= r->comps_restored;
         all->comps_missing |= r->comps_missing;

@@ -30,7 +30,6 @@ struct cpumodel {
         struct cvmm_cpuid_table seen;  /* what the guest sees (the effective table) */
         unsigned rounds;
         bool enforced;                    /* the last round: the guest sees the table exactly */
-        bool converged;                   /* reconciliation reached a fixed point */
         struct cvmm_attribution first;    /* round 1: the profile's table against the view */
         struct cvmm_attribution last;     /* the last round */
         struct cvmm_reconcile_report rec; /* all rounds' changes, merged */

@@ -22,7 +22,7 @@
 
 /*
  * Phase 1 executes CPUID for each listed (leaf, subleaf) and stores the answers in order.
- * Phase 2 sets CR4.OSXSAVE, writes IA32_XSS when asked, XSETBV, then CPUID 0xD.0/0xD.1; it
+ * Phase 2 sets CR4.OSXSAVE, XSETBV, writes IA32_XSS when asked, then CPUID 0xD.0/0xD.1; it
  * records each step so that a fault (through the #GP/#UD vectors) says where it happened.
  */
 extern const unsigned char cvmm_probe_code[], cvmm_probe_p2[], cvmm_probe_gp[], cvmm_probe_ud[],
@@ -65,6 +65,11 @@ __asm__(".pushsection .rodata\n"
         "orl $0x40000, %eax\n"
         "movl %eax, %cr4\n"
         "movl $2, 0x1e40\n"
+        "movl 0x1e00, %eax\n"
+        "movl 0x1e04, %edx\n"
+        "xorl %ecx, %ecx\n"
+        "xsetbv\n"
+        "movl $3, 0x1e40\n"
         "movl 0x1e08, %eax\n"
         "movl 0x1e0c, %edx\n"
         "movl %eax, %ecx\n"
@@ -72,12 +77,7 @@ __asm__(".pushsection .rodata\n"
         "jz 3f\n"
         "movl $0xda0, %ecx\n"
         "wrmsr\n"
-        "3: movl $3, 0x1e40\n"
-        "movl 0x1e00, %eax\n"
-        "movl 0x1e04, %edx\n"
-        "xorl %ecx, %ecx\n"
-        "xsetbv\n"
-        "movl $4, 0x1e40\n"
+        "3: movl $4, 0x1e40\n"
         "movl $0xd, %eax\n"
         "xorl %ecx, %ecx\n"
         "cpuid\n"
@@ -339,8 +339,9 @@ int probe_sweep(struct probe *p, struct cvmm_cpuid_table *seen, struct cvmm_err 
 int probe_xstate(struct probe *p, uint64_t xcr0, uint64_t xss, struct probe_xstate *r,
                  struct cvmm_err *err)
 {
-        static const char *const steps[] = {"start",  "setting CR4.OSXSAVE", "writing IA32_XSS",
-                                            "XSETBV", "CPUID 0xD",           "done"};
+        /* In fpu__init_cpu_xstate()'s order: CR4.OSXSAVE, XSETBV, then IA32_XSS. */
+        static const char *const steps[] = {
+            "start", "setting CR4.OSXSAVE", "XSETBV", "writing IA32_XSS", "CPUID 0xD", "done"};
         memset(r, 0, sizeof(*r));
         uint32_t in[4] = {(uint32_t)xcr0, (uint32_t)(xcr0 >> 32), (uint32_t)xss,
                           (uint32_t)(xss >> 32)};

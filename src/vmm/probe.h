@@ -46,8 +46,9 @@ struct probe_xstate {
 };
 
 /*
- * Sets CR4.OSXSAVE, writes IA32_XSS (when xss is nonzero) and XCR0, then executes CPUID 0xD.0
- * and 0xD.1. Returns 0 (r says what happened, including a fault) or -1 when the host failed.
+ * Sets CR4.OSXSAVE, writes XCR0 and then IA32_XSS (when xss is nonzero), as Linux does, then
+ * executes CPUID 0xD.0 and 0xD.1. Returns 0 (r says what happened, including a fault) or -1 when
+ * the host failed.
  */
 int probe_xstate(struct probe *p, uint64_t xcr0, uint64_t xss, struct probe_xstate *r,
                  struct cvmm_err *err);

@@ -166,6 +166,7 @@ expect_usage "diff: - twice" "not both" -- cpuid diff - -
 expect_usage "stdin: empty" "<stdin>: empty input" -- cpuid show --from - </dev/null
 expect_usage "stdin: garbage" "<stdin>" -- cpuid show --from - <"$T/garbage.cpuid"
 expect_usage "check: bad --linux" "--linux '5.10'" -- cpuid check --from "$SPR" --linux 5.10
+expect_usage "show: --linux" "--linux" -- cpuid show --from "$SPR" --linux 6.1
 expect_usage "probe: --from" "--from" -- cpuid probe --from "$SPR"
 expect_usage "probe: --xcr0" "--xcr0" -- cpuid probe --xcr0 0x7
 expect_usage "probe: bad profile" "profile" -- cpuid probe --profile sev

@@ -63,6 +63,10 @@ static void linux61_predicts_the_console_word_for_word(void **state)
         assert_false(b.xsave_used);
         assert_int_equal(b.computed_size, 576);
         assert_int_equal(b.kernel_size, 2432);
+        /* The verdict quotes the line that disabled XSAVE, not one of the leaf dump's. */
+        assert_true(b.size_mismatch);
+        assert_string_equal(b.verdict, "the kernel disables XSAVE: XSAVE consistency problem: "
+                                       "size 576 != kernel_size 2432");
         cvmm_cpuid_free(&table);
         cvmm_cpuid_free(&seen);
 }
