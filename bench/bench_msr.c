@@ -37,8 +37,9 @@ static void *work(void *arg)
                 uint64_t t0 = vm_now_ns();
                 for (int i = 0; i < EVENTS; i++) {
                         struct msr_outcome o;
-                        msr_handle(w->m, &w->all[w->id], w->all, 2, 0x1cf0, false,
-                                   KVM_MSR_EXIT_REASON_FILTER, vm_coarse_ns(), &o);
+                        /* As on_msr() calls it: the same clock, a RIP from kvm_run */
+                        msr_handle(w->m, &w->all[w->id], (unsigned)w->id, 0x1cf0, false,
+                                   KVM_MSR_EXIT_REASON_FILTER, vm_coarse_ns(), 0x100234, &o);
                         if (o.log) /* the few emitted lines are not the measured path */
                                 continue;
                 }
@@ -54,9 +55,9 @@ int main(void)
         struct msr_config cfg = {.profile = CVMM_PROFILE_TDX, .log_rate = 5, .log_burst = 10};
         struct msr_vm m;
         FILE *devnull = fopen("/dev/null", "w");
-        if (!devnull || msr_vm_init(&m, &cfg, &t, devnull))
+        if (!devnull || msr_vm_init(&m, &cfg, &t, 2, devnull))
                 return 1;
-        struct msr_vcpu_stats *all = calloc(2, sizeof(*all));
+        struct msr_vcpu_stats *all = msr_stats_alloc(2);
         struct worker w[2] = {{&m, all, 0, {0}}, {&m, all, 1, {0}}};
         pthread_t th[2];
         for (int i = 0; i < 2; i++)
@@ -76,5 +77,6 @@ int main(void)
         free(all);
         fclose(devnull);
         cvmm_cpuid_free(&t);
+        msr_vm_free(&m);
         return 0;
 }

@@ -225,7 +225,10 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
         return 0;
 }
 
-/* One line at exit when the guest touched unknown MSRs (confidential profile, or --debug). */
+/*
+ * One line at exit when the guest touched unknown MSRs (confidential profile, or --debug):
+ * the totals and the distinct MSRs, the most frequent first.
+ */
 static void msr_summary(const struct vm *vm)
 {
         uint64_t r = 0, w = 0, em = 0, sup = 0;
@@ -237,11 +240,29 @@ static void msr_summary(const struct vm *vm)
         }
         if (!(r + w) || (vm->cfg->msr.profile != CVMM_PROFILE_TDX && !vm->cfg->msr.debug))
                 return;
+        struct cvmm_keyset_item *items;
+        long n = cvmm_keyset_snapshot(&vm->msr.keys, &items);
+        struct strbuf sb;
+        strbuf_init(&sb);
+        for (long i = 0; i < n && i < 8; i++)
+                strbuf_printf(&sb, "%s0x%llx %s (%llu)", i ? ", " : "",
+                              (unsigned long long)(items[i].key >> 1),
+                              items[i].key & 1 ? "write" : "read",
+                              (unsigned long long)items[i].count);
+        if (n > 8)
+                strbuf_printf(&sb, " and %ld more", n - 8);
+        uint64_t untracked = atomic_load(&vm->msr.keys.overflow);
+        if (untracked)
+                strbuf_printf(&sb, "; %llu accesses of pairs past the %u tracked",
+                              (unsigned long long)untracked, MSR_KEYS_MAX);
+        free(items);
+        char *list = strbuf_finish(&sb);
         fprintf(stderr,
-                "cvmm: unknown MSR accesses: %llu reads, %llu writes; %llu warning lines "
-                "emitted, %llu suppressed by the rate limit\n",
-                (unsigned long long)r, (unsigned long long)w, (unsigned long long)em,
-                (unsigned long long)sup);
+                "cvmm: unknown MSR accesses: %llu reads, %llu writes, %ld distinct (MSR, access): "
+                "%s; %llu warning lines emitted, %llu suppressed by the rate limit\n",
+                (unsigned long long)r, (unsigned long long)w, n < 0 ? 0 : n, list ? list : "?",
+                (unsigned long long)em, (unsigned long long)sup);
+        free(list);
 }
 
 /* The metrics file's directory must take a new file; checked before the guest runs. */

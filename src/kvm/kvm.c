@@ -46,6 +46,8 @@ int kvm_host_open(struct kvm_host *h, struct cvmm_err *err)
         }
         int x = kvm_ioctl_raw(h->fd, KVM_CHECK_EXTENSION, (void *)(uintptr_t)KVM_CAP_XSAVE2);
         h->xsave_size = x > 0 ? x : 0;
+        int sr = kvm_ioctl_raw(h->fd, KVM_CHECK_EXTENSION, (void *)(uintptr_t)KVM_CAP_SYNC_REGS);
+        h->sync_regs = sr > 0 ? sr : 0;
         return 0;
 }
 

@@ -17,6 +17,7 @@ struct kvm_host {
         int fd;         /* /dev/kvm */
         int run_size;   /* KVM_GET_VCPU_MMAP_SIZE */
         int xsave_size; /* KVM_CAP_XSAVE2 (0: not reported) */
+        int sync_regs;  /* KVM_CAP_SYNC_REGS: the KVM_SYNC_X86_* sets kvm_run can carry */
 };
 
 /* Opens /dev/kvm and checks the API version. On failure err says why. */

@@ -11,29 +11,53 @@ static json_object *u64(uint64_t v)
         return json_object_new_uint64(v);
 }
 
-struct top_entry {
-        uint32_t index;
-        uint8_t write;
-        uint64_t count;
-};
-
-static int top_cmp(const void *a, const void *b)
+static json_object *hex(uint64_t v)
 {
-        const struct top_entry *x = a, *y = b;
-        if (x->count != y->count)
-                return x->count < y->count ? 1 : -1;
-        if (x->index != y->index)
-                return x->index < y->index ? -1 : 1;
-        return (int)x->write - (int)y->write;
+        char b[24];
+        snprintf(b, sizeof(b), "0x%llx", (unsigned long long)v);
+        return json_object_new_string(b);
 }
 
-/* The MSR counters of every vCPU, summed; unknown accesses by MSR and direction, top first. */
+/*
+ * Every distinct unknown (MSR, access) the guest touched, most frequent first, with its name
+ * and class where the policy knows them, and where it was first and last seen. The counts add
+ * up, with unknown_untracked, to unknown_reads + unknown_writes.
+ */
+static json_object *msr_keys_json(const struct vm *vm)
+{
+        json_object *arr = json_object_new_array();
+        struct cvmm_keyset_item *items;
+        long n = cvmm_keyset_snapshot(&vm->msr.keys, &items);
+        for (long i = 0; i < n; i++) {
+                const struct cvmm_keyset_item *it = &items[i];
+                uint32_t index = (uint32_t)(it->key >> 1);
+                bool write = it->key & 1;
+                struct cvmm_msr_decision d;
+                cvmm_msr_classify(vm->cfg->msr.profile, &vm->msr.env, index, write, &d);
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "msr", hex(index));
+                if (d.name)
+                        json_object_object_add(o, "name", json_object_new_string(d.name));
+                json_object_object_add(o, "class",
+                                       json_object_new_string(cvmm_msr_class_name(d.cls)));
+                json_object_object_add(o, "access",
+                                       json_object_new_string(write ? "write" : "read"));
+                json_object_object_add(o, "count", u64(it->count));
+                json_object_object_add(o, "first_vcpu", u64(it->first_vcpu));
+                json_object_object_add(o, "first_rip", it->first_rip ? hex(it->first_rip) : NULL);
+                json_object_object_add(o, "last_vcpu", u64(it->last_vcpu));
+                json_object_object_add(o, "last_rip", it->last_rip ? hex(it->last_rip) : NULL);
+                json_object_array_add(arr, o);
+        }
+        free(items);
+        return arr;
+}
+
+/* The MSR counters of every vCPU, summed, and every distinct unknown (MSR, access). */
 static json_object *msr_json(const struct vm *vm)
 {
         uint64_t ex[3] = {0}, emulated = 0, gp_policy = 0, gp_unknown = 0, ignored = 0;
-        uint64_t reads = 0, writes = 0, emitted = 0, suppressed = 0, overflow = 0;
-        struct top_entry *all = calloc((size_t)vm->cfg->cpus * MSR_TOP_SLOTS, sizeof(*all));
-        size_t n = 0;
+        uint64_t reads = 0, writes = 0, emitted = 0, suppressed = 0;
         for (unsigned i = 0; i < vm->cfg->cpus; i++) {
                 const struct msr_vcpu_stats *st = &vm->msr_stats[i];
                 for (int k = 0; k < 3; k++)
@@ -46,19 +70,6 @@ static json_object *msr_json(const struct vm *vm)
                 writes += st->unknown_writes;
                 emitted += atomic_load(&st->emitted);
                 suppressed += atomic_load(&st->suppressed);
-                overflow += st->top_overflow;
-                for (unsigned k = 0; all && k < MSR_TOP_SLOTS; k++) {
-                        if (!st->top[k].count)
-                                continue;
-                        size_t j = 0;
-                        while (j < n && (all[j].index != st->top[k].index ||
-                                         all[j].write != st->top[k].write))
-                                j++;
-                        if (j == n)
-                                all[n++] =
-                                    (struct top_entry){st->top[k].index, st->top[k].write, 0};
-                        all[j].count += st->top[k].count;
-                }
         }
         json_object *o = json_object_new_object();
         json_object *e = json_object_new_object();
@@ -74,23 +85,8 @@ static json_object *msr_json(const struct vm *vm)
         json_object_object_add(o, "unknown_writes", u64(writes));
         json_object_object_add(o, "warnings_emitted", u64(emitted));
         json_object_object_add(o, "warnings_suppressed", u64(suppressed));
-        json_object *top = json_object_new_array();
-        if (all) {
-                qsort(all, n, sizeof(*all), top_cmp);
-                for (size_t j = 0; j < n && j < 16; j++) {
-                        json_object *t = json_object_new_object();
-                        char idx[16];
-                        snprintf(idx, sizeof(idx), "0x%x", all[j].index);
-                        json_object_object_add(t, "msr", json_object_new_string(idx));
-                        json_object_object_add(
-                            t, "access", json_object_new_string(all[j].write ? "write" : "read"));
-                        json_object_object_add(t, "count", u64(all[j].count));
-                        json_object_array_add(top, t);
-                }
-        }
-        free(all);
-        json_object_object_add(o, "unknown_top", top);
-        json_object_object_add(o, "unknown_not_in_top", u64(overflow));
+        json_object_object_add(o, "unknown", msr_keys_json(vm));
+        json_object_object_add(o, "unknown_untracked", u64(atomic_load(&vm->msr.keys.overflow)));
         return o;
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <linux/kvm.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vmm/msr.h"
@@ -10,35 +11,34 @@ static const uint32_t filter_bases[] = {0x0, 0xc0000000u, 0x4b564d00u};
 static const uint32_t filter_spans[] = {FILTER_SPAN, FILTER_SPAN, 0x100};
 
 int msr_vm_init(struct msr_vm *m, const struct msr_config *cfg, const struct cvmm_cpuid_table *t,
-                FILE *log)
+                unsigned nvcpus, FILE *log)
 {
         memset(m, 0, sizeof(*m));
         m->cfg = *cfg;
         m->log = log;
         cvmm_msr_env_from_cpuid(&m->env, t);
-        atomic_init(&m->reported_suppressed, 0);
-        return cvmm_ratelimit_init(&m->limiter, cfg->log_rate, cfg->log_burst);
+        atomic_init(&m->untracked_suppressed, 0);
+        if (cvmm_ratelimit_init(&m->limiter, cfg->log_rate, cfg->log_burst))
+                return -1;
+        return cvmm_keyset_init(&m->keys, MSR_KEYS_MAX, nvcpus);
 }
 
-/* Counts an unknown access by (MSR, direction) in the vCPU's fixed table. */
-static void count_top(struct msr_vcpu_stats *s, uint32_t index, bool write)
+struct msr_vcpu_stats *msr_stats_alloc(unsigned n)
 {
-        unsigned h = (index * 2654435761u + write) % MSR_TOP_SLOTS;
-        for (unsigned i = 0; i < MSR_TOP_SLOTS; i++) {
-                unsigned k = (h + i) % MSR_TOP_SLOTS;
-                if (s->top[k].count && (s->top[k].index != index || s->top[k].write != write))
-                        continue;
-                s->top[k].index = index;
-                s->top[k].write = write;
-                s->top[k].count = cvmm_sat_add(s->top[k].count, 1);
-                return;
-        }
-        s->top_overflow = cvmm_sat_add(s->top_overflow, 1);
+        size_t size = (size_t)n * sizeof(struct msr_vcpu_stats); /* a multiple of the line */
+        struct msr_vcpu_stats *s = n ? aligned_alloc(MSR_CACHE_LINE, size) : NULL;
+        if (s)
+                memset(s, 0, size);
+        return s;
 }
 
-void msr_handle(struct msr_vm *m, struct msr_vcpu_stats *stats, struct msr_vcpu_stats *all,
-                unsigned nvcpus, uint32_t index, bool write, uint32_t reason, uint64_t now_ns,
-                struct msr_outcome *o)
+void msr_vm_free(struct msr_vm *m)
+{
+        cvmm_keyset_free(&m->keys);
+}
+
+void msr_handle(struct msr_vm *m, struct msr_vcpu_stats *stats, unsigned vcpu, uint32_t index,
+                bool write, uint32_t reason, uint64_t now_ns, uint64_t rip, struct msr_outcome *o)
 {
         *o = (struct msr_outcome){0};
         if (reason == KVM_MSR_EXIT_REASON_INVAL)
@@ -83,7 +83,9 @@ void msr_handle(struct msr_vm *m, struct msr_vcpu_stats *stats, struct msr_vcpu_
                 stats->unknown_writes = cvmm_sat_add(stats->unknown_writes, 1);
         else
                 stats->unknown_reads = cvmm_sat_add(stats->unknown_reads, 1);
-        count_top(stats, index, write);
+        bool first;
+        long slot =
+            cvmm_keyset_hit(&m->keys, (uint64_t)index << 1 | write, vcpu, rip, now_ns, &first);
         if (m->cfg.unknown_ignore) {
                 stats->ignored_unknown++;
                 o->read_value = 0;
@@ -94,19 +96,25 @@ void msr_handle(struct msr_vm *m, struct msr_vcpu_stats *stats, struct msr_vcpu_
         bool confidential = m->cfg.profile == CVMM_PROFILE_TDX;
         if (!confidential && !m->cfg.debug)
                 return;
-        if (!cvmm_ratelimit_allow(&m->limiter, now_ns)) {
+        if (first) {
+                /* A new key, or the first key past the bound: always said, never throttled. */
+                o->first = slot >= 0;
+                o->tracking_full = slot < 0;
+        } else if (!cvmm_ratelimit_allow(&m->limiter, now_ns)) {
+                if (slot >= 0)
+                        cvmm_keyset_suppress(&m->keys, slot, vcpu);
+                else
+                        atomic_fetch_add_explicit(&m->untracked_suppressed, 1,
+                                                  memory_order_relaxed);
                 atomic_store_explicit(
                     &stats->suppressed,
                     atomic_load_explicit(&stats->suppressed, memory_order_relaxed) + 1,
                     memory_order_relaxed);
                 return;
+        } else {
+                o->suppressed_before = slot >= 0 ? cvmm_keyset_take_suppressed(&m->keys, slot)
+                                                 : atomic_exchange(&m->untracked_suppressed, 0);
         }
-        /* Emitting (rare): how many were suppressed since the last line, over all vCPUs. */
-        uint64_t total = 0;
-        for (unsigned i = 0; i < nvcpus; i++)
-                total += atomic_load_explicit(&all[i].suppressed, memory_order_relaxed);
-        uint64_t before = atomic_exchange(&m->reported_suppressed, total);
-        o->suppressed_before = total > before ? total - before : 0;
         atomic_fetch_add_explicit(&stats->emitted, 1, memory_order_relaxed);
         o->log = true;
 }
@@ -114,10 +122,18 @@ void msr_handle(struct msr_vm *m, struct msr_vcpu_stats *stats, struct msr_vcpu_
 void msr_log(struct msr_vm *m, unsigned vcpu, uint32_t index, bool write, uint64_t rip,
              const struct msr_outcome *o)
 {
-        char sup[64] = "";
-        if (o->suppressed_before)
+        char sup[96] = "";
+        if (o->first)
+                snprintf(sup, sizeof(sup), " (first %s of this MSR)", write ? "write" : "read");
+        else if (o->suppressed_before)
                 snprintf(sup, sizeof(sup), " (%llu similar events suppressed)",
                          (unsigned long long)o->suppressed_before);
+        if (o->tracking_full)
+                fprintf(m->log,
+                        "cvmm: %s: unknown-MSR tracking is full (%u distinct MSR and access "
+                        "pairs): later new pairs are counted as untracked and logged only "
+                        "through the rate limit\n",
+                        m->cfg.profile == CVMM_PROFILE_TDX ? "warning" : "debug", MSR_KEYS_MAX);
         /* The value of a write is guest data: it is never part of the line. */
         fprintf(m->log, "cvmm: %s: vCPU %u %s of unknown MSR 0x%x%s%s%s at RIP 0x%llx: %s%s\n",
                 m->cfg.profile == CVMM_PROFILE_TDX ? "warning" : "debug", vcpu,

@@ -13,6 +13,8 @@
  *   triple          triple fault (exception with an empty IDT)
  *   msr             RDMSR/WRMSR of a native, an emulated, a #GP-class and an unknown MSR
  *   msrstorm N C    N unknown-MSR reads spread over C vCPUs
+ *   msrmany K N W   N reads spread round-robin over K distinct unknown MSRs, then W writes of
+ *                   each (the guest data written must never be logged)
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -386,6 +388,32 @@ static void test_msrstorm(const char *arg)
         puts_("STORM-DONE\n");
 }
 
+#define MANY_BASE 0x4b4d5f00u /* unlisted, unknown to KVM, outside its paravirtual range */
+
+static void test_msrmany(const char *arg)
+{
+        unsigned k = parse_dec(arg);
+        while (*arg && *arg != ' ')
+                arg++;
+        arg += *arg == ' ';
+        unsigned n = parse_dec(arg);
+        while (*arg && *arg != ' ')
+                arg++;
+        unsigned w = parse_dec(arg + (*arg == ' '));
+        if (k < 1)
+                k = 1;
+        uint64_t v;
+        unsigned faults = 0;
+        for (unsigned i = 0; i < n; i++)
+                faults += try_rdmsr(MANY_BASE + i % k, &v) != 0;
+        for (unsigned j = 0; j < w; j++)
+                for (unsigned i = 0; i < k; i++)
+                        faults += try_wrmsr(MANY_BASE + i, 0x5ec2e7da7a5ec2e7ull) != 0;
+        puts_("MANY-DONE ");
+        put_dec(faults);
+        puts_("\n");
+}
+
 static void test_reboot(void)
 {
         uint8_t boots = inb(COM1 + 7); /* the scratch register survives a platform reset */
@@ -423,6 +451,8 @@ void guest_main(uint32_t start_info)
                 test_msr();
         } else if (streq_prefix(cmd, "msrstorm", &arg)) {
                 test_msrstorm(arg);
+        } else if (streq_prefix(cmd, "msrmany", &arg)) {
+                test_msrmany(arg);
         } else if (streq_prefix(cmd, "triple", &arg)) {
                 triple_fault();
         } else if (!streq_prefix(cmd, "poweroff", &arg)) {
