@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "cli/cli.h"
 #include "cvmm/profile.h"
 #include "kvm/kvm_cpuid.h"
@@ -95,7 +97,8 @@ enum {
         OPT_MSR_RATE,
         OPT_MSR_BURST,
         OPT_DEBUG,
-        OPT_LAST = OPT_DEBUG
+        OPT_LOG_FORMAT,
+        OPT_LAST = OPT_LOG_FORMAT
 };
 
 /* Parses a count from 1 to max for flag. */
@@ -128,6 +131,7 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
             {"msr-log-rate", required_argument, NULL, OPT_MSR_RATE},
             {"msr-log-burst", required_argument, NULL, OPT_MSR_BURST},
             {"debug", no_argument, NULL, OPT_DEBUG},
+            {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
             {NULL, 0, NULL, 0},
         };
         memset(a, 0, sizeof(*a));
@@ -212,6 +216,13 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
                 case OPT_DEBUG:
                         a->msr.debug = true;
                         break;
+                case OPT_LOG_FORMAT:
+                        if (strcmp(optarg, "json") == 0)
+                                a->msr.log_json = true;
+                        else if (strcmp(optarg, "text") != 0)
+                                return cvmm_errf(err, "--log-format '%s': expected text or json",
+                                                 optarg);
+                        break;
                 default:
                         return cli_getopt_fail(c, argv, err);
                 }
@@ -242,6 +253,33 @@ static void msr_summary(const struct vm *vm)
                 return;
         struct cvmm_keyset_item *items;
         long n = cvmm_keyset_snapshot(&vm->msr.keys, &items);
+        uint64_t untracked = atomic_load(&vm->msr.keys.overflow);
+        if (vm->cfg->msr.log_json) {
+                json_object *o = msr_log_object(&vm->msr, "unknown-msr-summary");
+                json_object_object_add(o, "reads", json_object_new_uint64(r));
+                json_object_object_add(o, "writes", json_object_new_uint64(w));
+                json_object_object_add(o, "distinct", json_object_new_int64(n < 0 ? 0 : n));
+                json_object *top = json_object_new_array();
+                for (long i = 0; i < n && i < 8; i++) {
+                        json_object *p = json_object_new_object();
+                        char idx[24];
+                        snprintf(idx, sizeof(idx), "0x%llx",
+                                 (unsigned long long)(items[i].key >> 1));
+                        json_object_object_add(p, "msr", json_object_new_string(idx));
+                        json_object_object_add(
+                            p, "access",
+                            json_object_new_string(items[i].key & 1 ? "write" : "read"));
+                        json_object_object_add(p, "count", json_object_new_uint64(items[i].count));
+                        json_object_array_add(top, p);
+                }
+                json_object_object_add(o, "most_frequent", top);
+                json_object_object_add(o, "untracked", json_object_new_uint64(untracked));
+                json_object_object_add(o, "lines_emitted", json_object_new_uint64(em));
+                json_object_object_add(o, "suppressed", json_object_new_uint64(sup));
+                msr_log_emit(&vm->msr, o);
+                free(items);
+                return;
+        }
         struct strbuf sb;
         strbuf_init(&sb);
         for (long i = 0; i < n && i < 8; i++)
@@ -251,7 +289,6 @@ static void msr_summary(const struct vm *vm)
                               (unsigned long long)items[i].count);
         if (n > 8)
                 strbuf_printf(&sb, " and %ld more", n - 8);
-        uint64_t untracked = atomic_load(&vm->msr.keys.overflow);
         if (untracked)
                 strbuf_printf(&sb, "; %llu accesses of pairs past the %u tracked",
                               (unsigned long long)untracked, MSR_KEYS_MAX);
@@ -481,7 +518,7 @@ static void run_usage(FILE *f)
               "                [--memory SIZE] [--profile host|tdx] [--features LIST]\n"
               "                [--no-reboot] [--metrics FILE] [--allow-unenforced-cpuid]\n"
               "                [--unknown-msr gp|ignore] [--msr-log-rate N] [--msr-log-burst N]\n"
-              "                [--debug]\n",
+              "                [--debug] [--log-format text|json]\n",
               f);
 }
 

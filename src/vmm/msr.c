@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
+#include <json-c/json.h>
 #include <linux/kvm.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "vmm/msr.h"
 
@@ -119,9 +121,72 @@ void msr_handle(struct msr_vm *m, struct msr_vcpu_stats *stats, unsigned vcpu, u
         o->log = true;
 }
 
+static json_object *hexobj(uint64_t v)
+{
+        char b[24];
+        snprintf(b, sizeof(b), "0x%llx", (unsigned long long)v);
+        return json_object_new_string(b);
+}
+
+json_object *msr_log_object(const struct msr_vm *m, const char *event)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        char t[40];
+        size_t n = strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(t + n, sizeof(t) - n, ".%06ldZ", ts.tv_nsec / 1000);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "time", json_object_new_string(t));
+        json_object_object_add(
+            o, "level",
+            json_object_new_string(m->cfg.profile == CVMM_PROFILE_TDX ? "warning" : "debug"));
+        json_object_object_add(o, "event", json_object_new_string(event));
+        return o;
+}
+
+void msr_log_emit(const struct msr_vm *m, json_object *o)
+{
+        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (s)
+                fprintf(m->log, "%s\n", s);
+        json_object_put(o);
+}
+
+/* The --log-format json form of msr_log's lines: the same facts, never the written value. */
+static void msr_log_json(struct msr_vm *m, unsigned vcpu, uint32_t index, bool write, uint64_t rip,
+                         const struct msr_outcome *o)
+{
+        if (o->tracking_full) {
+                json_object *f = msr_log_object(m, "unknown-msr-tracking-full");
+                json_object_object_add(f, "max_pairs", json_object_new_int(MSR_KEYS_MAX));
+                msr_log_emit(m, f);
+        }
+        json_object *j = msr_log_object(m, "unknown-msr");
+        json_object_object_add(j, "vcpu", json_object_new_int((int)vcpu));
+        json_object_object_add(j, "msr", hexobj(index));
+        if (o->name)
+                json_object_object_add(j, "name", json_object_new_string(o->name));
+        json_object_object_add(j, "access", json_object_new_string(write ? "write" : "read"));
+        json_object_object_add(j, "rip", hexobj(rip));
+        json_object_object_add(j, "action",
+                               json_object_new_string(m->cfg.unknown_ignore
+                                                          ? (write ? "write dropped" : "read as 0")
+                                                          : "#GP injected"));
+        json_object_object_add(j, "first", json_object_new_boolean(o->first));
+        json_object_object_add(j, "suppressed", json_object_new_uint64(o->suppressed_before));
+        msr_log_emit(m, j);
+}
+
 void msr_log(struct msr_vm *m, unsigned vcpu, uint32_t index, bool write, uint64_t rip,
              const struct msr_outcome *o)
 {
+        if (m->cfg.log_json) {
+                msr_log_json(m, vcpu, index, write, rip, o);
+                return;
+        }
         char sup[96] = "";
         if (o->first)
                 snprintf(sup, sizeof(sup), " (first %s of this MSR)", write ? "write" : "read");

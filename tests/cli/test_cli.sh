@@ -55,6 +55,7 @@ expect_usage "run: repeated flag" "--cpus given twice" -- run --kernel "$G" --cp
 expect_usage "run: unknown flag" "unknown option '--turbo'" -- run --kernel "$G" --turbo
 expect_usage "run: stray argument" "unexpected argument 'extra'" -- run --kernel "$G" extra
 expect_usage "run: missing value" "--cmdline needs a value" -- run --kernel "$G" --cmdline
+expect_usage "run: bad log format" "--log-format 'xml'" -- run --kernel "$G" --log-format xml
 expect_usage "run: metrics dir" "--metrics '$T/nodir/m.json'" -- run --kernel "$G" --metrics "$T/nodir/m.json"
 if [ -e "$T/nodir" ] || ls "$T"/*.json.* >/dev/null 2>&1; then bad "run: a refused run left files behind"; else ok; fi
 

@@ -196,6 +196,25 @@ def msr_tests(enforced):
        mm.get("gp_injected_unknown") == 2 and mm.get("unknown_reads") == 1 and
        mm.get("unknown_writes") == 1,
        f"tdx: MSR counters account for every access ({ {k: mm.get(k) for k in ('emulated', 'gp_injected_by_policy', 'gp_injected_unknown', 'unknown_reads', 'unknown_writes')} })")
+    # Structured logs: one JSON object a line, with the same facts and never the value.
+    r = Run("msr", "--no-reboot", "--log-format", "json", *tdx)
+    objs, bad = [], []
+    for line in r.err.splitlines():
+        if line.startswith("{"):
+            try:
+                objs.append(json.loads(line))
+            except ValueError:
+                bad.append(line)
+    ev = [o for o in objs if o.get("event") == "unknown-msr"]
+    summ = [o for o in objs if o.get("event") == "unknown-msr-summary"]
+    ok(not bad and len(ev) == 2 and {o["access"] for o in ev} == {"read", "write"} and
+       all(o["msr"] == "0x1cf0" and o["vcpu"] == 0 and o["rip"].startswith("0x") and
+           o["first"] is True and o["level"] == "warning" and o["time"].endswith("Z")
+           for o in ev) and
+       summ and summ[0]["reads"] == 1 and summ[0]["writes"] == 1 and summ[0]["distinct"] == 2 and
+       SECRET not in r.err.lower(),
+       f"tdx, --log-format json: {len(ev)} unknown-MSR objects (time, level, vCPU, MSR, access, "
+       f"RIP, first, suppressed) and the summary object; no written value")
     r = Run("msr", "--no-reboot", "--unknown-msr", "ignore", *tdx)
     res = msr_results(r)
     ok(res.get(("R", 0x1CF0)) == ("ok", "0" * 16) and res.get(("W", 0x1CF0), ("",))[0] == "ok"
