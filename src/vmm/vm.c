@@ -89,6 +89,48 @@ static enum exit_action fault(struct vcpu *v, const char *fmt, ...)
 
 typedef enum exit_action (*exit_handler)(struct vcpu *v);
 
+/*
+ * --debug: an access nothing claims (a port, or MMIO outside KVM's devices), one line at the
+ * first sighting of each (port or MMIO page, direction), then through a token bucket; a repeat's
+ * line says how many of its key were suppressed. A guest cannot flood the log, nor hide a new
+ * port behind a storm on an old one.
+ */
+static void log_unclaimed(struct vcpu *v, bool mmio, uint64_t where, bool write, unsigned size)
+{
+        struct vm *vm = v->vm;
+        if (!vm->cfg->msr.debug)
+                return;
+        uint64_t key = (uint64_t)mmio << 62 | (mmio ? where >> 12 : where) << 1 | write;
+        bool first;
+        long slot = cvmm_keyset_hit(&vm->unclaimed, key, v->id, 0, vm_coarse_ns(), &first);
+        uint64_t sup = 0;
+        if (!first) {
+                if (!cvmm_ratelimit_allow(&vm->unclaimed_limiter, vm_coarse_ns())) {
+                        if (slot >= 0)
+                                cvmm_keyset_suppress(&vm->unclaimed, slot, v->id);
+                        else
+                                atomic_fetch_add(&vm->unclaimed_untracked_suppressed, 1);
+                        return;
+                }
+                sup = slot >= 0 ? cvmm_keyset_take_suppressed(&vm->unclaimed, slot)
+                                : atomic_exchange(&vm->unclaimed_untracked_suppressed, 0);
+        }
+        char tail[80] = "";
+        if (first && slot < 0)
+                snprintf(tail, sizeof(tail),
+                         " (tracking is full: later new ones are rate-limited)");
+        else if (first)
+                snprintf(tail, sizeof(tail), " (first %s of this %s)", write ? "write" : "read",
+                         mmio ? "page" : "port");
+        else if (sup)
+                snprintf(tail, sizeof(tail), " (%llu similar events suppressed)",
+                         (unsigned long long)sup);
+        fprintf(stderr, "cvmm: debug: vCPU %u %s of %u byte%s %s unclaimed %s 0x%llx: %s%s\n",
+                v->id, write ? "write" : "read", size, size == 1 ? "" : "s", write ? "to" : "from",
+                mmio ? "MMIO" : "port", (unsigned long long)where,
+                write ? "dropped" : "reads all-ones", tail);
+}
+
 static enum exit_action on_io(struct vcpu *v)
 {
         struct kvm_run *run = v->run;
@@ -98,6 +140,8 @@ static enum exit_action on_io(struct vcpu *v)
         const struct io_range *r = iobus_find(&vm->bus, run->io.port);
         uint64_t *count = run->io.direction == KVM_EXIT_IO_OUT ? vm->stats.io_out : vm->stats.io_in;
         __atomic_fetch_add(&count[run->io.port], run->io.count, __ATOMIC_RELAXED);
+        if (!r)
+                log_unclaimed(v, false, run->io.port, run->io.direction == KVM_EXIT_IO_OUT, size);
         for (uint32_t i = 0; i < run->io.count; i++, data += size) {
                 if (run->io.direction == KVM_EXIT_IO_OUT) {
                         if (r)
@@ -119,6 +163,7 @@ static enum exit_action on_mmio(struct vcpu *v)
         if (!v->run->mmio.is_write)
                 memset(v->run->mmio.data, 0xff, sizeof(v->run->mmio.data));
         __atomic_fetch_add(&v->vm->stats.mmio_unknown, 1, __ATOMIC_RELAXED);
+        log_unclaimed(v, true, v->run->mmio.phys_addr, v->run->mmio.is_write, v->run->mmio.len);
         return ACT_CONTINUE;
 }
 
@@ -363,6 +408,12 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, struct cvmm_err *err)
                 cvmm_errf(err, "out of memory");
                 goto fail;
         }
+        if (cfg->msr.debug &&
+            (cvmm_keyset_init(&vm->unclaimed, MSR_KEYS_MAX, cfg->cpus) ||
+             cvmm_ratelimit_init(&vm->unclaimed_limiter, cfg->msr.log_rate, cfg->msr.log_burst))) {
+                cvmm_errf(err, "out of memory");
+                goto fail;
+        }
         if (msr_vm_init(&vm->msr, &cfg->msr, cfg->cpuid, cfg->cpus, stderr)) {
                 cvmm_errf(err, "MSR policy: the log rate and burst must be at least 1, and the key "
                                "table needs memory");
@@ -565,6 +616,7 @@ void vm_destroy(struct vm *vm)
         free(vm->msr_stats);
         vm->msr_stats = NULL;
         msr_vm_free(&vm->msr);
+        cvmm_keyset_free(&vm->unclaimed);
         vm->stats.io_in = vm->stats.io_out = NULL;
         vm->vcpus = NULL;
 }

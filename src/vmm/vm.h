@@ -74,6 +74,10 @@ struct vm {
         struct uart8250 uart;
         struct vcpu *vcpus;
         struct msr_vm msr;
+        /* --debug: unclaimed ports and MMIO, first sighting per key, then a bucket */
+        struct cvmm_keyset unclaimed;
+        struct cvmm_ratelimit unclaimed_limiter;
+        _Atomic uint64_t unclaimed_untracked_suppressed;
         struct msr_vcpu_stats *msr_stats;    /* one per vCPU, kept across reboots */
         uint8_t msr_bitmaps[6 * 0x2000 / 8]; /* the tdx filter's bitmaps */
         atomic_int outcome;

@@ -13,6 +13,7 @@
  *   triple          triple fault (exception with an empty IDT)
  *   msr             RDMSR/WRMSR of a native, an emulated, a #GP-class and an unknown MSR
  *   msrstorm N C    N unknown-MSR reads spread over C vCPUs
+ *   unclaimed N     N reads spread over the 16 unclaimed ports 0x300-0x30f, then one write to each
  *   msrmany K N W   N reads spread round-robin over K distinct unknown MSRs, then W writes of
  *                   each (the guest data written must never be logged)
  */
@@ -414,6 +415,19 @@ static void test_msrmany(const char *arg)
         puts_("\n");
 }
 
+static void test_unclaimed(const char *arg)
+{
+        unsigned n = parse_dec(arg);
+        unsigned ones = 0;
+        for (unsigned i = 0; i < n; i++)
+                ones += inb((uint16_t)(0x300 + i % 16)) == 0xff;
+        for (unsigned p = 0; p < 16; p++)
+                outb((uint16_t)(0x300 + p), 0x5e);
+        puts_("UNCLAIMED-DONE ");
+        put_dec(ones);
+        puts_("\n");
+}
+
 static void test_reboot(void)
 {
         uint8_t boots = inb(COM1 + 7); /* the scratch register survives a platform reset */
@@ -451,6 +465,8 @@ void guest_main(uint32_t start_info)
                 test_msr();
         } else if (streq_prefix(cmd, "msrstorm", &arg)) {
                 test_msrstorm(arg);
+        } else if (streq_prefix(cmd, "unclaimed", &arg)) {
+                test_unclaimed(arg);
         } else if (streq_prefix(cmd, "msrmany", &arg)) {
                 test_msrmany(arg);
         } else if (streq_prefix(cmd, "triple", &arg)) {

@@ -285,6 +285,30 @@ def msr_tests(enforced):
        "many MSRs: the value the guest wrote appears in no log line and no metric")
 
 
+def unclaimed_tests():
+    """--debug names every unclaimed port at its first read and write, then rate-limits."""
+    n, rate, burst = 20000, 5, 10
+    r = Run(f"unclaimed {n}", "--no-reboot", "--debug", timeout=600)
+    lines = [l for l in r.err.splitlines() if "unclaimed port" in l]
+    elapsed = r.m.get("time_to_end_us", 0) / 1e6
+    limit = 32 + burst + rate * elapsed + 1  # +1: a refill at the interval boundary
+    ok(r.rc == 0 and f"UNCLAIMED-DONE {n}" in r.out,
+       "unclaimed ports: the guest ran to the end and every read gave all-ones")
+    named = all(any(f"read of 1 byte from unclaimed port 0x{0x300 + p:x}:" in l and "first read" in l
+                    for l in lines) and
+                any(f"write of 1 byte to unclaimed port 0x{0x300 + p:x}:" in l for l in lines)
+                for p in range(16))
+    ok(named and len(lines) <= limit,
+       f"unclaimed ports, --debug: each of the 16 ports named at its first read and write; "
+       f"{len(lines)} lines <= 32 keys + burst + rate x {elapsed:.1f} s + 1 = {limit:.0f}")
+    io = r.m.get("io", {})
+    ok(sum(io.get(f"0x{0x300 + p:x}", {}).get("in", 0) for p in range(16)) == n,
+       "unclaimed ports: the metrics count every read")
+    r = Run("unclaimed 100", "--no-reboot")
+    ok(r.rc == 0 and not [l for l in r.err.splitlines() if "unclaimed" in l],
+       "unclaimed ports without --debug: not logged")
+
+
 def main():
     if not os.path.exists("/dev/kvm"):
         return nested()
@@ -446,6 +470,7 @@ def main():
         r.show()
 
     msr_tests(enforced)
+    unclaimed_tests()
     print(f"guests: {passed} passed, {failed} failed", flush=True)
     rc = 1 if failed else 0
     if enforced is False and not NESTED_TCG:
