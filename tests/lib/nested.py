@@ -37,8 +37,9 @@ def rerun(script, cvmm, guest, src, gdir, files, prepare, partial=False):
     cmd = [os.path.join(src, "tools", "nested-kvm.sh"), gdir, cvmm, guest, script, *lib, *files,
            "--", "env", "CVMM_TEST_ENV=nested-tcg", "python3", script, cvmm, guest, src]
     # QEMU's TCG has been seen to hang as a whole, which no timer inside it can end: bound the
-    # VM from outside, and run it once more (saying so) when it did not finish.
-    env = dict(os.environ, NESTED_TIMEOUT=os.environ.get("NESTED_TIMEOUT", "600"))
+    # VM from outside (the guest suite needs about a minute there), and run it once more
+    # (saying so) when it did not finish.
+    env = dict(os.environ, NESTED_TIMEOUT=os.environ.get("NESTED_TIMEOUT", "300"))
     rc = subprocess.run(cmd, env=env).returncode
     if rc == 3:
         print("RETRY: the nested VM did not finish; running it once more", flush=True)
