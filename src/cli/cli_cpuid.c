@@ -16,8 +16,8 @@
 #include "cvmm/xsave.h"
 #include "kvm/kvm_cpuid.h"
 #include "util/strbuf.h"
+#include "util/json.h"
 #include "vmm/cpumodel.h"
-#include "vmm/vcpu.h"
 
 struct cpuid_args {
         const char *from;
@@ -276,13 +276,6 @@ static char *report_text(const struct cvmm_check_report *r, const struct cvmm_li
         return strbuf_finish(&sb);
 }
 
-static struct json_object *hexs(uint64_t v)
-{
-        char buf[24];
-        snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)v);
-        return json_object_new_string(buf);
-}
-
 static char *report_json(const struct cvmm_check_report *r, const struct cvmm_linux_boot *lb,
                          const char *source, const struct cpuid_args *a,
                          const struct cvmm_model_result *res)
@@ -292,8 +285,8 @@ static char *report_json(const struct cvmm_check_report *r, const struct cvmm_li
         json_object_object_add(
             root, "profile",
             json_object_new_string(a->have_profile ? cvmm_profile_name(a->model.profile) : "none"));
-        json_object_object_add(root, "xcr0", hexs(res->xcr0));
-        json_object_object_add(root, "xss", hexs(res->xss));
+        json_object_object_add(root, "xcr0", json_hex(res->xcr0));
+        json_object_object_add(root, "xss", json_hex(res->xss));
         struct json_object *arr = json_object_new_array();
         for (size_t i = 0; i < r->count; i++) {
                 const struct cvmm_finding *f = &r->findings[i];
@@ -301,8 +294,8 @@ static char *report_json(const struct cvmm_check_report *r, const struct cvmm_li
                 json_object_object_add(o, "severity",
                                        json_object_new_string(cvmm_severity_name(f->severity)));
                 json_object_object_add(o, "rule", json_object_new_string(f->rule));
-                json_object_object_add(o, "leaf", hexs(f->leaf));
-                json_object_object_add(o, "subleaf", hexs(f->subleaf));
+                json_object_object_add(o, "leaf", json_hex(f->leaf));
+                json_object_object_add(o, "subleaf", json_hex(f->subleaf));
                 if (f->reg >= 0)
                         json_object_object_add(
                             o, "register",
@@ -323,7 +316,7 @@ static char *report_json(const struct cvmm_check_report *r, const struct cvmm_li
         const struct cvmm_linux_view *v = &r->linux_view;
         struct json_object *lv = json_object_new_object();
         json_object_object_add(lv, "uses_xsave", json_object_new_boolean(v->xsave_used));
-        json_object_object_add(lv, "xfeatures", hexs(v->features));
+        json_object_object_add(lv, "xfeatures", json_hex(v->features));
         json_object_object_add(lv, "format",
                                json_object_new_string(v->compacted ? "compacted" : "standard"));
         json_object_object_add(lv, "context_size", json_object_new_int64(v->kernel_size));
@@ -439,30 +432,6 @@ static int cmd_diff(int argc, char **argv)
         return rc;
 }
 
-/* Builds the profile's table from this host's KVM; returns an exit status. */
-static int build_from_kvm(const struct cpuid_args *a, struct cvmm_cpuid_table *source,
-                          struct cvmm_cpuid_table *t)
-{
-        struct cvmm_err err;
-        if (kvm_supported_cpuid(source, &err)) {
-                cli_error("cpuid probe: %s", err.msg);
-                return EXIT_HOST;
-        }
-        if (cvmm_cpuid_copy(t, source)) {
-                cvmm_cpuid_free(source);
-                cli_error("cpuid probe: out of memory");
-                return EXIT_HOST;
-        }
-        struct cvmm_model_result res;
-        if (cvmm_model_build(t, &a->model, &res, &err)) {
-                cli_error("cpuid probe: %s", err.msg);
-                cvmm_cpuid_free(source);
-                cvmm_cpuid_free(t);
-                return EXIT_USAGE;
-        }
-        return EXIT_OK;
-}
-
 /*
  * `cvmm cpuid probe`: the table a guest of this host really sees under the profile, as `cvmm
  * run` computes it before boot (reconciled for the host profile), in show's formats.
@@ -484,29 +453,11 @@ static int cmd_probe(int argc, char **argv)
         }
         if (!a.have_profile)
                 a.model.profile = CVMM_PROFILE_HOST;
-        struct cvmm_cpuid_table source, t, v0;
-        rc = build_from_kvm(&a, &source, &t);
+        struct cpumodel m;
+        rc = cli_host_model("cpuid probe", " (cvmm cpuid probe needs KVM)", &a.model,
+                            a.linux_version, &m);
         if (rc)
                 return rc;
-        struct cvmm_err err;
-        struct kvm_host h;
-        struct cpumodel m;
-        rc = EXIT_HOST;
-        if (vcpu_cpuid_for(&t, 0, &v0, &err)) {
-                cli_error("cpuid probe: %s", err.msg);
-                goto out_tables;
-        }
-        if (kvm_host_open(&h, &err)) {
-                cli_error("cpuid probe: %s", err.msg);
-                goto out_v0;
-        }
-        int b = cpumodel_build(&h, &source, &v0, a.model.profile == CVMM_PROFILE_HOST,
-                               a.linux_version, &m, &err);
-        kvm_host_close(&h);
-        if (b) {
-                cli_error("cpuid probe: %s", err.msg);
-                goto out_v0;
-        }
         struct cvmm_xsave_layout l;
         cvmm_xsave_layout_read(&m.seen, &l);
         struct cvmm_cpuid_meta meta = {
@@ -518,11 +469,6 @@ static int cmd_probe(int argc, char **argv)
         };
         rc = emit_table(&m.seen, json, &meta, "probe");
         cpumodel_free(&m);
-out_v0:
-        cvmm_cpuid_free(&v0);
-out_tables:
-        cvmm_cpuid_free(&t);
-        cvmm_cpuid_free(&source);
         return rc;
 }
 

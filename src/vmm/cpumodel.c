@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "util/strbuf.h"
+#include "util/json.h"
 #include "vmm/cpumodel.h"
 
 void cpumodel_free(struct cpumodel *m)
@@ -112,13 +113,6 @@ char *cpumodel_describe(const struct cvmm_attribution *a, size_t max)
         return strbuf_finish(&sb);
 }
 
-static struct json_object *hexs(uint64_t v)
-{
-        char buf[24];
-        snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)v);
-        return json_object_new_string(buf);
-}
-
 struct json_object *cpumodel_linux_json(const struct cvmm_linux_boot *lb, enum cvmm_linux_version v)
 {
         struct json_object *o = json_object_new_object();
@@ -126,9 +120,9 @@ struct json_object *cpumodel_linux_json(const struct cvmm_linux_boot *lb, enum c
                 return NULL;
         json_object_object_add(o, "version", json_object_new_string(cvmm_linux_version_name(v)));
         json_object_object_add(o, "uses_xsave", json_object_new_boolean(lb->xsave_used));
-        json_object_object_add(o, "xcr0", hexs(lb->plan.xcr0));
-        json_object_object_add(o, "xss", hexs(lb->plan.xss));
-        json_object_object_add(o, "xfeatures", hexs(lb->features));
+        json_object_object_add(o, "xcr0", json_hex(lb->plan.xcr0));
+        json_object_object_add(o, "xss", json_hex(lb->plan.xss));
+        json_object_object_add(o, "xfeatures", json_hex(lb->features));
         json_object_object_add(o, "context_size", json_object_new_int64(lb->context_size));
         json_object_object_add(o, "user_size", json_object_new_int64(lb->user_size));
         json_object_object_add(o, "kernel_size", json_object_new_int64(lb->kernel_size));
@@ -152,13 +146,13 @@ static struct json_object *attribution_json(const struct cvmm_attribution *a)
                 struct json_object *o = json_object_new_object();
                 char d[400];
                 cvmm_attr_describe(f, d, sizeof(d));
-                json_object_object_add(o, "leaf", hexs(f->leaf));
-                json_object_object_add(o, "subleaf", hexs(f->subleaf));
+                json_object_object_add(o, "leaf", json_hex(f->leaf));
+                json_object_object_add(o, "subleaf", json_hex(f->subleaf));
                 json_object_object_add(o, "register",
                                        json_object_new_string(cvmm_reg_name(f->reg)));
-                json_object_object_add(o, "set_by_cvmm", hexs(f->table));
-                json_object_object_add(o, "kvm_get_cpuid2", hexs(f->kvm));
-                json_object_object_add(o, "guest", hexs(f->guest));
+                json_object_object_add(o, "set_by_cvmm", json_hex(f->table));
+                json_object_object_add(o, "kvm_get_cpuid2", json_hex(f->kvm));
+                json_object_object_add(o, "guest", json_hex(f->guest));
                 json_object_object_add(o, "attributed_to",
                                        json_object_new_string(f->source == CVMM_ATTR_KVM
                                                                   ? "kvm-rewrite"
@@ -194,14 +188,14 @@ struct json_object *cpumodel_json(const struct cpumodel *m)
         json_object_object_add(r, "removed_features", names_json(m->rec.removed, m->rec.nremoved));
         json_object_object_add(r, "other_bits_adopted",
                                json_object_new_int((int)m->rec.other_bits));
-        json_object_object_add(r, "xsave_components_restored", hexs(m->rec.comps_restored));
-        json_object_object_add(r, "xsave_components_missing", hexs(m->rec.comps_missing));
-        json_object_object_add(r, "xsave_components_removed", hexs(m->rec.comps_removed));
+        json_object_object_add(r, "xsave_components_restored", json_hex(m->rec.comps_restored));
+        json_object_object_add(r, "xsave_components_missing", json_hex(m->rec.comps_missing));
+        json_object_object_add(r, "xsave_components_removed", json_hex(m->rec.comps_removed));
         json_object_object_add(o, "reconcile", r);
         if (m->xstate_probed) {
                 struct json_object *x = json_object_new_object();
-                json_object_object_add(x, "xcr0", hexs(m->linux_boot.plan.xcr0));
-                json_object_object_add(x, "xss", hexs(m->linux_boot.plan.xss));
+                json_object_object_add(x, "xcr0", json_hex(m->linux_boot.plan.xcr0));
+                json_object_object_add(x, "xss", json_hex(m->linux_boot.plan.xss));
                 json_object_object_add(x, "done", json_object_new_boolean(m->xstate.done));
                 if (!m->xstate.done) {
                         json_object_object_add(x, "stopped_at",

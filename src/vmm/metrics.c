@@ -5,17 +5,11 @@
 #include <string.h>
 
 #include "vmm/metrics.h"
+#include "util/json.h"
 
 static json_object *u64(uint64_t v)
 {
         return json_object_new_uint64(v);
-}
-
-static json_object *hex(uint64_t v)
-{
-        char b[24];
-        snprintf(b, sizeof(b), "0x%llx", (unsigned long long)v);
-        return json_object_new_string(b);
 }
 
 /*
@@ -35,7 +29,7 @@ static json_object *msr_keys_json(const struct vm *vm)
                 struct cvmm_msr_decision d;
                 cvmm_msr_classify(vm->cfg->msr.profile, &vm->msr.env, index, write, &d);
                 json_object *o = json_object_new_object();
-                json_object_object_add(o, "msr", hex(index));
+                json_object_object_add(o, "msr", json_hex(index));
                 if (d.name)
                         json_object_object_add(o, "name", json_object_new_string(d.name));
                 json_object_object_add(o, "class",
@@ -44,9 +38,10 @@ static json_object *msr_keys_json(const struct vm *vm)
                                        json_object_new_string(write ? "write" : "read"));
                 json_object_object_add(o, "count", u64(it->count));
                 json_object_object_add(o, "first_vcpu", u64(it->first_vcpu));
-                json_object_object_add(o, "first_rip", it->first_rip ? hex(it->first_rip) : NULL);
+                json_object_object_add(o, "first_rip",
+                                       it->first_rip ? json_hex(it->first_rip) : NULL);
                 json_object_object_add(o, "last_vcpu", u64(it->last_vcpu));
-                json_object_object_add(o, "last_rip", it->last_rip ? hex(it->last_rip) : NULL);
+                json_object_object_add(o, "last_rip", it->last_rip ? json_hex(it->last_rip) : NULL);
                 json_object_array_add(arr, o);
         }
         free(items);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "vmm/msr.h"
+#include "util/json.h"
 
 #define FILTER_SPAN 0x2000u /* MSRs per filter range */
 
@@ -121,13 +122,6 @@ void msr_handle(struct msr_vm *m, struct msr_vcpu_stats *stats, unsigned vcpu, u
         o->log = true;
 }
 
-static json_object *hexobj(uint64_t v)
-{
-        char b[24];
-        snprintf(b, sizeof(b), "0x%llx", (unsigned long long)v);
-        return json_object_new_string(b);
-}
-
 json_object *msr_log_object(const struct msr_vm *m, const char *event)
 {
         struct timespec ts;
@@ -166,11 +160,11 @@ static void msr_log_json(struct msr_vm *m, unsigned vcpu, uint32_t index, bool w
         }
         json_object *j = msr_log_object(m, "unknown-msr");
         json_object_object_add(j, "vcpu", json_object_new_int((int)vcpu));
-        json_object_object_add(j, "msr", hexobj(index));
+        json_object_object_add(j, "msr", json_hex(index));
         if (o->name)
                 json_object_object_add(j, "name", json_object_new_string(o->name));
         json_object_object_add(j, "access", json_object_new_string(write ? "write" : "read"));
-        json_object_object_add(j, "rip", hexobj(rip));
+        json_object_object_add(j, "rip", json_hex(rip));
         json_object_object_add(j, "action",
                                json_object_new_string(m->cfg.unknown_ignore
                                                           ? (write ? "write dropped" : "read as 0")
