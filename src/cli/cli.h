@@ -5,6 +5,8 @@
 #include <stdint.h>
 
 #include "cvmm/err.h"
+#include "cvmm/profile.h"
+#include "vmm/cpumodel.h"
 
 /* Exit statuses shared by every subcommand (documented in the README). */
 enum {
@@ -28,5 +30,15 @@ int cli_getopt_fail(int c, char **argv, struct cvmm_err *err);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Writes s to stdout in one go; returns 0 or -1 (with a message) when stdout fails. */
 int cli_write(const char *s);
+
+/*
+ * The effective CPU model of vCPU 0 on this host for opts: KVM_GET_SUPPORTED_CPUID, the
+ * profile, then the probe rounds (reconciled for the host profile). On failure one line on
+ * stderr prefixed with cmd (open_hint follows a failure to open /dev/kvm). Returns EXIT_OK (m
+ * filled; free it with cpumodel_free), EXIT_USAGE (the options do not fit this host's table)
+ * or EXIT_HOST.
+ */
+int cli_host_model(const char *cmd, const char *open_hint, const struct cvmm_model_opts *opts,
+                   enum cvmm_linux_version lv, struct cpumodel *m);
 
 #endif

@@ -16,6 +16,7 @@
 #include "cvmm/profile.h"
 #include "kvm/kvm_cpuid.h"
 #include "cvmm/xsave.h"
+#include "util/json.h"
 #include "util/strbuf.h"
 #include "vmm/cpumodel.h"
 #include "vmm/metrics.h"
@@ -262,10 +263,7 @@ static void msr_summary(const struct vm *vm)
                 json_object *top = json_object_new_array();
                 for (long i = 0; i < n && i < 8; i++) {
                         json_object *p = json_object_new_object();
-                        char idx[24];
-                        snprintf(idx, sizeof(idx), "0x%llx",
-                                 (unsigned long long)(items[i].key >> 1));
-                        json_object_object_add(p, "msr", json_object_new_string(idx));
+                        json_object_object_add(p, "msr", json_hex(items[i].key >> 1));
                         json_object_object_add(
                             p, "access",
                             json_object_new_string(items[i].key & 1 ? "write" : "read"));
@@ -544,43 +542,17 @@ int cli_run(int argc, char **argv, uint64_t t_start_ns)
                 return EXIT_USAGE;
         }
         int status = EXIT_HOST;
-        struct cvmm_cpuid_table cpuid, source;
-        cvmm_cpuid_init(&cpuid);
-        cvmm_cpuid_init(&source);
         struct vm vm;
         bool vm_ready = false;
         struct cpumodel model;
         bool modelled = false;
         const char *outcome = "host-error";
 
-        struct kvm_host kh;
-        if (kvm_host_open(&kh, &err)) {
-                cli_error("run: %s (cvmm run needs KVM)", err.msg);
-                goto out;
-        }
-        if (kvm_supported_cpuid(&source, &err) || cvmm_cpuid_copy(&cpuid, &source)) {
-                cli_error("run: %s", source.count ? "out of memory" : err.msg);
-                kvm_host_close(&kh);
-                goto out;
-        }
-        struct cvmm_model_result res;
-        if (cvmm_model_build(&cpuid, &a.model, &res, &err)) {
-                cli_error("run: %s", err.msg);
-                kvm_host_close(&kh);
-                status = EXIT_USAGE;
-                goto out;
-        }
         /* The CPUID the guest will really see, computed before its first instruction. */
-        struct cvmm_cpuid_table v0;
-        int mrc = vcpu_cpuid_for(&cpuid, 0, &v0, &err);
-        if (!mrc) {
-                mrc = cpumodel_build(&kh, &source, &v0, a.model.profile == CVMM_PROFILE_HOST,
-                                     CVMM_LINUX_DEFAULT, &model, &err);
-                cvmm_cpuid_free(&v0);
-        }
-        kvm_host_close(&kh);
+        int mrc =
+            cli_host_model("run", " (cvmm run needs KVM)", &a.model, CVMM_LINUX_DEFAULT, &model);
         if (mrc) {
-                cli_error("run: %s", err.msg);
+                status = mrc;
                 goto out;
         }
         modelled = true;
@@ -588,18 +560,12 @@ int cli_run(int argc, char **argv, uint64_t t_start_ns)
                 status = EXIT_USAGE;
                 goto out;
         }
-        /* vCPU 0's reconciled table is the guest's; APIC IDs are set per vCPU. */
-        cvmm_cpuid_free(&cpuid);
-        if (cvmm_cpuid_copy(&cpuid, &model.table)) {
-                cli_error("run: out of memory");
-                goto out;
-        }
         struct vm_config cfg = {
             .image = &img,
             .cmdline = a.cmdline,
             .cpus = a.cpus,
             .memory = a.memory,
-            .cpuid = &cpuid,
+            .cpuid = &model.table, /* vCPU 0's reconciled table; APIC IDs are set per vCPU */
             .no_reboot = a.no_reboot,
             .console_fd = STDOUT_FILENO,
             .console_in = isatty(STDIN_FILENO),
@@ -658,8 +624,6 @@ out:
                 vm_destroy(&vm);
         if (modelled)
                 cpumodel_free(&model);
-        cvmm_cpuid_free(&cpuid);
-        cvmm_cpuid_free(&source);
         boot_image_free(&img);
         return status;
 }
