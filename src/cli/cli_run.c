@@ -3,11 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <libgen.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -37,6 +39,7 @@ struct run_args {
         uint64_t memory;
         struct cvmm_model_opts model;
         bool no_reboot, allow_unenforced;
+        uint64_t metrics_interval_ns; /* 0: the metrics file is written at exit only */
         struct msr_config msr;
 };
 
@@ -99,7 +102,8 @@ enum {
         OPT_MSR_BURST,
         OPT_DEBUG,
         OPT_LOG_FORMAT,
-        OPT_LAST = OPT_LOG_FORMAT
+        OPT_METRICS_INTERVAL,
+        OPT_LAST = OPT_METRICS_INTERVAL
 };
 
 /* Parses a count from 1 to max for flag. */
@@ -112,6 +116,33 @@ static int parse_count(const char *flag, const char *s, uint32_t max, uint32_t *
         if (errno || *end || s[0] < '0' || s[0] > '9' || v < 1 || v > max)
                 return cvmm_errf(err, "%s '%s': expected a number from 1 to %u", flag, s, max);
         *out = (uint32_t)v;
+        return 0;
+}
+
+/*
+ * --metrics-interval SECONDS: a decimal number of seconds from 0.1 to 86400 (a day), at most
+ * three decimals. Below 0.1 s the rewrite (JSON of every counter, a file and a rename) would
+ * cost a noticeable share of a host CPU; above a day a scraper learns nothing new.
+ */
+static int parse_interval(const char *s, uint64_t *ns, struct cvmm_err *err)
+{
+        uint64_t whole = 0, frac = 0, scale = 1000000000;
+        const char *p = s;
+        int digits = 0, decimals = 0;
+        for (; *p >= '0' && *p <= '9' && digits < 6; p++, digits++)
+                whole = whole * 10 + (uint64_t)(*p - '0');
+        if (*p == '.' && digits)
+                for (p++; *p >= '0' && *p <= '9' && decimals < 3; p++, decimals++) {
+                        scale /= 10;
+                        frac += (uint64_t)(*p - '0') * scale;
+                }
+        uint64_t v = whole * 1000000000 + frac;
+        if (!digits || *p || v < 100000000 || v > 86400ull * 1000000000)
+                return cvmm_errf(err,
+                                 "--metrics-interval '%s': expected seconds from 0.1 to 86400, "
+                                 "such as 5 or 0.5",
+                                 s);
+        *ns = v;
         return 0;
 }
 
@@ -133,6 +164,7 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
             {"msr-log-burst", required_argument, NULL, OPT_MSR_BURST},
             {"debug", no_argument, NULL, OPT_DEBUG},
             {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+            {"metrics-interval", required_argument, NULL, OPT_METRICS_INTERVAL},
             {NULL, 0, NULL, 0},
         };
         memset(a, 0, sizeof(*a));
@@ -224,6 +256,10 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
                                 return cvmm_errf(err, "--log-format '%s': expected text or json",
                                                  optarg);
                         break;
+                case OPT_METRICS_INTERVAL:
+                        if (parse_interval(optarg, &a->metrics_interval_ns, err))
+                                return -1;
+                        break;
                 default:
                         return cli_getopt_fail(c, argv, err);
                 }
@@ -232,6 +268,8 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
                 return cvmm_errf(err, "unexpected argument '%s'", argv[optind]);
         if (!a->kernel)
                 return cvmm_errf(err, "--kernel FILE is required");
+        if (a->metrics_interval_ns && !a->metrics)
+                return cvmm_errf(err, "--metrics-interval needs --metrics FILE");
         a->model.cpus = a->cpus;
         a->msr.profile = a->model.profile;
         return 0;
@@ -245,10 +283,10 @@ static void msr_summary(const struct vm *vm)
 {
         uint64_t r = 0, w = 0, em = 0, sup = 0;
         for (unsigned i = 0; i < vm->cfg->cpus; i++) {
-                r += vm->msr_stats[i].unknown_reads;
-                w += vm->msr_stats[i].unknown_writes;
-                em += atomic_load(&vm->msr_stats[i].emitted);
-                sup += atomic_load(&vm->msr_stats[i].suppressed);
+                r += counter_get(&vm->msr_stats[i].unknown_reads);
+                w += counter_get(&vm->msr_stats[i].unknown_writes);
+                em += counter_get(&vm->msr_stats[i].emitted);
+                sup += counter_get(&vm->msr_stats[i].suppressed);
         }
         if (!(r + w) || (vm->cfg->msr.profile != CVMM_PROFILE_TDX && !vm->cfg->msr.debug))
                 return;
@@ -340,6 +378,89 @@ static int write_metrics(const char *path, const char *json)
         }
         free(tmp);
         return 0;
+}
+
+/*
+ * --metrics-interval: a thread that rewrites the metrics file (atomically, as at exit) every
+ * interval while the guest runs, so that an agent can scrape a long-running guest. It reads the
+ * VM's counters with atomic loads only and never blocks a vCPU.
+ */
+struct ticker {
+        struct vm *vm;
+        const char *path;
+        uint64_t interval_ns;
+        struct run_summary s;
+        pthread_t thread;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool stop, warned;
+};
+
+static void ts_at(struct timespec *ts, uint64_t ns)
+{
+        ts->tv_sec = (time_t)(ns / 1000000000);
+        ts->tv_nsec = (long)(ns % 1000000000);
+}
+
+static void *ticker_thread(void *arg)
+{
+        struct ticker *t = arg;
+        uint64_t next = vm_now_ns() + t->interval_ns;
+        pthread_mutex_lock(&t->lock);
+        while (!t->stop) {
+                struct timespec ts;
+                ts_at(&ts, next);
+                if (pthread_cond_timedwait(&t->cond, &t->lock, &ts) != ETIMEDOUT || t->stop)
+                        continue;
+                pthread_mutex_unlock(&t->lock);
+                t->s.snapshot++;
+                char *json = metrics_json(t->vm, &t->s);
+                if ((!json || write_metrics(t->path, json)) && !t->warned) {
+                        t->warned = true; /* once: the file written at exit decides the status */
+                        fprintf(stderr,
+                                "cvmm: warning: --metrics-interval: writing '%s' failed; "
+                                "retrying every interval\n",
+                                t->path);
+                }
+                free(json);
+                uint64_t now = vm_now_ns();
+                next += t->interval_ns;
+                if (next <= now) /* a slow write: skip the missed ticks, keep the period */
+                        next = now + t->interval_ns;
+                pthread_mutex_lock(&t->lock);
+        }
+        pthread_mutex_unlock(&t->lock);
+        return NULL;
+}
+
+static int ticker_start(struct ticker *t, struct cvmm_err *err)
+{
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* vm_now_ns's clock */
+        int rc = pthread_cond_init(&t->cond, &ca);
+        pthread_condattr_destroy(&ca);
+        if (rc)
+                return cvmm_errf(err, "--metrics-interval: %s", strerror(rc));
+        pthread_mutex_init(&t->lock, NULL);
+        rc = pthread_create(&t->thread, NULL, ticker_thread, t);
+        if (rc) {
+                pthread_cond_destroy(&t->cond);
+                pthread_mutex_destroy(&t->lock);
+                return cvmm_errf(err, "--metrics-interval: creating its thread: %s", strerror(rc));
+        }
+        return 0;
+}
+
+static void ticker_stop(struct ticker *t)
+{
+        pthread_mutex_lock(&t->lock);
+        t->stop = true;
+        pthread_cond_signal(&t->cond);
+        pthread_mutex_unlock(&t->lock);
+        pthread_join(t->thread, NULL);
+        pthread_cond_destroy(&t->cond);
+        pthread_mutex_destroy(&t->lock);
 }
 
 /* Up to three attributed fields, then a count; NULL on ENOMEM. */
@@ -516,7 +637,7 @@ static void run_usage(FILE *f)
               "                [--memory SIZE] [--profile host|tdx] [--features LIST]\n"
               "                [--no-reboot] [--metrics FILE] [--allow-unenforced-cpuid]\n"
               "                [--unknown-msr gp|ignore] [--msr-log-rate N] [--msr-log-burst N]\n"
-              "                [--debug] [--log-format text|json]\n",
+              "                [--debug] [--log-format text|json] [--metrics-interval SECONDS]\n",
               f);
 }
 
@@ -577,7 +698,22 @@ int cli_run(int argc, char **argv, uint64_t t_start_ns)
                 goto out;
         }
         vm_ready = true;
+        struct ticker tick = {.vm = &vm,
+                              .path = a.metrics,
+                              .interval_ns = a.metrics_interval_ns,
+                              .s = {.outcome = "running",
+                                    .profile = cvmm_profile_name(a.model.profile),
+                                    .model = &model,
+                                    .kernel_kind = boot_kind_name(img.kind),
+                                    .live = true}};
+        bool ticking = a.metrics_interval_ns && ticker_start(&tick, &err) == 0;
+        if (a.metrics_interval_ns && !ticking) {
+                cli_error("run: %s", err.msg);
+                goto out;
+        }
         int o = vm_run(&vm, &err);
+        if (ticking)
+                ticker_stop(&tick);
         if (o < 0) {
                 cli_error("run: %s", err.msg);
                 goto out;

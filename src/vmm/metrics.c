@@ -56,15 +56,15 @@ static json_object *msr_json(const struct vm *vm)
         for (unsigned i = 0; i < vm->cfg->cpus; i++) {
                 const struct msr_vcpu_stats *st = &vm->msr_stats[i];
                 for (int k = 0; k < 3; k++)
-                        ex[k] += st->exits[k];
-                emulated += st->emulated;
-                gp_policy += st->gp_policy;
-                gp_unknown += st->gp_unknown;
-                ignored += st->ignored_unknown;
-                reads += st->unknown_reads;
-                writes += st->unknown_writes;
-                emitted += atomic_load(&st->emitted);
-                suppressed += atomic_load(&st->suppressed);
+                        ex[k] += counter_get(&st->exits[k]);
+                emulated += counter_get(&st->emulated);
+                gp_policy += counter_get(&st->gp_policy);
+                gp_unknown += counter_get(&st->gp_unknown);
+                ignored += counter_get(&st->ignored_unknown);
+                reads += counter_get(&st->unknown_reads);
+                writes += counter_get(&st->unknown_writes);
+                emitted += counter_get(&st->emitted);
+                suppressed += counter_get(&st->suppressed);
         }
         json_object *o = json_object_new_object();
         json_object *e = json_object_new_object();
@@ -90,21 +90,29 @@ char *metrics_json(const struct vm *vm, const struct run_summary *s)
         json_object *root = json_object_new_object();
         if (!root)
                 return NULL;
+        /* A live file (--metrics-interval) says so; the file written at exit is complete. */
+        json_object_object_add(root, "complete", json_object_new_boolean(!s->live));
         json_object_object_add(root, "outcome", json_object_new_string(s->outcome));
-        json_object_object_add(root, "exit_status", json_object_new_int(s->exit_status));
+        if (!s->live)
+                json_object_object_add(root, "exit_status", json_object_new_int(s->exit_status));
+        else
+                json_object_object_add(root, "snapshot", u64(s->snapshot));
         json_object_object_add(root, "profile", json_object_new_string(s->profile));
         json_object_object_add(root, "kernel", json_object_new_string(s->kernel_kind));
         json_object_object_add(root, "vcpus", json_object_new_int((int)vm->cfg->cpus));
         json_object_object_add(root, "memory_bytes", u64(vm->cfg->memory));
         json_object_object_add(root, "guest_ram_resident_bytes", u64(guestmem_resident(&vm->mem)));
-        json_object_object_add(root, "reboots", u64(vm->stats.reboots));
+        json_object_object_add(root, "reboots", u64(atomic_load(&vm->stats.reboots)));
         uint64_t t0 = vm->cfg->t_start_ns;
-        if (vm->stats.t_first_run_ns)
+        uint64_t t_first = atomic_load(&vm->stats.t_first_run_ns);
+        uint64_t t_end = atomic_load(&vm->stats.t_end_ns);
+        if (t_first)
                 json_object_object_add(root, "time_to_first_instruction_us",
-                                       u64((vm->stats.t_first_run_ns - t0) / 1000));
-        if (vm->stats.t_end_ns)
-                json_object_object_add(root, "time_to_end_us",
-                                       u64((vm->stats.t_end_ns - t0) / 1000));
+                                       u64((t_first - t0) / 1000));
+        if (s->live)
+                json_object_object_add(root, "time_since_start_us", u64((vm_now_ns() - t0) / 1000));
+        else if (t_end)
+                json_object_object_add(root, "time_to_end_us", u64((t_end - t0) / 1000));
         if (s->model) {
                 const struct cpumodel *m = s->model;
                 json_object *p = json_object_new_object();
@@ -116,14 +124,18 @@ char *metrics_json(const struct vm *vm, const struct run_summary *s)
                 json_object_object_add(root, "cpu_model", cpumodel_json(m));
         }
         json_object *h = json_object_new_object();
-        json_object_object_add(h, "differences", json_object_new_int(vm->stats.handoff_diffs));
-        if (vm->stats.handoff_first[0])
+        int diffs = atomic_load(&vm->stats.handoff_diffs); /* handoff_first is written first */
+        json_object_object_add(h, "differences", json_object_new_int(diffs));
+        if (diffs > 0 && vm->stats.handoff_first[0])
                 json_object_object_add(h, "first_difference",
                                        json_object_new_string(vm->stats.handoff_first));
         json_object_object_add(root, "cpuid_handoff", h);
         json_object *ex = json_object_new_object();
         for (unsigned r = 0; r <= VM_EXIT_REASONS; r++) {
-                if (!vm->stats.exits[r])
+                uint64_t count = 0;
+                for (unsigned i = 0; i < vm->cfg->cpus; i++)
+                        count += counter_get(&vm->vcpus[i].exits[r]);
+                if (!count)
                         continue;
                 const char *n = r < VM_EXIT_REASONS ? kvm_exit_name(r) : "OTHER";
                 char buf[32];
@@ -131,12 +143,13 @@ char *metrics_json(const struct vm *vm, const struct run_summary *s)
                         snprintf(buf, sizeof(buf), "%u", r);
                         n = buf;
                 }
-                json_object_object_add(ex, n, u64(vm->stats.exits[r]));
+                json_object_object_add(ex, n, u64(count));
         }
         json_object_object_add(root, "exits", ex);
         json_object *io = json_object_new_object();
         for (unsigned port = 0; vm->stats.io_in && port < 65536; port++) {
-                uint64_t in = vm->stats.io_in[port], out = vm->stats.io_out[port];
+                uint64_t in = atomic_load_explicit(&vm->stats.io_in[port], memory_order_relaxed);
+                uint64_t out = atomic_load_explicit(&vm->stats.io_out[port], memory_order_relaxed);
                 if (!in && !out)
                         continue;
                 char key[8];
@@ -147,7 +160,7 @@ char *metrics_json(const struct vm *vm, const struct run_summary *s)
                 json_object_object_add(io, key, o);
         }
         json_object_object_add(root, "io", io);
-        json_object_object_add(root, "mmio_unclaimed", u64(vm->stats.mmio_unknown));
+        json_object_object_add(root, "mmio_unclaimed", u64(atomic_load(&vm->stats.mmio_unknown)));
         json_object_object_add(root, "msr", msr_json(vm));
         const char *txt = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
                                                                    JSON_C_TO_STRING_NOSLASHESCAPE);

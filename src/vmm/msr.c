@@ -45,11 +45,11 @@ void msr_handle(struct msr_vm *m, struct msr_vcpu_stats *stats, unsigned vcpu, u
 {
         *o = (struct msr_outcome){0};
         if (reason == KVM_MSR_EXIT_REASON_INVAL)
-                stats->exits[0]++;
+                counter_add(&stats->exits[0], 1);
         else if (reason == KVM_MSR_EXIT_REASON_UNKNOWN)
-                stats->exits[1]++;
+                counter_add(&stats->exits[1], 1);
         else
-                stats->exits[2]++;
+                counter_add(&stats->exits[2], 1);
         struct cvmm_msr_decision d;
         cvmm_msr_classify(m->cfg.profile, &m->env, index, write, &d);
         o->name = d.name;
@@ -59,7 +59,7 @@ void msr_handle(struct msr_vm *m, struct msr_vcpu_stats *stats, unsigned vcpu, u
          */
         switch (d.cls) {
         case CVMM_MSR_EMULATED:
-                stats->emulated++;
+                counter_add(&stats->emulated, 1);
                 if (!write && d.read_gp) {
                         o->inject_gp = true;
                         return;
@@ -67,13 +67,13 @@ void msr_handle(struct msr_vm *m, struct msr_vcpu_stats *stats, unsigned vcpu, u
                 o->read_value = write ? 0 : d.read_value;
                 return;
         case CVMM_MSR_GP:
-                stats->gp_policy++;
+                counter_add(&stats->gp_policy, 1);
                 o->inject_gp = true;
                 return;
         case CVMM_MSR_NATIVE:
                 if (reason == KVM_MSR_EXIT_REASON_INVAL) {
                         /* KVM knows this MSR and refuses the access: #GP, as KVM would. */
-                        stats->gp_policy++;
+                        counter_add(&stats->gp_policy, 1);
                         o->inject_gp = true;
                         return;
                 }
@@ -83,17 +83,17 @@ void msr_handle(struct msr_vm *m, struct msr_vcpu_stats *stats, unsigned vcpu, u
         }
         /* Unknown: the policy decides what the guest gets; nothing of the host's reaches it. */
         if (write)
-                stats->unknown_writes = cvmm_sat_add(stats->unknown_writes, 1);
+                counter_add(&stats->unknown_writes, 1);
         else
-                stats->unknown_reads = cvmm_sat_add(stats->unknown_reads, 1);
+                counter_add(&stats->unknown_reads, 1);
         bool first;
         long slot =
             cvmm_keyset_hit(&m->keys, (uint64_t)index << 1 | write, vcpu, rip, now_ns, &first);
         if (m->cfg.unknown_ignore) {
-                stats->ignored_unknown++;
+                counter_add(&stats->ignored_unknown, 1);
                 o->read_value = 0;
         } else {
-                stats->gp_unknown++;
+                counter_add(&stats->gp_unknown, 1);
                 o->inject_gp = true;
         }
         bool confidential = m->cfg.profile == CVMM_PROFILE_TDX;
@@ -109,16 +109,13 @@ void msr_handle(struct msr_vm *m, struct msr_vcpu_stats *stats, unsigned vcpu, u
                 else
                         atomic_fetch_add_explicit(&m->untracked_suppressed, 1,
                                                   memory_order_relaxed);
-                atomic_store_explicit(
-                    &stats->suppressed,
-                    atomic_load_explicit(&stats->suppressed, memory_order_relaxed) + 1,
-                    memory_order_relaxed);
+                counter_add(&stats->suppressed, 1);
                 return;
         } else {
                 o->suppressed_before = slot >= 0 ? cvmm_keyset_take_suppressed(&m->keys, slot)
                                                  : atomic_exchange(&m->untracked_suppressed, 0);
         }
-        atomic_fetch_add_explicit(&stats->emitted, 1, memory_order_relaxed);
+        counter_add(&stats->emitted, 1);
         o->log = true;
 }
 

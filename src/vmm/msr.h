@@ -14,6 +14,7 @@
 #include "cvmm/keyset.h"
 #include "cvmm/msr.h"
 #include "cvmm/ratelimit.h"
+#include "util/counter.h"
 
 /*
  * Distinct (MSR, access) pairs tracked per VM. 4096 covers every MSR range a guest can reach
@@ -33,16 +34,17 @@ struct msr_config {
 };
 
 /*
- * One vCPU's counters: written only by its own thread, read at exit and when a line is logged.
+ * One vCPU's counters: written only by its own thread (counter_add), read at exit, when a line
+ * is logged and by --metrics-interval while the guest runs.
  * Each vCPU's counters own whole cache lines (allocate them with msr_stats_alloc), so two vCPUs
  * counting never share a line.
  */
 #define MSR_CACHE_LINE 64
 struct msr_vcpu_stats {
-        _Alignas(MSR_CACHE_LINE) uint64_t exits[3]; /* by KVM reason: INVAL, UNKNOWN, FILTER */
-        uint64_t emulated, gp_policy, gp_unknown, ignored_unknown;
-        uint64_t unknown_reads, unknown_writes;
-        _Atomic uint64_t suppressed, emitted;
+        _Alignas(MSR_CACHE_LINE) cvmm_counter exits[3]; /* by KVM reason: INVAL, UNKNOWN, FILTER */
+        cvmm_counter emulated, gp_policy, gp_unknown, ignored_unknown;
+        cvmm_counter unknown_reads, unknown_writes;
+        cvmm_counter suppressed, emitted;
 };
 
 struct msr_vm {

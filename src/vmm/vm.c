@@ -45,9 +45,17 @@ static bool vm_end(struct vm *vm, enum vm_outcome o)
                 if (!v->run)
                         continue;
                 __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-                if (v->started && !pthread_equal(v->thread, pthread_self()))
-                        pthread_kill(v->thread, KICK_SIGNAL);
+                /*
+                 * A vCPU that is not kickable yet has not entered KVM_RUN: it checks the
+                 * outcome first, and immediate_exit stops it if it enters all the same.
+                 */
+                if (atomic_load(&v->kickable) && !pthread_equal(v->self, pthread_self()))
+                        pthread_kill(v->self, KICK_SIGNAL);
         }
+        pthread_mutex_lock(&vm->end_lock);
+        vm->kicks_done = true;
+        pthread_cond_broadcast(&vm->end_cond);
+        pthread_mutex_unlock(&vm->end_lock);
         return true;
 }
 
@@ -138,8 +146,9 @@ static enum exit_action on_io(struct vcpu *v)
         uint8_t *data = (uint8_t *)run + run->io.data_offset;
         unsigned size = run->io.size;
         const struct io_range *r = iobus_find(&vm->bus, run->io.port);
-        uint64_t *count = run->io.direction == KVM_EXIT_IO_OUT ? vm->stats.io_out : vm->stats.io_in;
-        __atomic_fetch_add(&count[run->io.port], run->io.count, __ATOMIC_RELAXED);
+        _Atomic uint64_t *count =
+            run->io.direction == KVM_EXIT_IO_OUT ? vm->stats.io_out : vm->stats.io_in;
+        atomic_fetch_add_explicit(&count[run->io.port], run->io.count, memory_order_relaxed);
         if (!r)
                 log_unclaimed(v, false, run->io.port, run->io.direction == KVM_EXIT_IO_OUT, size);
         for (uint32_t i = 0; i < run->io.count; i++, data += size) {
@@ -162,7 +171,7 @@ static enum exit_action on_mmio(struct vcpu *v)
         /* No MMIO device outside KVM's own (IOAPIC, local APIC): reads float high. */
         if (!v->run->mmio.is_write)
                 memset(v->run->mmio.data, 0xff, sizeof(v->run->mmio.data));
-        __atomic_fetch_add(&v->vm->stats.mmio_unknown, 1, __ATOMIC_RELAXED);
+        atomic_fetch_add_explicit(&v->vm->stats.mmio_unknown, 1, memory_order_relaxed);
         log_unclaimed(v, true, v->run->mmio.phys_addr, v->run->mmio.is_write, v->run->mmio.len);
         return ACT_CONTINUE;
 }
@@ -339,6 +348,8 @@ static void *vcpu_thread(void *arg)
         sigemptyset(&set);
         sigaddset(&set, KICK_SIGNAL);
         pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        v->self = pthread_self();
+        atomic_store(&v->kickable, true);
         while (atomic_load(&vm->outcome) == VM_RUNNING) {
                 if (v->id == 0 && !vm->first_run_seen) {
                         vm->first_run_seen = true;
@@ -352,7 +363,7 @@ static void *vcpu_thread(void *arg)
                         break;
                 }
                 uint32_t reason = v->run->exit_reason;
-                v->exits[reason < VM_EXIT_REASONS ? reason : VM_EXIT_REASONS]++;
+                counter_add(&v->exits[reason < VM_EXIT_REASONS ? reason : VM_EXIT_REASONS], 1);
                 exit_handler h = reason < VM_EXIT_REASONS ? handlers[reason] : NULL;
                 enum exit_action a;
                 if (h) {
@@ -396,6 +407,8 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, struct cvmm_err *err)
         vm->fd = -1;
         vm->kvm.fd = -1;
         vm->stats.handoff_diffs = -1;
+        pthread_mutex_init(&vm->end_lock, NULL);
+        pthread_cond_init(&vm->end_cond, NULL);
         if (kvm_host_open(&vm->kvm, err))
                 return -1;
         if (guestmem_init(&vm->mem, cfg->memory, err))
@@ -445,6 +458,7 @@ static void vm_teardown(struct vm *vm)
                         close(v->fd);
                 v->run = NULL;
                 v->started = false;
+                atomic_store(&v->kickable, false);
         }
         if (vm->fd >= 0)
                 close(vm->fd);
@@ -560,15 +574,16 @@ static int vm_start(struct vm *vm, struct cvmm_err *err)
 
 static void vm_join(struct vm *vm)
 {
+        /* Every way out of a vCPU loop goes through vm_end, so this wait ends. */
+        pthread_mutex_lock(&vm->end_lock);
+        while (!vm->kicks_done)
+                pthread_cond_wait(&vm->end_cond, &vm->end_lock);
+        pthread_mutex_unlock(&vm->end_lock);
         for (unsigned i = 0; i < vm->cfg->cpus; i++) {
                 struct vcpu *v = &vm->vcpus[i];
                 if (!v->started)
                         continue;
                 pthread_join(v->thread, NULL);
-                for (unsigned r = 0; r <= VM_EXIT_REASONS; r++) {
-                        vm->stats.exits[r] += v->exits[r];
-                        v->exits[r] = 0;
-                }
         }
 }
 
@@ -581,6 +596,7 @@ int vm_run(struct vm *vm, struct cvmm_err *err)
         }
         for (;;) {
                 atomic_store(&vm->outcome, VM_RUNNING);
+                vm->kicks_done = false; /* no vCPU thread runs yet */
                 int rc = vm_start(vm, err);
                 if (rc) {
                         vm_end(vm, VM_FAULT);
@@ -617,6 +633,8 @@ void vm_destroy(struct vm *vm)
         vm->msr_stats = NULL;
         msr_vm_free(&vm->msr);
         cvmm_keyset_free(&vm->unclaimed);
+        pthread_cond_destroy(&vm->end_cond);
+        pthread_mutex_destroy(&vm->end_lock);
         vm->stats.io_in = vm->stats.io_out = NULL;
         vm->vcpus = NULL;
 }

@@ -17,6 +17,7 @@
 #include "kvm/kvm.h"
 #include "vmm/guestmem.h"
 #include "vmm/iobus.h"
+#include "util/counter.h"
 #include "vmm/msr.h"
 
 struct vm_config {
@@ -48,19 +49,25 @@ struct vcpu {
         unsigned id;
         int fd;
         struct kvm_run *run;
-        pthread_t thread;
-        bool started;
-        uint64_t exits[VM_EXIT_REASONS + 1]; /* by reason; the last slot: out of range */
+        pthread_t thread; /* the main thread's handle, for joining */
+        bool started;     /* main thread only */
+        pthread_t self;   /* the vCPU thread's own handle, for kicks: valid once kickable */
+        atomic_bool kickable;
+        /* by reason, over every boot; the last slot: out of range. Written by the vCPU only. */
+        cvmm_counter exits[VM_EXIT_REASONS + 1];
 };
 
+/*
+ * The VM's own counters. Every field may be read while the guest runs (--metrics-interval),
+ * hence atomics; handoff_first is written before handoff_diffs is released.
+ */
 struct vm_stats {
-        uint64_t exits[VM_EXIT_REASONS + 1];
-        uint64_t *io_in, *io_out; /* by port, 65536 each */
-        uint64_t mmio_unknown;
-        uint64_t reboots;
-        uint64_t t_first_run_ns; /* first KVM_RUN of the boot vCPU */
-        uint64_t t_end_ns;
-        int handoff_diffs; /* KVM_GET_CPUID2 fields differing from the table; -1: not read */
+        _Atomic uint64_t *io_in, *io_out; /* by port, 65536 each */
+        _Atomic uint64_t mmio_unknown;
+        _Atomic uint64_t reboots;
+        _Atomic uint64_t t_first_run_ns; /* first KVM_RUN of the boot vCPU */
+        _Atomic uint64_t t_end_ns;
+        atomic_int handoff_diffs; /* KVM_GET_CPUID2 fields differing from the table; -1: not read */
         char handoff_first[160];
 };
 
@@ -81,6 +88,10 @@ struct vm {
         struct msr_vcpu_stats *msr_stats;    /* one per vCPU, kept across reboots */
         uint8_t msr_bitmaps[6 * 0x2000 / 8]; /* the tdx filter's bitmaps */
         atomic_int outcome;
+        /* vm_end's kicks are over: only then are vCPU threads joined (no kick after a join) */
+        pthread_mutex_t end_lock;
+        pthread_cond_t end_cond;
+        bool kicks_done;
         char report[VM_REPORT_MAX]; /* written once, by the vCPU that ended the run */
         struct vm_stats stats;
         bool first_run_seen;
