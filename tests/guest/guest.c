@@ -14,6 +14,9 @@
  *   msr             RDMSR/WRMSR of a native, an emulated, a #GP-class and an unknown MSR
  *   msrstorm N C    N unknown-MSR reads spread over C vCPUs
  *   unclaimed N     N reads spread over the 16 unclaimed ports 0x300-0x30f, then one write to each
+ *   mmio N          N 4-byte reads spread over 16 unclaimed MMIO pages from 0x38000000 (896 MiB:
+ *                   above guest RAM up to 896M, inside the guest's 1 GiB identity map), then one
+ *                   write to each
  *   msrmany K N W   N reads spread round-robin over K distinct unknown MSRs, then W writes of
  *                   each (the guest data written must never be logged)
  */
@@ -428,6 +431,25 @@ static void test_unclaimed(const char *arg)
         puts_("\n");
 }
 
+#define MMIO_BASE 0x38000000u
+
+static void test_mmio(const char *arg)
+{
+        unsigned n = parse_dec(arg);
+        unsigned ones = 0;
+        for (unsigned i = 0; i < n; i++) {
+                volatile uint32_t *p =
+                    (volatile uint32_t *)(uintptr_t)(MMIO_BASE + (i % 16) * 0x1000u +
+                                                     (i / 16 % 4) * 4);
+                ones += *p == 0xffffffffu;
+        }
+        for (unsigned pg = 0; pg < 16; pg++)
+                *(volatile uint32_t *)(uintptr_t)(MMIO_BASE + pg * 0x1000u) = 0x5ec2e7u;
+        puts_("MMIO-DONE ");
+        put_dec(ones);
+        puts_("\n");
+}
+
 static void test_reboot(void)
 {
         uint8_t boots = inb(COM1 + 7); /* the scratch register survives a platform reset */
@@ -467,6 +489,8 @@ void guest_main(uint32_t start_info)
                 test_msrstorm(arg);
         } else if (streq_prefix(cmd, "unclaimed", &arg)) {
                 test_unclaimed(arg);
+        } else if (streq_prefix(cmd, "mmio", &arg)) {
+                test_mmio(arg);
         } else if (streq_prefix(cmd, "msrmany", &arg)) {
                 test_msrmany(arg);
         } else if (streq_prefix(cmd, "triple", &arg)) {

@@ -28,6 +28,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from cpuidview import dynamic_mask, invalid_topology_level, parse_raw  # noqa: E402
@@ -252,6 +253,7 @@ def msr_tests(enforced):
        "storm: lines after suppression say how many were suppressed")
     ok(any(l.startswith("cvmm: unknown MSR accesses: 100000 reads") for l in r.err.splitlines()),
        "storm: the summary at exit gives the totals")
+    metrics_interval_test(tdx, n / max(elapsed, 1e-3))
     # A storm on many MSRs, then writes: every MSR is named for each access, lines stay
     # bounded, the per-key counts are exact and add up, and the written value is nowhere.
     k, n, wr = 50, 20000, 2
@@ -285,6 +287,63 @@ def msr_tests(enforced):
        "many MSRs: the value the guest wrote appears in no log line and no metric")
 
 
+def metrics_interval_test(tdx, reads_per_s):
+    """--metrics-interval: read the file over and over while a storm runs. Every read is whole,
+    valid JSON; counts never go down; the file written at exit is complete and exact. The storm
+    is sized from the one just measured (two vCPUs) to last about 3 s on this host (one vCPU)."""
+    n = int(min(max(reads_per_s * 1.5, 20000), 20000000))
+    path = os.path.join(TMP, "live.json")
+    cmd = [CVMM, "run", "--kernel", GUEST, "--cmdline", f"msrstorm {n} 1", "--no-reboot",
+           "--metrics", path, "--metrics-interval", "0.2", *tdx]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL)
+    reads, broken, went_down, live = 0, [], [], []
+    prev = None
+    while True:
+        done = p.poll() is not None
+        try:
+            with open(path) as f:
+                text = f.read()
+        except FileNotFoundError:
+            text = None
+            if prev is not None:
+                broken.append("the file vanished")
+        if text is not None:
+            reads += 1
+            try:
+                m = json.loads(text)
+            except ValueError as e:
+                broken.append(f"{e} in {len(text)} bytes")
+                m = None
+            if m is not None:
+                cur = (m.get("snapshot", 1 << 62), m["msr"]["unknown_reads"],
+                       sum(m["exits"].values()), sum(k["count"] for k in m["msr"]["unknown"]),
+                       m["msr"]["gp_injected_unknown"])
+                if prev is not None and any(c < q for c, q in zip(cur, prev)):
+                    went_down.append((prev, cur))
+                prev = cur
+                if m.get("complete") is False:
+                    live.append(m)
+        if done:
+            break
+        time.sleep(0.03)
+    err = p.stderr.read().decode("latin-1")
+    final = json.load(open(path))
+    ok(p.returncode == 0 and final.get("complete") is True and final.get("exit_status") == 0 and
+       final["msr"]["unknown_reads"] == n,
+       f"--metrics-interval: the file written at exit is complete and exact ({n} reads)")
+    ok(not broken and reads > 5, f"--metrics-interval: {reads} reads of the file during the run, "
+       f"each whole, valid JSON" + (f": {broken[:3]}" if broken else ""))
+    grew = len({m["snapshot"] for m in live}) >= 3 and \
+        any(m["msr"]["unknown_reads"] > 0 for m in live) and \
+        all(m["msr"]["unknown_reads"] <= n and m.get("outcome") == "running" and
+            "exit_status" not in m for m in live)
+    if not ok(not went_down and grew, f"--metrics-interval: {len({m['snapshot'] for m in live})} "
+              f"live snapshots (outcome running, no exit status), counts and snapshot numbers "
+              f"never go down" + (f": {went_down[:2]}" if went_down else "")):
+        print(f"  stderr: {err[-800:]}")
+
+
 def unclaimed_tests():
     """--debug names every unclaimed port at its first read and write, then rate-limits."""
     n, rate, burst = 20000, 5, 10
@@ -307,6 +366,25 @@ def unclaimed_tests():
     r = Run("unclaimed 100", "--no-reboot")
     ok(r.rc == 0 and not [l for l in r.err.splitlines() if "unclaimed" in l],
        "unclaimed ports without --debug: not logged")
+    # MMIO: the same rule per (page, direction). 16 pages above guest RAM, 4 offsets each.
+    r = Run(f"mmio {n}", "--no-reboot", "--debug", "--memory", "256M", timeout=600)
+    lines = [l for l in r.err.splitlines() if "unclaimed MMIO" in l]
+    elapsed = r.m.get("time_to_end_us", 0) / 1e6
+    limit = 32 + burst + rate * elapsed + 1
+    if not ok(r.rc == 0 and f"MMIO-DONE {n}" in r.out,
+              "unclaimed MMIO: the guest ran to the end and every read gave all-ones"):
+        r.show()
+    named = all(any(f"read of 4 bytes from unclaimed MMIO 0x{0x38000000 + p * 0x1000:x}:" in l and
+                    "first read of this page" in l for l in lines) and
+                any(f"write of 4 bytes to unclaimed MMIO 0x{0x38000000 + p * 0x1000:x}:" in l and
+                    "first write of this page" in l for l in lines)
+                for p in range(16))
+    ok(named and len(lines) <= limit,
+       f"unclaimed MMIO, --debug: each of the 16 pages named at its first read and write; "
+       f"{len(lines)} lines <= 32 keys + burst + rate x {elapsed:.1f} s + 1 = {limit:.0f}")
+    ok(r.m.get("mmio_unclaimed") == n + 16 and "5ec2e7" not in r.err.lower(),
+       f"unclaimed MMIO: the metrics count every access ({r.m.get('mmio_unclaimed')} of "
+       f"{n + 16}); the written value is never logged")
 
 
 def main():
