@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make check`: the whole suite. GCC build with every test (unit, CLI, small guests, Debian's
-# kernel), the unit and CLI tests again under AddressSanitizer + UndefinedBehaviorSanitizer, a
-# Clang build with the same warnings, and the formatting check. Ends with one "N passed, N
+# kernel), the unit and CLI tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# cvmm's threads under ThreadSanitizer (tests/guest/test_races.py), a Clang build with the same
+# warnings, and the formatting check. Ends with one "N passed, N
 # failed" line. Guest and kernel tests need KVM: without /dev/kvm they run inside a QEMU TCG VM
 # with nested KVM (tools/nested-kvm.sh).
 set -u
@@ -38,6 +39,11 @@ sanitizers() {
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
 			meson test -C build-asan --print-errorlogs --suite unit --suite cli
 }
+races() { # cvmm's threads (vCPUs, --metrics-interval, kicks) under ThreadSanitizer
+	CC=gcc setup build-tsan -Db_sanitize=thread &&
+		ninja -C build-tsan cvmm tests/cvmm-testguest.elf &&
+		meson test -C build-tsan --no-rebuild --print-errorlogs --suite race
+}
 clang_build() {
 	CC=clang setup build-clang && ninja -C build-clang
 }
@@ -46,6 +52,7 @@ format() {
 }
 step "gcc: build and all tests" gcc_suite
 step "asan+ubsan: build and all tests" sanitizers
+step "tsan: cvmm's threads, race-free" races
 step "clang: build with -Werror" clang_build
 step "clang-format" format
 echo "check: $pass passed, $fail failed"
