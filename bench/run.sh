@@ -36,13 +36,20 @@ tools/mkinitramfs.sh "$BUILD/guest/initramfs.gz"
 ARGS=("$(realpath "$BUILD/cvmm")" "$(realpath "$BUILD/tests/cvmm-testguest.elf")"
 	"$(realpath "$BUILD/guest/vmlinux")" "$(realpath "$BUILD/guest/initramfs.gz")")
 PEAK=$(realpath "$BUILD/bench/peakrss")
+NESTED_ARGS=("$BUILD/guest" "${ARGS[@]}" "$(realpath bench/vm_bench.py)" "$PEAK"
+	/usr/bin/qemu-system-x86_64 /usr/share/qemu /usr/share/seabios --)
 if [ -e /dev/kvm ]; then
 	python3 bench/vm_bench.py "${ARGS[@]}" --peakrss "$PEAK"
+	# This host's KVM may lack hardware virtualization (a PVM-style KVM): the storm is also
+	# measured where KVM has its hardware-virtualization semantics, in the nested VM.
+	echo "== the storm again, inside a QEMU TCG VM with nested KVM (tools/nested-kvm.sh)"
+	NESTED_TIMEOUT=3000 tools/nested-kvm.sh "${NESTED_ARGS[@]}" \
+		env CVMM_TEST_ENV=nested-tcg python3 "$(realpath bench/vm_bench.py)" "${ARGS[@]:0:2}" \
+		--runs "${BENCH_RUNS:-10}" --only storm || echo "(the nested storm did not complete: exit $?)"
 else
 	# No KVM here: both VMMs run inside the same QEMU TCG VM with nested KVM.
 	echo "(no /dev/kvm on this host: running cvmm and QEMU inside a QEMU TCG VM with nested KVM)"
-	NESTED_TIMEOUT=3000 tools/nested-kvm.sh "$BUILD/guest" "${ARGS[@]}" "$(realpath bench/vm_bench.py)" \
-		"$PEAK" /usr/bin/qemu-system-x86_64 /usr/share/qemu /usr/share/seabios -- \
+	NESTED_TIMEOUT=3000 tools/nested-kvm.sh "${NESTED_ARGS[@]}" \
 		env CVMM_TEST_ENV=nested-tcg python3 "$(realpath bench/vm_bench.py)" "${ARGS[@]}" \
 		--runs "${BENCH_RUNS:-10}" --peakrss "$PEAK"
 fi
