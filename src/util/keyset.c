@@ -4,6 +4,10 @@
 
 #include "cvmm/keyset.h"
 
+/* The README and MSR_KEYS_MAX's comment state the table's memory from these sizes. */
+_Static_assert(sizeof(struct cvmm_keyset_slot) == 24, "keyset slot size");
+_Static_assert(sizeof(struct cvmm_keyset_count) == 32, "keyset count size");
+
 int cvmm_keyset_init(struct cvmm_keyset *k, size_t max_keys, unsigned nshards)
 {
         memset(k, 0, sizeof(*k));
