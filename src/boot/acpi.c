@@ -8,8 +8,7 @@
 #include <string.h>
 
 #include "boot/boot.h"
-#include "boot/layout.h"
-#include "dev/devices.h"
+#include "hw/layout.h"
 
 extern const unsigned char cvmm_dsdt_aml[];
 extern const size_t cvmm_dsdt_aml_len;
@@ -105,7 +104,8 @@ static uint64_t place(uint8_t *base, uint64_t gpa, void *table, uint32_t len)
         return (gpa + len + 63) & ~63ull;
 }
 
-int boot_write_acpi(const struct guest_mem *m, unsigned cpus, struct cvmm_err *err)
+int boot_write_acpi(const struct guest_mem *m, const struct hw_platform *plat, unsigned cpus,
+                    struct cvmm_err *err)
 {
         uint8_t *base = guestmem_ptr(m, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
         if (!base)
@@ -125,17 +125,23 @@ int boot_write_acpi(const struct guest_mem *m, unsigned cpus, struct cvmm_err *e
         header(&fadt.h, "FACP", sizeof(fadt), 6);
         fadt.dsdt = (uint32_t)dsdt;
         fadt.x_dsdt = dsdt;
-        fadt.flags = FADT_HW_REDUCED_ACPI | FADT_RESET_REG_SUP;
+        fadt.flags = FADT_HW_REDUCED_ACPI | (plat->reset_port ? FADT_RESET_REG_SUP : 0);
         /* No 8042 is declared: the guest skips probing a keyboard controller that is not
          * there; cvmm still takes its reset command (reboot=k). */
         fadt.iapc_boot_arch = BOOT_ARCH_NO_VGA | BOOT_ARCH_NO_CMOS_RTC;
-        fadt.reset_reg = (struct acpi_gas){GAS_SYSTEM_IO, 8, 0, GAS_ACCESS_BYTE, 0xcf9};
-        fadt.reset_value = 0x06; /* RST_CPU | SYS_RST */
+        /* The registers the devices said they have (dev/sysctl.c); none: left zero. */
+        if (plat->reset_port) {
+                fadt.reset_reg =
+                    (struct acpi_gas){GAS_SYSTEM_IO, 8, 0, GAS_ACCESS_BYTE, plat->reset_port};
+                fadt.reset_value = plat->reset_value;
+        }
         fadt.minor_version = 0;
-        fadt.sleep_control =
-            (struct acpi_gas){GAS_SYSTEM_IO, 8, 0, GAS_ACCESS_BYTE, SYSCTL_POWER_PORT};
-        fadt.sleep_status =
-            (struct acpi_gas){GAS_SYSTEM_IO, 8, 0, GAS_ACCESS_BYTE, SYSCTL_POWER_PORT + 1};
+        if (plat->sleep_port) {
+                fadt.sleep_control =
+                    (struct acpi_gas){GAS_SYSTEM_IO, 8, 0, GAS_ACCESS_BYTE, plat->sleep_port};
+                fadt.sleep_status = (struct acpi_gas){GAS_SYSTEM_IO, 8, 0, GAS_ACCESS_BYTE,
+                                                      (uint64_t)plat->sleep_port + 1};
+        }
         memcpy(&fadt.hypervisor_vendor, "CVMM", 4);
         uint64_t fadt_at = at;
         at = place(base, at, &fadt, sizeof(fadt));

@@ -11,7 +11,8 @@
 #include <stdint.h>
 
 #include "cvmm/err.h"
-#include "vmm/guestmem.h"
+#include "hw/guestmem.h"
+#include "hw/platform.h"
 
 enum boot_kind {
         BOOT_BZIMAGE,   /* Linux bzImage, 64-bit boot protocol */
@@ -52,10 +53,12 @@ const char *boot_kind_name(enum boot_kind k);
 
 /*
  * Writes everything the guest needs at reset into (zeroed) guest RAM for a VM with cpus
- * vCPUs: returns 0 and the entry state, or -1 when it does not fit (err says what).
+ * vCPUs and the devices plat describes: returns 0 and the entry state, or -1 when it does not
+ * fit (err says what).
  */
-int boot_image_load(const struct boot_image *img, const struct guest_mem *m, const char *cmdline,
-                    unsigned cpus, struct boot_entry *out, struct cvmm_err *err);
+int boot_image_load(const struct boot_image *img, const struct guest_mem *m,
+                    const struct hw_platform *plat, const char *cmdline, unsigned cpus,
+                    struct boot_entry *out, struct cvmm_err *err);
 
 /* The guest-physical RAM map handed to the guest (also used to test the kernel's report). */
 struct boot_e820 {
@@ -70,8 +73,9 @@ int boot_write_mptable(const struct guest_mem *m, unsigned cpus, struct cvmm_err
 
 /*
  * Writes hardware-reduced ACPI tables (RSDP at LAYOUT_ACPI, XSDT, FADT, DSDT, MADT) for cpus
- * processors; returns 0 or -1.
+ * processors, the FADT's reset and sleep registers from plat; returns 0 or -1.
  */
-int boot_write_acpi(const struct guest_mem *m, unsigned cpus, struct cvmm_err *err);
+int boot_write_acpi(const struct guest_mem *m, const struct hw_platform *plat, unsigned cpus,
+                    struct cvmm_err *err);
 
 #endif

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "boot/boot.h"
-#include "boot/layout.h"
+#include "hw/layout.h"
 
 #define HDR_MAGIC          0x53726448u /* "HdrS" */
 #define XEN_ELFNOTE_PHYS32 18
@@ -496,8 +496,9 @@ static int load_pvh(const struct boot_image *img, const struct guest_mem *m, uin
         return 0;
 }
 
-int boot_image_load(const struct boot_image *img, const struct guest_mem *m, const char *cmdline,
-                    unsigned cpus, struct boot_entry *out, struct cvmm_err *err)
+int boot_image_load(const struct boot_image *img, const struct guest_mem *m,
+                    const struct hw_platform *plat, const char *cmdline, unsigned cpus,
+                    struct boot_entry *out, struct cvmm_err *err)
 {
         memset(out, 0, sizeof(*out));
         out->kind = img->kind;
@@ -508,7 +509,7 @@ int boot_image_load(const struct boot_image *img, const struct guest_mem *m, con
         if (m->low < LAYOUT_HIMEM + (1u << 20))
                 return cvmm_errf(err, "guest RAM must be at least 2 MiB");
         if (write_cpu_tables(m, err) || boot_write_mptable(m, cpus, err) ||
-            boot_write_acpi(m, cpus, err))
+            boot_write_acpi(m, plat, cpus, err))
                 return -1;
         if (put(m, LAYOUT_CMDLINE, cmdline, len + 1, "command line", err))
                 return -1;

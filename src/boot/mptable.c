@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "boot/boot.h"
-#include "boot/layout.h"
+#include "hw/layout.h"
 
 #define MPC_APIC_VERSION 0x14 /* integrated local APIC */
 #define IOAPIC_VERSION   0x11

@@ -40,6 +40,7 @@ struct run_args {
         struct cvmm_model_opts model;
         bool no_reboot, allow_unenforced;
         uint64_t metrics_interval_ns; /* 0: the metrics file is written at exit only */
+        struct dev_config dev;
         struct msr_config msr;
 };
 
@@ -103,7 +104,8 @@ enum {
         OPT_DEBUG,
         OPT_LOG_FORMAT,
         OPT_METRICS_INTERVAL,
-        OPT_LAST = OPT_METRICS_INTERVAL
+        OPT_DEBUG_EXIT,
+        OPT_LAST = OPT_DEBUG_EXIT
 };
 
 /* Parses a count from 1 to max for flag. */
@@ -165,6 +167,7 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
             {"debug", no_argument, NULL, OPT_DEBUG},
             {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
             {"metrics-interval", required_argument, NULL, OPT_METRICS_INTERVAL},
+            {"debug-exit", required_argument, NULL, OPT_DEBUG_EXIT},
             {NULL, 0, NULL, 0},
         };
         memset(a, 0, sizeof(*a));
@@ -256,6 +259,19 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
                                 return cvmm_errf(err, "--log-format '%s': expected text or json",
                                                  optarg);
                         break;
+                case OPT_DEBUG_EXIT: {
+                        char *end;
+                        errno = 0;
+                        unsigned long port = strtoul(optarg, &end, 0);
+                        if (errno || *end || optarg[0] < '0' || optarg[0] > '9' || port < 1 ||
+                            port > 0xfffc)
+                                return cvmm_errf(err,
+                                                 "--debug-exit '%s': expected an I/O port from "
+                                                 "1 to 0xfffc, such as 0xf4",
+                                                 optarg);
+                        a->dev.debug_exit_port = (uint16_t)port;
+                        break;
+                }
                 case OPT_METRICS_INTERVAL:
                         if (parse_interval(optarg, &a->metrics_interval_ns, err))
                                 return -1;
@@ -268,6 +284,12 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
                 return cvmm_errf(err, "unexpected argument '%s'", argv[optind]);
         if (!a->kernel)
                 return cvmm_errf(err, "--kernel FILE is required");
+        if (a->dev.debug_exit_port) {
+                struct cvmm_err e;
+                if (vm_devices_check(&a->dev, &e))
+                        return cvmm_errf(err, "--debug-exit 0x%x: %s", a->dev.debug_exit_port,
+                                         e.msg);
+        }
         if (a->metrics_interval_ns && !a->metrics)
                 return cvmm_errf(err, "--metrics-interval needs --metrics FILE");
         a->model.cpus = a->cpus;
@@ -637,7 +659,8 @@ static void run_usage(FILE *f)
               "                [--memory SIZE] [--profile host|tdx] [--features LIST]\n"
               "                [--no-reboot] [--metrics FILE] [--allow-unenforced-cpuid]\n"
               "                [--unknown-msr gp|ignore] [--msr-log-rate N] [--msr-log-burst N]\n"
-              "                [--debug] [--log-format text|json] [--metrics-interval SECONDS]\n",
+              "                [--debug] [--log-format text|json] [--metrics-interval SECONDS]\n"
+              "                [--debug-exit PORT]\n",
               f);
 }
 
@@ -692,6 +715,7 @@ int cli_run(int argc, char **argv, uint64_t t_start_ns)
             .console_in = isatty(STDIN_FILENO),
             .t_start_ns = t_start_ns,
             .msr = a.msr,
+            .dev = a.dev,
         };
         if (vm_init(&vm, &cfg, &err)) {
                 cli_error("run: %s", err.msg);
@@ -732,6 +756,10 @@ int cli_run(int argc, char **argv, uint64_t t_start_ns)
         case VM_REBOOT:
                 outcome = "reboot";
                 status = EXIT_OK;
+                break;
+        case VM_EXIT:
+                outcome = "debug-exit";
+                status = vm.exit_status;
                 break;
         default:
                 outcome = "fault";

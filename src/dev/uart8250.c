@@ -1,9 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /* 8250/16550A UART: what Linux's 8250 driver and early console need, nothing more. */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "dev/devices.h"
+#include "dev/dev.h"
+
+/* 8250 UART (16550A without FIFO timing) at 0x3f8, IRQ 4: the console. */
+#define UART_BASE  0x3f8
+#define UART_IRQ   4
+#define UART_RXBUF 1024
+
+struct uart8250 {
+        pthread_mutex_t lock;
+        const struct dev_host *host;
+        uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
+        bool thre_pending;
+        uint8_t rx[UART_RXBUF];
+        unsigned rx_head, rx_count;
+};
 
 enum {
         REG_DATA = 0, /* RBR/THR, DLL with DLAB */
@@ -93,7 +108,7 @@ static void uart_out(void *dev, uint16_t port, const uint8_t *data, unsigned siz
         (void)size;
         struct uart8250 *u = dev;
         uint8_t v = data[0];
-        bool raise = false;
+        bool raise = false, console = false;
         pthread_mutex_lock(&u->lock);
         bool before = irq_pending(u);
         switch (port - UART_BASE) {
@@ -107,10 +122,7 @@ static void uart_out(void *dev, uint16_t port, const uint8_t *data, unsigned siz
                         }
                         u->thre_pending = true;
                 } else {
-                        /* The console: a short write is dropped rather than blocking the vCPU. */
-                        ssize_t w = write(u->host->out_fd, &v, 1);
-                        (void)w;
-                        u->tx_bytes++;
+                        console = true; /* written below, with the lock released */
                         u->thre_pending = true;
                 }
                 break;
@@ -146,12 +158,16 @@ static void uart_out(void *dev, uint16_t port, const uint8_t *data, unsigned siz
         if (!raise && (port - UART_BASE) == REG_DATA && irq_pending(u))
                 raise = true; /* every transmitted byte is a new THRE event */
         pthread_mutex_unlock(&u->lock);
+        if (console)
+                u->host->console_write(u->host->ctx, &v, 1);
         if (raise)
-                u->host->irq(u->host->ctx, UART_IRQ);
+                u->host->irq_edge(u->host->ctx, UART_IRQ);
 }
 
-void uart_receive(struct uart8250 *u, const uint8_t *data, unsigned len)
+/* Console input: queued for the guest (what does not fit is dropped); raises the IRQ. */
+static void uart_receive(void *dev, const uint8_t *data, unsigned len)
 {
+        struct uart8250 *u = dev;
         pthread_mutex_lock(&u->lock);
         bool before = irq_pending(u);
         for (unsigned i = 0; i < len && u->rx_count < UART_RXBUF; i++) {
@@ -161,13 +177,25 @@ void uart_receive(struct uart8250 *u, const uint8_t *data, unsigned len)
         bool raise = !before && irq_pending(u);
         pthread_mutex_unlock(&u->lock);
         if (raise)
-                u->host->irq(u->host->ctx, UART_IRQ);
+                u->host->irq_edge(u->host->ctx, UART_IRQ);
 }
 
-int uart_init(struct uart8250 *u, const struct dev_host *host, struct io_bus *bus,
-              struct cvmm_err *err)
+static void uart_destroy(void *state)
 {
-        memset(u, 0, sizeof(*u));
+        struct uart8250 *u = state;
+        pthread_mutex_destroy(&u->lock);
+        free(u);
+}
+
+static int uart_create(const struct dev_host *host, const struct dev_config *cfg,
+                       struct io_bus *bus, struct hw_platform *plat, void **state,
+                       struct cvmm_err *err)
+{
+        (void)cfg;
+        (void)plat; /* COM1 is described by the DSDT's static ASL */
+        struct uart8250 *u = calloc(1, sizeof(*u));
+        if (!u)
+                return cvmm_errf(err, "out of memory");
         pthread_mutex_init(&u->lock, NULL);
         u->host = host;
         u->dll = 0x0c; /* 9600 baud */
@@ -179,11 +207,18 @@ int uart_init(struct uart8250 *u, const struct dev_host *host, struct io_bus *bu
                              .dev = u,
                              .in = uart_in,
                              .out = uart_out};
-        return iobus_register(bus, &r, err);
+        if (iobus_register(bus, &r, err)) {
+                uart_destroy(u);
+                return -1;
+        }
+        host->console_attach(host->ctx, u, uart_receive);
+        *state = u;
+        return 0;
 }
 
-void uart_reset(struct uart8250 *u)
+static void uart_reset(void *state)
 {
+        struct uart8250 *u = state;
         /* A platform reset clears the control registers; the scratch register and the divisor
          * latch keep their values, as on a 16550 (guests may count boots in SCR). */
         pthread_mutex_lock(&u->lock);
@@ -196,7 +231,5 @@ void uart_reset(struct uart8250 *u)
         pthread_mutex_unlock(&u->lock);
 }
 
-void uart_destroy(struct uart8250 *u)
-{
-        pthread_mutex_destroy(&u->lock);
-}
+const struct dev_ops dev_uart8250 = {
+    .name = "uart8250", .create = uart_create, .reset = uart_reset, .destroy = uart_destroy};

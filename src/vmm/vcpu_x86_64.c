@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "boot/layout.h"
+#include "hw/layout.h"
 #include "kvm/kvm.h"
 #include "vmm/vcpu.h"
 

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "boot/layout.h"
+#include "hw/layout.h"
 #include "vmm/vcpu.h"
 #include "cvmm/effective.h"
 #include "vmm/vm.h"
@@ -59,18 +59,125 @@ static bool vm_end(struct vm *vm, enum vm_outcome o)
         return true;
 }
 
-static void dev_irq(void *ctx, unsigned line)
+/* The devices' side of the VM (dev/dev.h): interrupts through KVM's irqchip, requests. */
+static void dev_irq_level(void *ctx, unsigned line, bool high)
 {
         struct vm *vm = ctx;
-        struct kvm_irq_level l = {.irq = line, .level = 1};
-        kvm_ioctl_raw(vm->fd, KVM_IRQ_LINE, &l);
-        l.level = 0;
+        struct kvm_irq_level l = {.irq = line, .level = high};
         kvm_ioctl_raw(vm->fd, KVM_IRQ_LINE, &l);
 }
 
-static void dev_request(void *ctx, enum dev_request req)
+static void dev_irq_edge(void *ctx, unsigned line)
 {
-        vm_end(ctx, req == DEV_POWEROFF ? VM_POWEROFF : VM_REBOOT);
+        dev_irq_level(ctx, line, true);
+        dev_irq_level(ctx, line, false);
+}
+
+static void dev_request(void *ctx, enum dev_request req, int status)
+{
+        struct vm *vm = ctx;
+        if (req == DEV_EXIT) {
+                if (vm_end(vm, VM_EXIT)) /* the one winner writes it; read after the join */
+                        vm->exit_status = status;
+                return;
+        }
+        vm_end(vm, req == DEV_POWEROFF ? VM_POWEROFF : VM_REBOOT);
+}
+
+static void dev_console_write(void *ctx, const uint8_t *data, size_t len)
+{
+        struct vm *vm = ctx;
+        /* A short write is dropped rather than retried: the console never stalls a vCPU. */
+        ssize_t w = write(vm->cfg->console_fd, data, len);
+        (void)w;
+}
+
+static void dev_console_attach(void *ctx, void *dev,
+                               void (*receive)(void *dev, const uint8_t *data, unsigned len))
+{
+        struct vm *vm = ctx;
+        vm->console_dev = dev;
+        vm->console_rx = receive;
+}
+
+static int devices_create(struct vm *vm, struct cvmm_err *err)
+{
+        vm->devhost = (struct dev_host){.ctx = vm,
+                                        .irq_edge = dev_irq_edge,
+                                        .irq_level = dev_irq_level,
+                                        .request = dev_request,
+                                        .console_write = dev_console_write,
+                                        .console_attach = dev_console_attach};
+        for (unsigned i = 0; dev_registry[i]; i++) {
+                const struct dev_ops *d = dev_registry[i];
+                if (d->create(&vm->devhost, &vm->cfg->dev, &vm->bus, &vm->platform,
+                              &vm->dev_state[i], err))
+                        return -1;
+        }
+        return 0;
+}
+
+static void noop_irq_level(void *ctx, unsigned line, bool high)
+{
+        (void)ctx, (void)line, (void)high;
+}
+
+static void noop_irq_edge(void *ctx, unsigned line)
+{
+        (void)ctx, (void)line;
+}
+
+static void noop_request(void *ctx, enum dev_request req, int status)
+{
+        (void)ctx, (void)req, (void)status;
+}
+
+static void noop_console_write(void *ctx, const uint8_t *data, size_t len)
+{
+        (void)ctx, (void)data, (void)len;
+}
+
+static void noop_console_attach(void *ctx, void *dev,
+                                void (*receive)(void *dev, const uint8_t *data, unsigned len))
+{
+        (void)ctx, (void)dev, (void)receive;
+}
+
+int vm_devices_check(const struct dev_config *dc, struct cvmm_err *err)
+{
+        /* Every device created on a scratch bus, with a host that does nothing, then freed. */
+        static const struct dev_host none = {.irq_edge = noop_irq_edge,
+                                             .irq_level = noop_irq_level,
+                                             .request = noop_request,
+                                             .console_write = noop_console_write,
+                                             .console_attach = noop_console_attach};
+        struct io_bus bus = {.n = 0};
+        struct hw_platform plat = {0};
+        void *state[DEV_MAX] = {NULL};
+        int rc = 0;
+        unsigned n = 0;
+        for (; dev_registry[n] && rc == 0; n++)
+                rc = dev_registry[n]->create(&none, dc, &bus, &plat, &state[n], err);
+        for (unsigned i = 0; i < n; i++)
+                if (dev_registry[i]->destroy && state[i])
+                        dev_registry[i]->destroy(state[i]);
+        return rc;
+}
+
+static void devices_reset(struct vm *vm)
+{
+        for (unsigned i = 0; dev_registry[i]; i++)
+                if (vm->dev_state[i] && dev_registry[i]->reset)
+                        dev_registry[i]->reset(vm->dev_state[i]);
+}
+
+static void devices_destroy(struct vm *vm)
+{
+        for (unsigned i = 0; dev_registry[i]; i++) {
+                if (vm->dev_state[i] && dev_registry[i]->destroy)
+                        dev_registry[i]->destroy(vm->dev_state[i]);
+                vm->dev_state[i] = NULL;
+        }
 }
 
 /* Writes the one fault report: what stopped, where, and the registers. */
@@ -390,7 +497,8 @@ static void *input_thread(void *arg)
                 ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
                 if (n <= 0)
                         break;
-                uart_receive(&vm->uart, buf, (unsigned)n);
+                if (vm->console_rx)
+                        vm->console_rx(vm->console_dev, buf, (unsigned)n);
         }
         return NULL;
 }
@@ -432,10 +540,7 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, struct cvmm_err *err)
                                "table needs memory");
                 goto fail;
         }
-        vm->devhost = (struct dev_host){
-            .ctx = vm, .irq = dev_irq, .request = dev_request, .out_fd = cfg->console_fd};
-        if (uart_init(&vm->uart, &vm->devhost, &vm->bus, err) ||
-            sysctl_init(&vm->devhost, &vm->bus, err))
+        if (devices_create(vm, err))
                 goto fail;
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
@@ -533,7 +638,8 @@ static int vm_start(struct vm *vm, struct cvmm_err *err)
                        vm->mem.host + vm->mem.low, err))
                 return -1;
         struct boot_entry entry;
-        if (boot_image_load(cfg->image, &vm->mem, cfg->cmdline, cfg->cpus, &entry, err))
+        if (boot_image_load(cfg->image, &vm->mem, &vm->platform, cfg->cmdline, cfg->cpus, &entry,
+                            err))
                 return -1;
         for (unsigned i = 0; i < cfg->cpus; i++) {
                 struct vcpu *v = &vm->vcpus[i];
@@ -612,7 +718,7 @@ int vm_run(struct vm *vm, struct cvmm_err *err)
                         return o;
                 }
                 vm->stats.reboots++;
-                uart_reset(&vm->uart);
+                devices_reset(vm);
                 if (guestmem_reset(&vm->mem, err))
                         return -1;
         }
@@ -622,8 +728,7 @@ void vm_destroy(struct vm *vm)
 {
         atomic_store(&vm->input_stop, true);
         vm_teardown(vm);
-        if (vm->uart.host)
-                uart_destroy(&vm->uart);
+        devices_destroy(vm);
         guestmem_free(&vm->mem);
         kvm_host_close(&vm->kvm);
         free(vm->stats.io_in);

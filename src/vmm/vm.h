@@ -13,10 +13,10 @@
 
 #include "boot/boot.h"
 #include "cvmm/cpuid.h"
-#include "dev/devices.h"
+#include "dev/dev.h"
 #include "kvm/kvm.h"
-#include "vmm/guestmem.h"
-#include "vmm/iobus.h"
+#include "hw/guestmem.h"
+#include "hw/bus.h"
 #include "util/counter.h"
 #include "vmm/msr.h"
 
@@ -31,6 +31,7 @@ struct vm_config {
         bool console_in;     /* feed stdin to the UART */
         uint64_t t_start_ns; /* process start, CLOCK_MONOTONIC */
         struct msr_config msr;
+        struct dev_config dev; /* optional devices (--debug-exit) */
 };
 
 /* How a run ended. */
@@ -39,6 +40,7 @@ enum vm_outcome {
         VM_POWEROFF,
         VM_REBOOT,
         VM_FAULT,
+        VM_EXIT, /* a device (debug-exit) chose the exit status: vm.exit_status */
 };
 
 #define VM_EXIT_REASONS 64
@@ -78,7 +80,11 @@ struct vm {
         struct guest_mem mem;
         struct io_bus bus;
         struct dev_host devhost;
-        struct uart8250 uart;
+        struct hw_platform platform; /* what the devices told the firmware tables */
+        void *dev_state[DEV_MAX];    /* dev_registry[i]'s state (NULL: none) */
+        void *console_dev;           /* the device taking console input */
+        void (*console_rx)(void *dev, const uint8_t *data, unsigned len);
+        int exit_status; /* VM_EXIT: the status the device chose */
         struct vcpu *vcpus;
         struct msr_vm msr;
         /* --debug: unclaimed ports and MMIO, first sighting per key, then a bucket */
@@ -111,6 +117,12 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, struct cvmm_err *err);
  */
 int vm_run(struct vm *vm, struct cvmm_err *err);
 void vm_destroy(struct vm *vm);
+
+/*
+ * Whether the devices dc configures can all be created (their ports free, in range): the
+ * same checks vm_init makes, without KVM, so bad device options are refused before it.
+ */
+int vm_devices_check(const struct dev_config *dc, struct cvmm_err *err);
 
 uint64_t vm_now_ns(void);
 /* CLOCK_MONOTONIC_COARSE: a few ns to read, millisecond resolution (the MSR log limiter). */

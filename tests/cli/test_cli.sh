@@ -59,6 +59,10 @@ expect_usage "run: bad log format" "--log-format 'xml'" -- run --kernel "$G" --l
 expect_usage "run: metrics interval too short" "--metrics-interval '0.05': expected seconds from 0.1" -- run --kernel "$G" --metrics "$T/m.json" --metrics-interval 0.05
 expect_usage "run: metrics interval not a number" "--metrics-interval '5s'" -- run --kernel "$G" --metrics "$T/m.json" --metrics-interval 5s
 expect_usage "run: metrics interval too long" "--metrics-interval '86401'" -- run --kernel "$G" --metrics "$T/m.json" --metrics-interval 86401
+expect_usage "run: debug-exit port zero" "--debug-exit '0': expected an I/O port" -- run --kernel "$G" --debug-exit 0
+expect_usage "run: debug-exit port not a number" "--debug-exit 'f4'" -- run --kernel "$G" --debug-exit f4
+expect_usage "run: debug-exit on the UART" "--debug-exit 0x3f8: I/O ports of debug-exit overlap uart" -- run --kernel "$G" --debug-exit 0x3f8
+expect_usage "run: debug-exit on the power register" "overlap power" -- run --kernel "$G" --debug-exit 0x5fe
 expect_usage "run: metrics interval without a file" "--metrics-interval needs --metrics FILE" -- run --kernel "$G" --metrics-interval 1
 expect_usage "run: metrics dir" "--metrics '$T/nodir/m.json'" -- run --kernel "$G" --metrics "$T/nodir/m.json"
 if [ -e "$T/nodir" ] || ls "$T"/*.json.* >/dev/null 2>&1; then bad "run: a refused run left files behind"; else ok; fi

@@ -14,6 +14,8 @@
  *   msr             RDMSR/WRMSR of a native, an emulated, a #GP-class and an unknown MSR
  *   msrstorm N C    N unknown-MSR reads spread over C vCPUs
  *   unclaimed N     N reads spread over the 16 unclaimed ports 0x300-0x30f, then one write to each
+ *   debugexit V     a 4-byte write of V to port 0xf4 (QEMU's isa-debug-exit, cvmm's --debug-exit);
+ *                   when nothing ends the VM there, it goes on and powers off
  *   mmio N          N 4-byte reads spread over 16 unclaimed MMIO pages from 0x38000000 (896 MiB:
  *                   above guest RAM up to 896M, inside the guest's 1 GiB identity map), then one
  *                   write to each
@@ -53,6 +55,11 @@ void exc_c(struct frame *f);
 static inline void outb(uint16_t port, uint8_t v)
 {
         __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline void outl(uint16_t port, uint32_t v)
+{
+        __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
 }
 
 static inline uint8_t inb(uint16_t port)
@@ -450,6 +457,13 @@ static void test_mmio(const char *arg)
         puts_("\n");
 }
 
+static void test_debugexit(const char *arg)
+{
+        puts_("DEBUGEXIT\n");
+        outl(0xf4, parse_dec(arg));
+        puts_("DEBUGEXIT-IGNORED\n");
+}
+
 static void test_reboot(void)
 {
         uint8_t boots = inb(COM1 + 7); /* the scratch register survives a platform reset */
@@ -489,6 +503,8 @@ void guest_main(uint32_t start_info)
                 test_msrstorm(arg);
         } else if (streq_prefix(cmd, "unclaimed", &arg)) {
                 test_unclaimed(arg);
+        } else if (streq_prefix(cmd, "debugexit", &arg)) {
+                test_debugexit(arg);
         } else if (streq_prefix(cmd, "mmio", &arg)) {
                 test_mmio(arg);
         } else if (streq_prefix(cmd, "msrmany", &arg)) {

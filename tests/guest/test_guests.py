@@ -437,6 +437,22 @@ def main():
               "reset restarts the VM in the same process: three boots, two reboots, exit 0"):
         r.show()
 
+    # --debug-exit: a test program chooses cvmm's exit status, (V << 1) | 1, as under QEMU's
+    # isa-debug-exit; without the flag the port is unclaimed and the write changes nothing.
+    r = Run("debugexit 5", "--debug-exit", "0xf4")
+    if not ok(r.rc == 11 and "DEBUGEXIT" in r.out and "DEBUGEXIT-IGNORED" not in r.out and
+              r.m.get("outcome") == "debug-exit" and r.m.get("exit_status") == 11,
+              f"--debug-exit 0xf4: a write of 5 ends cvmm with status 11 (exit {r.rc}, "
+              f"outcome {r.m.get('outcome')})"):
+        r.show()
+    r = Run("debugexit 0", "--debug-exit", "0xf4")
+    ok(r.rc == 1 and r.m.get("exit_status") == 1, f"--debug-exit 0xf4: a write of 0 gives "
+       f"status 1 (exit {r.rc})")
+    r = Run("debugexit 5", "--no-reboot")
+    ok(r.rc == 0 and "DEBUGEXIT-IGNORED" in r.out and r.m.get("outcome") == "poweroff",
+       f"without --debug-exit the port does nothing: the guest goes on and powers off "
+       f"(exit {r.rc})")
+
     r = Run("triple")
     named = "KVM_EXIT_SHUTDOWN" in r.err if enforced else \
         re.search(r"KVM_EXIT_(SHUTDOWN|INTERNAL_ERROR)", r.err) is not None

@@ -13,8 +13,12 @@
 #include <unistd.h>
 
 #include "boot/boot.h"
-#include "boot/layout.h"
+#include "hw/layout.h"
 #include "testutil.h"
+
+/* The registers cvmm's system-control device claims (dev/sysctl.c) */
+static const struct hw_platform plat = {
+    .reset_port = 0xcf9, .reset_value = 0x06, .sleep_port = 0x600};
 
 #define MiB (1ull << 20)
 
@@ -102,7 +106,7 @@ static void test_bzimage_load(void **state)
         guest_ram(&m, 256 * MiB);
         struct boot_entry e;
         const char *cmd = "console=ttyS0 cvmm.test=1";
-        assert_int_equal(boot_image_load(&img, &m, cmd, 2, &e, &err), 0);
+        assert_int_equal(boot_image_load(&img, &m, &plat, cmd, 2, &e, &err), 0);
         /* The 64-bit entry is startup_64: 0x200 past the protected-mode kernel at 1 MiB. */
         assert_int_equal(e.rip, 0x100200);
         assert_int_equal(e.rsi, LAYOUT_ZERO_PAGE);
@@ -129,12 +133,12 @@ static void test_bzimage_load(void **state)
         char longcmd[3000];
         memset(longcmd, 'a', sizeof(longcmd) - 1);
         longcmd[sizeof(longcmd) - 1] = 0;
-        assert_int_equal(boot_image_load(&img, &m, longcmd, 1, &e, &err), -1);
+        assert_int_equal(boot_image_load(&img, &m, &plat, longcmd, 1, &e, &err), -1);
         assert_non_null(strstr(err.msg, "at most 2047"));
         /* Too little RAM for the initrd above the kernel: refused with a hint. */
         struct guest_mem small;
         guest_ram(&small, 9 * MiB);
-        assert_int_equal(boot_image_load(&img, &small, cmd, 1, &e, &err), -1);
+        assert_int_equal(boot_image_load(&img, &small, &plat, cmd, 1, &e, &err), -1);
         assert_non_null(strstr(err.msg, "--memory"));
         guestmem_free(&small);
         guestmem_free(&m);
@@ -200,7 +204,7 @@ static void test_pvh_elf(void **state)
         struct guest_mem m;
         guest_ram(&m, 64 * MiB);
         struct boot_entry e;
-        assert_int_equal(boot_image_load(&img, &m, "cpuid", 1, &e, &err), 0);
+        assert_int_equal(boot_image_load(&img, &m, &plat, "cpuid", 1, &e, &err), 0);
         assert_int_equal(e.kind, BOOT_ELF_PVH);
         assert_int_equal(e.rip, note_entry);
         const uint32_t *si = guestmem_ptr(&m, e.rbx, 48);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "vmm/iobus.h"
+#include "hw/bus.h"
 
 int iobus_register(struct io_bus *b, const struct io_range *r, struct cvmm_err *err)
 {

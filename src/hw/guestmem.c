@@ -4,8 +4,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "boot/layout.h"
-#include "vmm/guestmem.h"
+#include "hw/layout.h"
+#include "hw/guestmem.h"
 
 int guestmem_init(struct guest_mem *m, uint64_t size, struct cvmm_err *err)
 {

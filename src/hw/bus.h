@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Port I/O dispatch: devices register ranges; the VMM looks the port up on every IO exit. */
-#ifndef CVMM_IOBUS_H
-#define CVMM_IOBUS_H
+#ifndef CVMM_HW_BUS_H
+#define CVMM_HW_BUS_H
 
 #include <stdint.h>
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Guest-physical layout shared by the loader, the tables and the VMM. */
-#ifndef CVMM_BOOT_LAYOUT_H
-#define CVMM_BOOT_LAYOUT_H
+/* The platform's guest-physical layout, shared by guest memory, the loader, the tables and the VMM.
+ */
+#ifndef CVMM_HW_LAYOUT_H
+#define CVMM_HW_LAYOUT_H
 
 #define LAYOUT_GDT         0x500ull  /* GDT: null, code32, code64, data, TSS */
 #define LAYOUT_PVH_INFO    0x6000ull /* hvm_start_info, module list, memory map */
