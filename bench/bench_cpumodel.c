@@ -124,8 +124,8 @@ int main(int argc, char **argv)
                 }
                 double t1 = now_ms();
                 struct cpumodel m;
-                if (cpumodel_build(&h, &source, &v0, prof == CVMM_PROFILE_HOST, CVMM_LINUX_DEFAULT,
-                                   &m, &err)) {
+                if (cpumodel_build(&h, &source, &v0, cvmm_profile_get(prof)->reconcile,
+                                   CVMM_LINUX_DEFAULT, &m, &err)) {
                         fprintf(stderr, "bench_cpumodel: %s\n", err.msg);
                         return 3;
                 }

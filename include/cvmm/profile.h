@@ -14,6 +14,26 @@ enum cvmm_profile {
         CVMM_PROFILE_HOST, /* the source normalised for a VM with N vCPUs */
         CVMM_PROFILE_TDX,  /* the surface an Intel TD sees, by the TDX module's rules */
 };
+#define CVMM_NPROFILES 3u /* the enum's values are 0 .. CVMM_NPROFILES - 1 */
+
+/*
+ * What a profile means to the code that does not build its table (the MSR policy, the VMM,
+ * the CLI): one row per profile, so a comparison with an id is a question about a property.
+ */
+struct cvmm_profile_desc {
+        enum cvmm_profile id;
+        const char *name;          /* "none", "host", "tdx" */
+        bool parseable;            /* cvmm_profile_parse takes the name ('none' is no profile) */
+        bool runnable;             /* a VM can use it ('none' is a view of a source table) */
+        bool confidential;         /* unknown MSRs are always logged, at warning level */
+        bool msr_default_deny;     /* the KVM MSR filter denies by default, the policy decides */
+        bool needs_enforced_cpuid; /* a VM is refused where its guest would not see the table */
+        bool reconcile;            /* the table is reconciled with the features KVM forces on */
+        bool tdx_constraints;      /* checking also applies the TDX module's (XFAM, vendor) */
+};
+
+/* The row describing p; never NULL for a valid id (NULL for a value outside the enum). */
+const struct cvmm_profile_desc *cvmm_profile_get(enum cvmm_profile p);
 
 #define CVMM_MAX_CPUS 4096u
 /* The TDX module's XFAM constraints (tdx.md): bits a TD may have, bits it always has. */

@@ -376,7 +376,7 @@ static int cmd_check(int argc, char **argv)
             .have_xss = a.model.have_xss,
             .xcr0 = res.xcr0,
             .xss = res.xss,
-            .tdx = a.have_profile && a.model.profile == CVMM_PROFILE_TDX,
+            .tdx = a.have_profile && cvmm_profile_get(a.model.profile)->tdx_constraints,
         };
         struct cvmm_check_report r;
         cvmm_check(&t, &co, &r);

@@ -33,7 +33,8 @@ int cli_host_model(const char *cmd, const char *open_hint, const struct cvmm_mod
         }
         /* vCPU 0's table, exactly as the guest's vCPU 0 gets it. */
         if (vcpu_cpuid_for(&t, 0, &v0, &err) ||
-            cpumodel_build(&h, &source, &v0, opts->profile == CVMM_PROFILE_HOST, lv, m, &err)) {
+            cpumodel_build(&h, &source, &v0, cvmm_profile_get(opts->profile)->reconcile, lv, m,
+                           &err)) {
                 cli_error("%s: %s", cmd, err.msg);
                 goto out;
         }

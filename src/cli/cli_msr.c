@@ -44,7 +44,7 @@ static int show(enum cvmm_profile p, const struct cvmm_cpuid_table *t, const cha
         strbuf_init(&sb);
         strbuf_printf(&sb, "MSR policy, profile %s (CPUID source: %s)\n", cvmm_profile_name(p),
                       src);
-        if (p != CVMM_PROFILE_TDX) {
+        if (!cvmm_profile_get(p)->msr_default_deny) {
                 strbuf_printf(&sb, "native: every MSR KVM implements (no filter)\n"
                                    "gp:     accesses KVM refuses for an MSR it knows (INVAL)\n"
                                    "unknown: every MSR KVM does not implement; --unknown-msr gp "
@@ -138,7 +138,8 @@ int cli_msr(int argc, char **argv)
                                 return EXIT_USAGE;
                         }
                         seen_p = true;
-                        if (cvmm_profile_parse(optarg, &p, &err) || p == CVMM_PROFILE_NONE) {
+                        if (cvmm_profile_parse(optarg, &p, &err) ||
+                            !cvmm_profile_get(p)->runnable) {
                                 cli_error("msr show: --profile '%s': expected host or tdx", optarg);
                                 return EXIT_USAGE;
                         }

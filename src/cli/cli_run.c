@@ -213,7 +213,7 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
                 case OPT_PROFILE:
                         if (cvmm_profile_parse(optarg, &a->model.profile, err))
                                 return -1;
-                        if (a->model.profile == CVMM_PROFILE_NONE)
+                        if (!cvmm_profile_get(a->model.profile)->runnable)
                                 return cvmm_errf(err,
                                                  "--profile '%s': cvmm run takes host or "
                                                  "tdx",
@@ -310,7 +310,8 @@ static void msr_summary(const struct vm *vm)
                 em += counter_get(&vm->msr_stats[i].emitted);
                 sup += counter_get(&vm->msr_stats[i].suppressed);
         }
-        if (!(r + w) || (vm->cfg->msr.profile != CVMM_PROFILE_TDX && !vm->cfg->msr.debug))
+        if (!(r + w) ||
+            (!cvmm_profile_get(vm->cfg->msr.profile)->confidential && !vm->cfg->msr.debug))
                 return;
         struct cvmm_keyset_item *items;
         long n = cvmm_keyset_snapshot(&vm->msr.keys, &items);
@@ -580,13 +581,13 @@ static void verdict(const struct cpumodel *m)
  */
 static int report_model(const struct run_args *a, const struct cpumodel *m)
 {
-        bool tdx = a->model.profile == CVMM_PROFILE_TDX;
-        if (!m->enforced && tdx && !a->allow_unenforced) {
+        bool needs = cvmm_profile_get(a->model.profile)->needs_enforced_cpuid;
+        if (!m->enforced && needs && !a->allow_unenforced) {
                 char *d = fields(&m->last);
-                cli_error("run: the guest would not see the tdx profile's CPUID: %zu field(s) "
+                cli_error("run: the guest would not see the %s profile's CPUID: %zu field(s) "
                           "differ: %s; refusing, since the CPU model would be a lie "
                           "(--allow-unenforced-cpuid runs it anyway)",
-                          m->last.count, d ? d : "?");
+                          cvmm_profile_name(a->model.profile), m->last.count, d ? d : "?");
                 free(d);
                 return EXIT_USAGE;
         }

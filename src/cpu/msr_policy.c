@@ -123,7 +123,7 @@ void cvmm_msr_classify(enum cvmm_profile p, const struct cvmm_msr_env *env, uint
         }
         const struct cvmm_tdx_msr_row *row = tdx_row(index);
         d->name = row ? row->name : NULL;
-        if (p != CVMM_PROFILE_TDX) {
+        if (!cvmm_profile_get(p)->msr_default_deny) {
                 /* Only what KVM does not implement reaches cvmm in the host profile. */
                 d->cls = CVMM_MSR_NATIVE;
                 d->reason = "host profile: KVM handles every MSR it implements";

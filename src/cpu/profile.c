@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Profiles: building the guest's table from a source table. */
+#include <assert.h>
 #include <string.h>
 
 #include "cpu/tdx_rules.h"
@@ -12,29 +13,50 @@ static const char RULE_CR4[] = "host.cr4-dynamic";
 static const char RULE_NORM[] = "normalise.xstate";
 static const char RULE_FEAT[] = "features.remove";
 
+static const struct cvmm_profile_desc profiles[CVMM_NPROFILES] = {
+    [CVMM_PROFILE_NONE] = {.id = CVMM_PROFILE_NONE, .name = "none"},
+    [CVMM_PROFILE_HOST] =
+        {
+            .id = CVMM_PROFILE_HOST,
+            .name = "host",
+            .parseable = true,
+            .runnable = true,
+            .reconcile = true,
+        },
+    [CVMM_PROFILE_TDX] =
+        {
+            .id = CVMM_PROFILE_TDX,
+            .name = "tdx",
+            .parseable = true,
+            .runnable = true,
+            .confidential = true,
+            .msr_default_deny = true,
+            .needs_enforced_cpuid = true,
+            .tdx_constraints = true,
+        },
+};
+static_assert(CVMM_PROFILE_TDX + 1 == CVMM_NPROFILES, "one row per profile");
+
+const struct cvmm_profile_desc *cvmm_profile_get(enum cvmm_profile p)
+{
+        return (unsigned)p < CVMM_NPROFILES ? &profiles[p] : NULL;
+}
+
 int cvmm_profile_parse(const char *name, enum cvmm_profile *out, struct cvmm_err *err)
 {
-        if (strcmp(name, "host") == 0)
-                *out = CVMM_PROFILE_HOST;
-        else if (strcmp(name, "tdx") == 0)
-                *out = CVMM_PROFILE_TDX;
-        else
-                return cvmm_errf(err, "--profile: unknown profile '%s' (expected host or tdx)",
-                                 name);
-        return 0;
+        for (size_t i = 0; i < CVMM_NPROFILES; i++) {
+                if (profiles[i].parseable && strcmp(name, profiles[i].name) == 0) {
+                        *out = profiles[i].id;
+                        return 0;
+                }
+        }
+        return cvmm_errf(err, "--profile: unknown profile '%s' (expected host or tdx)", name);
 }
 
 const char *cvmm_profile_name(enum cvmm_profile p)
 {
-        switch (p) {
-        case CVMM_PROFILE_HOST:
-                return "host";
-        case CVMM_PROFILE_TDX:
-                return "tdx";
-        case CVMM_PROFILE_NONE:
-                break;
-        }
-        return "none";
+        const struct cvmm_profile_desc *d = cvmm_profile_get(p);
+        return d ? d->name : "none";
 }
 
 static bool vendor_is(const struct cvmm_cpuid_table *t, const char *v)

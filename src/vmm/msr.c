@@ -96,7 +96,7 @@ void msr_handle(struct msr_vm *m, struct msr_vcpu_stats *stats, unsigned vcpu, u
                 counter_add(&stats->gp_unknown, 1);
                 o->inject_gp = true;
         }
-        bool confidential = m->cfg.profile == CVMM_PROFILE_TDX;
+        bool confidential = cvmm_profile_get(m->cfg.profile)->confidential;
         if (!confidential && !m->cfg.debug)
                 return;
         if (first) {
@@ -119,6 +119,12 @@ void msr_handle(struct msr_vm *m, struct msr_vcpu_stats *stats, unsigned vcpu, u
         o->log = true;
 }
 
+/* Unknown-MSR lines are warnings in a confidential profile, debug output otherwise. */
+static const char *level(const struct msr_vm *m)
+{
+        return cvmm_profile_get(m->cfg.profile)->confidential ? "warning" : "debug";
+}
+
 json_object *msr_log_object(const struct msr_vm *m, const char *event)
 {
         struct timespec ts;
@@ -130,9 +136,7 @@ json_object *msr_log_object(const struct msr_vm *m, const char *event)
         snprintf(t + n, sizeof(t) - n, ".%06ldZ", ts.tv_nsec / 1000);
         json_object *o = json_object_new_object();
         json_object_object_add(o, "time", json_object_new_string(t));
-        json_object_object_add(
-            o, "level",
-            json_object_new_string(m->cfg.profile == CVMM_PROFILE_TDX ? "warning" : "debug"));
+        json_object_object_add(o, "level", json_object_new_string(level(m)));
         json_object_object_add(o, "event", json_object_new_string(event));
         return o;
 }
@@ -189,12 +193,11 @@ void msr_log(struct msr_vm *m, unsigned vcpu, uint32_t index, bool write, uint64
                         "cvmm: %s: unknown-MSR tracking is full (%u distinct MSR and access "
                         "pairs): later new pairs are counted as untracked and logged only "
                         "through the rate limit\n",
-                        m->cfg.profile == CVMM_PROFILE_TDX ? "warning" : "debug", MSR_KEYS_MAX);
+                        level(m), MSR_KEYS_MAX);
         /* The value of a write is guest data: it is never part of the line. */
         fprintf(m->log, "cvmm: %s: vCPU %u %s of unknown MSR 0x%x%s%s%s at RIP 0x%llx: %s%s\n",
-                m->cfg.profile == CVMM_PROFILE_TDX ? "warning" : "debug", vcpu,
-                write ? "write" : "read", index, o->name ? " (" : "", o->name ? o->name : "",
-                o->name ? ")" : "", (unsigned long long)rip,
+                level(m), vcpu, write ? "write" : "read", index, o->name ? " (" : "",
+                o->name ? o->name : "", o->name ? ")" : "", (unsigned long long)rip,
                 m->cfg.unknown_ignore ? (write ? "write dropped" : "read as 0") : "#GP injected",
                 sup);
 }

@@ -620,7 +620,7 @@ static int vm_start(struct vm *vm, struct cvmm_err *err)
                                               KVM_MSR_EXIT_REASON_FILTER}};
         if (KVM_CHECKED(vm->fd, KVM_ENABLE_CAP, &cap, err) < 0)
                 return -1;
-        if (cfg->msr.profile == CVMM_PROFILE_TDX) {
+        if (cvmm_profile_get(cfg->msr.profile)->msr_default_deny) {
                 static_assert(sizeof(vm->msr_bitmaps) >= 6 * 0x2000 / 8, "filter bitmaps");
                 struct kvm_msr_filter f;
                 if (msr_build_filter(&vm->msr, &f, vm->msr_bitmaps, sizeof(vm->msr_bitmaps)) < 0)

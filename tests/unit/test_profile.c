@@ -231,9 +231,55 @@ static void test_unrepresentable_layout(void **state)
         cvmm_cpuid_free(&t);
 }
 
+/* The descriptor table: one row per id, names that parse back, each profile's properties. */
+static void test_profile_descriptors(void **state)
+{
+        (void)state;
+        struct cvmm_err err;
+        for (unsigned i = 0; i < CVMM_NPROFILES; i++) {
+                enum cvmm_profile id = (enum cvmm_profile)i;
+                const struct cvmm_profile_desc *d = cvmm_profile_get(id);
+                assert_non_null(d);
+                assert_int_equal(d->id, id);
+                assert_non_null(d->name);
+                assert_string_equal(cvmm_profile_name(id), d->name);
+                for (unsigned j = 0; j < i; j++)
+                        assert_string_not_equal(cvmm_profile_get((enum cvmm_profile)j)->name,
+                                                d->name);
+                enum cvmm_profile back = CVMM_NPROFILES;
+                if (d->parseable) {
+                        assert_int_equal(cvmm_profile_parse(d->name, &back, &err), 0);
+                        assert_int_equal(back, id);
+                } else {
+                        assert_int_equal(cvmm_profile_parse(d->name, &back, &err), -1);
+                        assert_int_equal(back, CVMM_NPROFILES);
+                }
+        }
+        assert_null(cvmm_profile_get((enum cvmm_profile)CVMM_NPROFILES));
+
+        const struct cvmm_profile_desc *tdx = cvmm_profile_get(CVMM_PROFILE_TDX);
+        assert_string_equal(tdx->name, "tdx");
+        assert_true(tdx->parseable && tdx->runnable);
+        assert_true(tdx->confidential && tdx->msr_default_deny && tdx->needs_enforced_cpuid);
+        assert_true(tdx->tdx_constraints);
+        assert_false(tdx->reconcile);
+
+        const struct cvmm_profile_desc *host = cvmm_profile_get(CVMM_PROFILE_HOST);
+        assert_string_equal(host->name, "host");
+        assert_true(host->parseable && host->runnable && host->reconcile);
+        assert_false(host->confidential || host->msr_default_deny || host->needs_enforced_cpuid);
+        assert_false(host->tdx_constraints);
+
+        const struct cvmm_profile_desc *none = cvmm_profile_get(CVMM_PROFILE_NONE);
+        assert_string_equal(none->name, "none");
+        assert_false(none->runnable || none->parseable || none->reconcile || none->confidential);
+        assert_false(none->msr_default_deny || none->needs_enforced_cpuid || none->tdx_constraints);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_profile_descriptors),
             cmocka_unit_test(test_kvm_inconsistent_table),
             cmocka_unit_test(test_host_profile_all_dumps_consistent),
             cmocka_unit_test(test_host_topology),
