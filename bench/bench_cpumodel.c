@@ -107,9 +107,9 @@ int main(int argc, char **argv)
         struct cvmm_model_opts o = {.profile = prof, .cpus = 1};
         struct cvmm_model_result res;
         struct kvm_host h;
-        if (kvm_supported_cpuid(&source, &err) || cvmm_cpuid_copy(&t, &source) ||
-            cvmm_model_build(&t, &o, &res, &err) || vcpu_cpuid_for(&t, 0, &v0, &err) ||
-            kvm_host_open(&h, &err)) {
+        if (kvm_host_open(&h, &err) || kvm_supported_cpuid(&h, &source, &err) ||
+            cvmm_cpuid_copy(&t, &source) || cvmm_model_build(&t, &o, &res, &err) ||
+            vcpu_cpuid_for(&t, 0, &v0, &err)) {
                 fprintf(stderr, "bench_cpumodel: %s\n", err.msg);
                 return 3;
         }

@@ -31,14 +31,25 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Writes s to stdout in one go; returns 0 or -1 (with a message) when stdout fails. */
 int cli_write(const char *s);
 
+struct vmm_host;
+/*
+ * Opens the process's KVM (vmm/host.h). On failure one line on stderr: cmd (when not NULL),
+ * the reason, then open_hint. Returns EXIT_OK or EXIT_HOST.
+ */
+int cli_host_open(const char *cmd, const char *open_hint, struct vmm_host **h);
 /*
  * The effective CPU model of vCPU 0 on this host for opts: KVM_GET_SUPPORTED_CPUID, the
- * profile, then the probe rounds (reconciled for the host profile). On failure one line on
- * stderr prefixed with cmd (open_hint follows a failure to open /dev/kvm). Returns EXIT_OK (m
- * filled; free it with cpumodel_free), EXIT_USAGE (the options do not fit this host's table)
+ * profile, then the probe rounds (reconciled where the profile says so). On failure one line
+ * on stderr prefixed with cmd. Returns EXIT_OK (m filled; free it with cpumodel_free),
+ * EXIT_USAGE (the options do not fit this host's table) or EXIT_HOST.
+ */
+int cli_host_model(const char *cmd, struct vmm_host *h, const struct cvmm_model_opts *opts,
+                   enum cvmm_linux_version lv, struct cpumodel *m);
+/*
+ * The source table: the dump in from, or this host's KVM_GET_SUPPORTED_CPUID. On failure one
+ * line on stderr prefixed with cmd (when not NULL). Returns EXIT_OK, EXIT_USAGE (a bad dump)
  * or EXIT_HOST.
  */
-int cli_host_model(const char *cmd, const char *open_hint, const struct cvmm_model_opts *opts,
-                   enum cvmm_linux_version lv, struct cpumodel *m);
+int cli_source_table(const char *cmd, const char *from, struct cvmm_cpuid_table *t);
 
 #endif

@@ -14,10 +14,10 @@
 #include "cvmm/linux.h"
 #include "cvmm/profile.h"
 #include "cvmm/xsave.h"
-#include "kvm/kvm_cpuid.h"
 #include "util/strbuf.h"
 #include "util/json.h"
 #include "vmm/cpumodel.h"
+#include "vmm/host.h"
 
 struct cpuid_args {
         const char *from;
@@ -136,19 +136,7 @@ static int parse_args(int argc, char **argv, struct cpuid_args *a, struct cvmm_e
 /* Loads the source table: --from FILE, else this host's KVM. Returns an exit status. */
 static int load_source(const struct cpuid_args *a, struct cvmm_cpuid_table *t)
 {
-        struct cvmm_err err;
-        if (a->from) {
-                if (cvmm_cpuid_load(t, a->from, NULL, &err)) {
-                        cli_error("%s", err.msg);
-                        return EXIT_USAGE;
-                }
-                return EXIT_OK;
-        }
-        if (kvm_supported_cpuid(t, &err)) {
-                cli_error("%s", err.msg);
-                return EXIT_HOST;
-        }
-        return EXIT_OK;
+        return cli_source_table(NULL, a->from, t);
 }
 
 /* Builds the guest table from the source; returns an exit status. */
@@ -454,8 +442,12 @@ static int cmd_probe(int argc, char **argv)
         if (!a.have_profile)
                 a.model.profile = CVMM_PROFILE_HOST;
         struct cpumodel m;
-        rc = cli_host_model("cpuid probe", " (cvmm cpuid probe needs KVM)", &a.model,
-                            a.linux_version, &m);
+        struct vmm_host *h;
+        rc = cli_host_open("cpuid probe", " (cvmm cpuid probe needs KVM)", &h);
+        if (rc)
+                return rc;
+        rc = cli_host_model("cpuid probe", h, &a.model, a.linux_version, &m);
+        vmm_host_close(h);
         if (rc)
                 return rc;
         struct cvmm_xsave_layout l;

@@ -1,49 +1,49 @@
 /* SPDX-License-Identifier: MIT */
-/* The effective CPU model of this host, as `cvmm run` and `cvmm cpuid probe` both build it. */
+/* The host's tables, as `cvmm run`, `cvmm cpuid` and `cvmm msr` read them. */
 #include "cli/cli.h"
-#include "kvm/kvm_cpuid.h"
-#include "vmm/vcpu.h"
+#include "vmm/host.h"
 
-int cli_host_model(const char *cmd, const char *open_hint, const struct cvmm_model_opts *opts,
+int cli_host_open(const char *cmd, const char *open_hint, struct vmm_host **h)
+{
+        struct cvmm_err err;
+        if (vmm_host_open(h, &err)) {
+                cli_error("%s%s%s%s", cmd ? cmd : "", cmd ? ": " : "", err.msg, open_hint);
+                return EXIT_HOST;
+        }
+        return EXIT_OK;
+}
+
+int cli_host_model(const char *cmd, struct vmm_host *h, const struct cvmm_model_opts *opts,
                    enum cvmm_linux_version lv, struct cpumodel *m)
 {
         struct cvmm_err err;
-        struct kvm_host h;
-        if (kvm_host_open(&h, &err)) {
-                cli_error("%s: %s%s", cmd, err.msg, open_hint);
-                return EXIT_HOST;
-        }
-        struct cvmm_cpuid_table source, t, v0;
-        int rc = EXIT_HOST;
-        cvmm_cpuid_init(&t);
-        cvmm_cpuid_init(&v0);
-        if (kvm_supported_cpuid(&source, &err)) {
+        bool bad_opts;
+        if (vmm_host_model(h, opts, lv, m, &bad_opts, &err)) {
                 cli_error("%s: %s", cmd, err.msg);
-                goto out_host;
+                return bad_opts ? EXIT_USAGE : EXIT_HOST;
         }
-        if (cvmm_cpuid_copy(&t, &source)) {
-                cli_error("%s: out of memory", cmd);
-                goto out;
+        return EXIT_OK;
+}
+
+int cli_source_table(const char *cmd, const char *from, struct cvmm_cpuid_table *t)
+{
+        struct cvmm_err err;
+        if (from) {
+                if (cvmm_cpuid_load(t, from, NULL, &err)) {
+                        cli_error("%s%s%s", cmd ? cmd : "", cmd ? ": " : "", err.msg);
+                        return EXIT_USAGE;
+                }
+                return EXIT_OK;
         }
-        struct cvmm_model_result res;
-        if (cvmm_model_build(&t, opts, &res, &err)) {
-                cli_error("%s: %s", cmd, err.msg);
-                rc = EXIT_USAGE;
-                goto out;
+        struct vmm_host *h;
+        int rc = cli_host_open(
+            cmd, " (read a dump instead with --from FILE, e.g. from `cpuid -r -1`)", &h);
+        if (rc)
+                return rc;
+        if (vmm_host_supported_cpuid(h, t, &err)) {
+                cli_error("%s%s%s", cmd ? cmd : "", cmd ? ": " : "", err.msg);
+                rc = EXIT_HOST;
         }
-        /* vCPU 0's table, exactly as the guest's vCPU 0 gets it. */
-        if (vcpu_cpuid_for(&t, 0, &v0, &err) ||
-            cpumodel_build(&h, &source, &v0, cvmm_profile_get(opts->profile)->reconcile, lv, m,
-                           &err)) {
-                cli_error("%s: %s", cmd, err.msg);
-                goto out;
-        }
-        rc = EXIT_OK;
-out:
-        cvmm_cpuid_free(&v0);
-        cvmm_cpuid_free(&t);
-        cvmm_cpuid_free(&source);
-out_host:
-        kvm_host_close(&h);
+        vmm_host_close(h);
         return rc;
 }

@@ -7,7 +7,6 @@
 
 #include "cli/cli.h"
 #include "cvmm/msr.h"
-#include "kvm/kvm_cpuid.h"
 #include "util/strbuf.h"
 
 struct span {
@@ -163,15 +162,9 @@ int cli_msr(int argc, char **argv)
                 return EXIT_USAGE;
         }
         struct cvmm_cpuid_table t;
-        if (from) {
-                if (cvmm_cpuid_load(&t, from, NULL, &err)) {
-                        cli_error("msr show: %s", err.msg);
-                        return EXIT_USAGE;
-                }
-        } else if (kvm_supported_cpuid(&t, &err)) {
-                cli_error("msr show: %s", err.msg);
-                return EXIT_HOST;
-        }
+        int rc = cli_source_table("msr show", from, &t);
+        if (rc)
+                return rc;
         struct cvmm_model_opts o = {.profile = p, .cpus = 1};
         struct cvmm_model_result res;
         if (cvmm_model_build(&t, &o, &res, &err)) {
@@ -179,7 +172,7 @@ int cli_msr(int argc, char **argv)
                 cli_error("msr show: %s", err.msg);
                 return EXIT_USAGE;
         }
-        int rc = show(p, &t, from ? from : "kvm");
+        rc = show(p, &t, from ? from : "kvm");
         cvmm_cpuid_free(&t);
         return rc;
 }

@@ -16,13 +16,12 @@
 
 #include "cli/cli.h"
 #include "cvmm/profile.h"
-#include "kvm/kvm_cpuid.h"
+#include "vmm/host.h"
 #include "cvmm/xsave.h"
 #include "util/json.h"
 #include "util/strbuf.h"
 #include "vmm/cpumodel.h"
 #include "vmm/metrics.h"
-#include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
 #define DEFAULT_MEMORY        (256ull << 20)
@@ -295,70 +294,6 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
         a->model.cpus = a->cpus;
         a->msr.profile = a->model.profile;
         return 0;
-}
-
-/*
- * One line at exit when the guest touched unknown MSRs (confidential profile, or --debug):
- * the totals and the distinct MSRs, the most frequent first.
- */
-static void msr_summary(const struct vm *vm)
-{
-        uint64_t r = 0, w = 0, em = 0, sup = 0;
-        for (unsigned i = 0; i < vm->cfg->cpus; i++) {
-                r += counter_get(&vm->msr_stats[i].unknown_reads);
-                w += counter_get(&vm->msr_stats[i].unknown_writes);
-                em += counter_get(&vm->msr_stats[i].emitted);
-                sup += counter_get(&vm->msr_stats[i].suppressed);
-        }
-        if (!(r + w) ||
-            (!cvmm_profile_get(vm->cfg->msr.profile)->confidential && !vm->cfg->msr.debug))
-                return;
-        struct cvmm_keyset_item *items;
-        long n = cvmm_keyset_snapshot(&vm->msr.keys, &items);
-        uint64_t untracked = atomic_load(&vm->msr.keys.overflow);
-        if (vm->cfg->msr.log_json) {
-                json_object *o = msr_log_object(&vm->msr, "unknown-msr-summary");
-                json_object_object_add(o, "reads", json_object_new_uint64(r));
-                json_object_object_add(o, "writes", json_object_new_uint64(w));
-                json_object_object_add(o, "distinct", json_object_new_int64(n < 0 ? 0 : n));
-                json_object *top = json_object_new_array();
-                for (long i = 0; i < n && i < 8; i++) {
-                        json_object *p = json_object_new_object();
-                        json_object_object_add(p, "msr", json_hex(items[i].key >> 1));
-                        json_object_object_add(
-                            p, "access",
-                            json_object_new_string(items[i].key & 1 ? "write" : "read"));
-                        json_object_object_add(p, "count", json_object_new_uint64(items[i].count));
-                        json_object_array_add(top, p);
-                }
-                json_object_object_add(o, "most_frequent", top);
-                json_object_object_add(o, "untracked", json_object_new_uint64(untracked));
-                json_object_object_add(o, "lines_emitted", json_object_new_uint64(em));
-                json_object_object_add(o, "suppressed", json_object_new_uint64(sup));
-                msr_log_emit(&vm->msr, o);
-                free(items);
-                return;
-        }
-        struct strbuf sb;
-        strbuf_init(&sb);
-        for (long i = 0; i < n && i < 8; i++)
-                strbuf_printf(&sb, "%s0x%llx %s (%llu)", i ? ", " : "",
-                              (unsigned long long)(items[i].key >> 1),
-                              items[i].key & 1 ? "write" : "read",
-                              (unsigned long long)items[i].count);
-        if (n > 8)
-                strbuf_printf(&sb, " and %ld more", n - 8);
-        if (untracked)
-                strbuf_printf(&sb, "; %llu accesses of pairs past the %u tracked",
-                              (unsigned long long)untracked, MSR_KEYS_MAX);
-        free(items);
-        char *list = strbuf_finish(&sb);
-        fprintf(stderr,
-                "cvmm: unknown MSR accesses: %llu reads, %llu writes, %ld distinct (MSR, access): "
-                "%s; %llu warning lines emitted, %llu suppressed by the rate limit\n",
-                (unsigned long long)r, (unsigned long long)w, n < 0 ? 0 : n, list ? list : "?",
-                (unsigned long long)em, (unsigned long long)sup);
-        free(list);
 }
 
 /* The metrics file's directory must take a new file; checked before the guest runs. */
@@ -665,130 +600,151 @@ static void run_usage(FILE *f)
               f);
 }
 
+/* What one run holds; run_free releases it. */
+struct run {
+        struct run_args a;
+        struct boot_image img;
+        bool have_img;
+        struct vmm_host *host;
+        struct cpumodel model;
+        bool modelled;
+        struct vm_config cfg;
+        struct vm *vm;
+        const char *outcome;
+        int status;
+};
+
+/* The effective model, reported before boot, and the VM; returns an exit status. */
+static int run_prepare(struct run *r, uint64_t t_start_ns)
+{
+        struct cvmm_err err;
+        int rc = cli_host_open("run", " (cvmm run needs KVM)", &r->host);
+        if (rc)
+                return rc;
+        /* The CPUID the guest will really see, computed before its first instruction. */
+        rc = cli_host_model("run", r->host, &r->a.model, CVMM_LINUX_DEFAULT, &r->model);
+        if (rc)
+                return rc;
+        r->modelled = true;
+        if (report_model(&r->a, &r->model) != EXIT_OK)
+                return EXIT_USAGE;
+        r->cfg = (struct vm_config){
+            .image = &r->img,
+            .cmdline = r->a.cmdline,
+            .cpus = r->a.cpus,
+            .memory = r->a.memory,
+            .cpuid = &r->model.table, /* vCPU 0's reconciled table; APIC IDs are set per vCPU */
+            .no_reboot = r->a.no_reboot,
+            .console_fd = STDOUT_FILENO,
+            .console_in = isatty(STDIN_FILENO),
+            .t_start_ns = t_start_ns,
+            .msr = r->a.msr,
+            .dev = r->a.dev,
+        };
+        if (vm_create(r->host, &r->cfg, &r->vm, &err)) {
+                cli_error("run: %s", err.msg);
+                return EXIT_HOST;
+        }
+        return EXIT_OK;
+}
+
+/* Runs the guest (with the live metrics thread); sets the outcome and the exit status. */
+static void run_guest(struct run *r)
+{
+        struct cvmm_err err;
+        struct ticker tick = {.vm = r->vm,
+                              .path = r->a.metrics,
+                              .interval_ns = r->a.metrics_interval_ns,
+                              .s = {.outcome = "running",
+                                    .profile = cvmm_profile_name(r->a.model.profile),
+                                    .model = &r->model,
+                                    .kernel_kind = boot_kind_name(r->img.kind),
+                                    .live = true}};
+        bool ticking = r->a.metrics_interval_ns && ticker_start(&tick, &err) == 0;
+        if (r->a.metrics_interval_ns && !ticking) {
+                cli_error("run: %s", err.msg);
+                return;
+        }
+        int o = vm_run(r->vm, &err);
+        if (ticking)
+                ticker_stop(&tick);
+        if (o < 0) {
+                cli_error("run: %s", err.msg);
+                return;
+        }
+        vm_log_exit(r->vm);
+        switch (o) {
+        case VM_POWEROFF:
+                r->outcome = "poweroff";
+                r->status = EXIT_OK;
+                break;
+        case VM_REBOOT:
+                r->outcome = "reboot";
+                r->status = EXIT_OK;
+                break;
+        case VM_EXIT:
+                r->outcome = "debug-exit";
+                r->status = vm_exit_status(r->vm);
+                break;
+        default:
+                r->outcome = "fault";
+                r->status = EXIT_FINDINGS;
+                fputs(vm_fault_report(r->vm), stderr);
+                break;
+        }
+}
+
+/* The metrics file, written whole once the VM exists; a failure makes a success a host error. */
+static void run_metrics(struct run *r)
+{
+        if (!r->a.metrics || !r->vm)
+                return;
+        struct run_summary s = {.outcome = r->outcome,
+                                .exit_status = r->status,
+                                .profile = cvmm_profile_name(r->a.model.profile),
+                                .model = r->modelled ? &r->model : NULL,
+                                .kernel_kind = boot_kind_name(r->img.kind)};
+        char *json = metrics_json(r->vm, &s);
+        if (!json || write_metrics(r->a.metrics, json)) {
+                cli_error("run: writing --metrics '%s' failed", r->a.metrics);
+                if (r->status == EXIT_OK)
+                        r->status = EXIT_HOST;
+        }
+        free(json);
+}
+
+static void run_free(struct run *r)
+{
+        vm_destroy(r->vm);
+        if (r->modelled)
+                cpumodel_free(&r->model);
+        vmm_host_close(r->host);
+        if (r->have_img)
+                boot_image_free(&r->img);
+}
+
 int cli_run(int argc, char **argv, uint64_t t_start_ns)
 {
         if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
                 run_usage(stdout);
                 return EXIT_OK;
         }
-        struct run_args a;
+        struct run r = {.outcome = "host-error", .status = EXIT_HOST};
         struct cvmm_err err;
-        if (parse_run(argc, argv, &a, &err)) {
+        if (parse_run(argc, argv, &r.a, &err) ||
+            (r.a.metrics && check_metrics_path(r.a.metrics, &err)) ||
+            boot_image_open(&r.img, r.a.kernel, r.a.initrd, &err)) {
                 cli_error("run: %s", err.msg);
                 return EXIT_USAGE;
         }
-        if (a.metrics && check_metrics_path(a.metrics, &err)) {
-                cli_error("run: %s", err.msg);
-                return EXIT_USAGE;
-        }
-        struct boot_image img;
-        if (boot_image_open(&img, a.kernel, a.initrd, &err)) {
-                cli_error("run: %s", err.msg);
-                return EXIT_USAGE;
-        }
-        int status = EXIT_HOST;
-        struct vm vm;
-        bool vm_ready = false;
-        struct cpumodel model;
-        bool modelled = false;
-        const char *outcome = "host-error";
-
-        /* The CPUID the guest will really see, computed before its first instruction. */
-        int mrc =
-            cli_host_model("run", " (cvmm run needs KVM)", &a.model, CVMM_LINUX_DEFAULT, &model);
-        if (mrc) {
-                status = mrc;
-                goto out;
-        }
-        modelled = true;
-        if (report_model(&a, &model) != EXIT_OK) {
-                status = EXIT_USAGE;
-                goto out;
-        }
-        struct vm_config cfg = {
-            .image = &img,
-            .cmdline = a.cmdline,
-            .cpus = a.cpus,
-            .memory = a.memory,
-            .cpuid = &model.table, /* vCPU 0's reconciled table; APIC IDs are set per vCPU */
-            .no_reboot = a.no_reboot,
-            .console_fd = STDOUT_FILENO,
-            .console_in = isatty(STDIN_FILENO),
-            .t_start_ns = t_start_ns,
-            .msr = a.msr,
-            .dev = a.dev,
-        };
-        if (vm_init(&vm, &cfg, &err)) {
-                cli_error("run: %s", err.msg);
-                goto out;
-        }
-        vm_ready = true;
-        struct ticker tick = {.vm = &vm,
-                              .path = a.metrics,
-                              .interval_ns = a.metrics_interval_ns,
-                              .s = {.outcome = "running",
-                                    .profile = cvmm_profile_name(a.model.profile),
-                                    .model = &model,
-                                    .kernel_kind = boot_kind_name(img.kind),
-                                    .live = true}};
-        bool ticking = a.metrics_interval_ns && ticker_start(&tick, &err) == 0;
-        if (a.metrics_interval_ns && !ticking) {
-                cli_error("run: %s", err.msg);
-                goto out;
-        }
-        int o = vm_run(&vm, &err);
-        if (ticking)
-                ticker_stop(&tick);
-        if (o < 0) {
-                cli_error("run: %s", err.msg);
-                goto out;
-        }
-        msr_summary(&vm);
-        if (vm.stats.handoff_diffs > 0)
-                fprintf(stderr,
-                        "cvmm: note: KVM_GET_CPUID2 differs from the table cvmm set in %d "
-                        "field(s), e.g. %s\n",
-                        vm.stats.handoff_diffs, vm.stats.handoff_first);
-        switch (o) {
-        case VM_POWEROFF:
-                outcome = "poweroff";
-                status = EXIT_OK;
-                break;
-        case VM_REBOOT:
-                outcome = "reboot";
-                status = EXIT_OK;
-                break;
-        case VM_EXIT:
-                outcome = "debug-exit";
-                status = vm.exit_status;
-                break;
-        default:
-                outcome = "fault";
-                status = EXIT_FINDINGS;
-                fputs(vm.report, stderr);
-                break;
-        }
-out:
-        if (a.metrics && vm_ready) {
-                struct run_summary s = {.outcome = outcome,
-                                        .exit_status = status,
-                                        .profile = cvmm_profile_name(a.model.profile),
-                                        .model = modelled ? &model : NULL,
-                                        .kernel_kind = boot_kind_name(img.kind)};
-                if (!vm.stats.t_end_ns)
-                        vm.stats.t_end_ns = vm_now_ns();
-                char *json = metrics_json(&vm, &s);
-                if (!json || write_metrics(a.metrics, json)) {
-                        cli_error("run: writing --metrics '%s' failed", a.metrics);
-                        if (status == EXIT_OK)
-                                status = EXIT_HOST;
-                }
-                free(json);
-        }
-        if (vm_ready)
-                vm_destroy(&vm);
-        if (modelled)
-                cpumodel_free(&model);
-        boot_image_free(&img);
+        r.have_img = true;
+        int rc = run_prepare(&r, t_start_ns);
+        if (rc)
+                r.status = rc;
+        else
+                run_guest(&r);
+        run_metrics(&r);
+        int status = r.status;
+        run_free(&r);
         return status;
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "kvm/kvm.h"
+#include "kvm/kvm_cpuid.h"
 
 int kvm_ioctl_raw(int fd, unsigned long req, void *arg)
 {
@@ -44,10 +45,14 @@ int kvm_host_open(struct kvm_host *h, struct cvmm_err *err)
                 close(h->fd);
                 return -1;
         }
-        int x = kvm_ioctl_raw(h->fd, KVM_CHECK_EXTENSION, (void *)(uintptr_t)KVM_CAP_XSAVE2);
-        h->xsave_size = x > 0 ? x : 0;
         int sr = kvm_ioctl_raw(h->fd, KVM_CHECK_EXTENSION, (void *)(uintptr_t)KVM_CAP_SYNC_REGS);
         h->sync_regs = sr > 0 ? sr : 0;
+        cvmm_cpuid_init(&h->supported);
+        h->have_supported = false;
+        if (kvm_request_amx(err)) {
+                close(h->fd);
+                return -1;
+        }
         return 0;
 }
 
@@ -56,6 +61,9 @@ void kvm_host_close(struct kvm_host *h)
         if (h->fd >= 0)
                 close(h->fd);
         h->fd = -1;
+        if (h->have_supported)
+                cvmm_cpuid_free(&h->supported);
+        h->have_supported = false;
 }
 
 int kvm_vm_create(const struct kvm_host *h, struct cvmm_err *err)

@@ -7,20 +7,29 @@
 #define CVMM_KVM_H
 
 #include <linux/kvm.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "cvmm/cpuid.h"
 #include "cvmm/err.h"
 
+/*
+ * One per process: /dev/kvm opened once, AMX guest permission asked for once, and
+ * KVM_GET_SUPPORTED_CPUID read once and kept (as Firecracker's Kvm does).
+ */
 struct kvm_host {
-        int fd;         /* /dev/kvm */
-        int run_size;   /* KVM_GET_VCPU_MMAP_SIZE */
-        int xsave_size; /* KVM_CAP_XSAVE2 (0: not reported) */
-        int sync_regs;  /* KVM_CAP_SYNC_REGS: the KVM_SYNC_X86_* sets kvm_run can carry */
+        int fd;        /* /dev/kvm */
+        int run_size;  /* KVM_GET_VCPU_MMAP_SIZE */
+        int sync_regs; /* KVM_CAP_SYNC_REGS: the KVM_SYNC_X86_* sets kvm_run can carry */
+        struct cvmm_cpuid_table supported; /* KVM_GET_SUPPORTED_CPUID, once read */
+        bool have_supported;
 };
 
-/* Opens /dev/kvm and checks the API version. On failure err says why. */
+/*
+ * Opens /dev/kvm, checks the API version and asks for AMX guest permission when the host has
+ * AMX (else KVM reports TILECFG without TILEDATA). On failure err says why.
+ */
 int kvm_host_open(struct kvm_host *h, struct cvmm_err *err);
 void kvm_host_close(struct kvm_host *h);
 

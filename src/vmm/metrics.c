@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "vmm/metrics.h"
+#include "vmm/vm_impl.h"
 #include "util/json.h"
 
 static json_object *u64(uint64_t v)
@@ -111,8 +112,9 @@ char *metrics_json(const struct vm *vm, const struct run_summary *s)
                                        u64((t_first - t0) / 1000));
         if (s->live)
                 json_object_object_add(root, "time_since_start_us", u64((vm_now_ns() - t0) / 1000));
-        else if (t_end)
-                json_object_object_add(root, "time_to_end_us", u64((t_end - t0) / 1000));
+        else /* a run that ended on a host error has no end time of its own: now */
+                json_object_object_add(root, "time_to_end_us",
+                                       u64(((t_end ? t_end : vm_now_ns()) - t0) / 1000));
         if (s->model) {
                 const struct cpumodel *m = s->model;
                 json_object *p = json_object_new_object();

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "vmm/msr.h"
+#include "util/strbuf.h"
 #include "util/json.h"
 
 #define FILTER_SPAN 0x2000u /* MSRs per filter range */
@@ -231,4 +232,67 @@ int msr_build_filter(const struct msr_vm *m, struct kvm_msr_filter *f, uint8_t *
                 }
         }
         return n;
+}
+
+/*
+ * One line at exit when the guest touched unknown MSRs (confidential profile, or --debug):
+ * the totals and the distinct MSRs, the most frequent first.
+ */
+void msr_summary(const struct msr_vm *m, const struct msr_vcpu_stats *stats, unsigned n_vcpus)
+{
+        uint64_t r = 0, w = 0, em = 0, sup = 0;
+        for (unsigned i = 0; i < n_vcpus; i++) {
+                r += counter_get(&stats[i].unknown_reads);
+                w += counter_get(&stats[i].unknown_writes);
+                em += counter_get(&stats[i].emitted);
+                sup += counter_get(&stats[i].suppressed);
+        }
+        if (!(r + w) || (!cvmm_profile_get(m->cfg.profile)->confidential && !m->cfg.debug))
+                return;
+        struct cvmm_keyset_item *items;
+        long n = cvmm_keyset_snapshot(&m->keys, &items);
+        uint64_t untracked = atomic_load(&m->keys.overflow);
+        if (m->cfg.log_json) {
+                json_object *o = msr_log_object(m, "unknown-msr-summary");
+                json_object_object_add(o, "reads", json_object_new_uint64(r));
+                json_object_object_add(o, "writes", json_object_new_uint64(w));
+                json_object_object_add(o, "distinct", json_object_new_int64(n < 0 ? 0 : n));
+                json_object *top = json_object_new_array();
+                for (long i = 0; i < n && i < 8; i++) {
+                        json_object *p = json_object_new_object();
+                        json_object_object_add(p, "msr", json_hex(items[i].key >> 1));
+                        json_object_object_add(
+                            p, "access",
+                            json_object_new_string(items[i].key & 1 ? "write" : "read"));
+                        json_object_object_add(p, "count", json_object_new_uint64(items[i].count));
+                        json_object_array_add(top, p);
+                }
+                json_object_object_add(o, "most_frequent", top);
+                json_object_object_add(o, "untracked", json_object_new_uint64(untracked));
+                json_object_object_add(o, "lines_emitted", json_object_new_uint64(em));
+                json_object_object_add(o, "suppressed", json_object_new_uint64(sup));
+                msr_log_emit(m, o);
+                free(items);
+                return;
+        }
+        struct strbuf sb;
+        strbuf_init(&sb);
+        for (long i = 0; i < n && i < 8; i++)
+                strbuf_printf(&sb, "%s0x%llx %s (%llu)", i ? ", " : "",
+                              (unsigned long long)(items[i].key >> 1),
+                              items[i].key & 1 ? "write" : "read",
+                              (unsigned long long)items[i].count);
+        if (n > 8)
+                strbuf_printf(&sb, " and %ld more", n - 8);
+        if (untracked)
+                strbuf_printf(&sb, "; %llu accesses of pairs past the %u tracked",
+                              (unsigned long long)untracked, MSR_KEYS_MAX);
+        free(items);
+        char *list = strbuf_finish(&sb);
+        fprintf(m->log,
+                "cvmm: unknown MSR accesses: %llu reads, %llu writes, %ld distinct (MSR, access): "
+                "%s; %llu warning lines emitted, %llu suppressed by the rate limit\n",
+                (unsigned long long)r, (unsigned long long)w, n < 0 ? 0 : n, list ? list : "?",
+                (unsigned long long)em, (unsigned long long)sup);
+        free(list);
 }

@@ -99,6 +99,13 @@ void msr_log(struct msr_vm *m, unsigned vcpu, uint32_t index, bool write, uint64
              const struct msr_outcome *o);
 
 /*
+ * At exit, when the guest touched unknown MSRs and they are logged (confidential profile, or
+ * --debug): one line (or JSON object) on the MSR log with the totals over n_vcpus vCPUs'
+ * stats and the distinct (MSR, access) pairs, the most frequent first.
+ */
+void msr_summary(const struct msr_vm *m, const struct msr_vcpu_stats *stats, unsigned n_vcpus);
+
+/*
  * Fills a KVM MSR filter for the tdx profile (default deny, native MSRs allowed). Returns the
  * number of ranges used.
  */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <assert.h>
 #include <stdarg.h>
@@ -8,14 +9,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "hw/layout.h"
 #include "vmm/vcpu.h"
 #include "cvmm/effective.h"
-#include "vmm/vm.h"
-
-#define KICK_SIGNAL SIGUSR1
+#include "vmm/vm_impl.h"
 
 uint64_t vm_coarse_ns(void)
 {
@@ -489,11 +489,21 @@ static void *vcpu_thread(void *arg)
         return NULL;
 }
 
+/* Console input: stdin to the console device until end of input or vm_destroy's wake-up. */
 static void *input_thread(void *arg)
 {
         struct vm *vm = arg;
         uint8_t buf[256];
-        while (!atomic_load(&vm->input_stop)) {
+        struct pollfd p[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
+                              {.fd = vm->input_wake[0], .events = POLLIN}};
+        for (;;) {
+                if (poll(p, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                if (p[1].revents)
+                        break;
                 ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
                 if (n <= 0)
                         break;
@@ -503,22 +513,20 @@ static void *input_thread(void *arg)
         return NULL;
 }
 
-static void kick_handler(int sig)
+int vm_create(struct vmm_host *h, const struct vm_config *cfg, struct vm **out,
+              struct cvmm_err *err)
 {
-        (void)sig; /* only interrupts KVM_RUN */
-}
-
-int vm_init(struct vm *vm, const struct vm_config *cfg, struct cvmm_err *err)
-{
-        memset(vm, 0, sizeof(*vm));
+        *out = NULL;
+        struct vm *vm = calloc(1, sizeof(*vm));
+        if (!vm)
+                return cvmm_errf(err, "out of memory");
         vm->cfg = cfg;
+        vm->kvm = &h->kvm;
         vm->fd = -1;
-        vm->kvm.fd = -1;
+        vm->input_wake[0] = vm->input_wake[1] = -1;
         vm->stats.handoff_diffs = -1;
         pthread_mutex_init(&vm->end_lock, NULL);
         pthread_cond_init(&vm->end_cond, NULL);
-        if (kvm_host_open(&vm->kvm, err))
-                return -1;
         if (guestmem_init(&vm->mem, cfg->memory, err))
                 goto fail;
         vm->stats.io_in = calloc(65536, sizeof(uint64_t));
@@ -542,10 +550,7 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, struct cvmm_err *err)
         }
         if (devices_create(vm, err))
                 goto fail;
-        struct sigaction sa;
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = kick_handler; /* no SA_RESTART: KVM_RUN returns EINTR */
-        sigaction(KICK_SIGNAL, &sa, NULL);
+        *out = vm;
         return 0;
 fail:
         vm_destroy(vm);
@@ -558,7 +563,7 @@ static void vm_teardown(struct vm *vm)
         for (unsigned i = 0; vm->vcpus && i < vm->cfg->cpus; i++) {
                 struct vcpu *v = &vm->vcpus[i];
                 if (v->run)
-                        munmap(v->run, (size_t)vm->kvm.run_size);
+                        munmap(v->run, (size_t)vm->kvm->run_size);
                 if (v->run)
                         close(v->fd);
                 v->run = NULL;
@@ -603,7 +608,7 @@ static void check_handoff(struct vm *vm, int fd, const struct cvmm_cpuid_table *
 static int vm_start(struct vm *vm, struct cvmm_err *err)
 {
         const struct vm_config *cfg = vm->cfg;
-        vm->fd = kvm_vm_create(&vm->kvm, err);
+        vm->fd = kvm_vm_create(vm->kvm, err);
         if (vm->fd < 0)
                 return -1;
         if (KVM_CHECKED(vm->fd, KVM_SET_TSS_ADDR, (void *)(uintptr_t)0xfffbd000, err) < 0)
@@ -645,9 +650,9 @@ static int vm_start(struct vm *vm, struct cvmm_err *err)
                 struct vcpu *v = &vm->vcpus[i];
                 v->vm = vm;
                 v->id = i;
-                if (kvm_vcpu_create(&vm->kvm, vm->fd, i, &v->fd, &v->run, err))
+                if (kvm_vcpu_create(vm->kvm, vm->fd, i, &v->fd, &v->run, err))
                         return -1;
-                if (vm->kvm.sync_regs & KVM_SYNC_X86_REGS)
+                if (vm->kvm->sync_regs & KVM_SYNC_X86_REGS)
                         v->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
                 struct cvmm_cpuid_table t;
                 if (vcpu_cpuid_for(cfg->cpuid, i, &t, err))
@@ -695,10 +700,9 @@ static void vm_join(struct vm *vm)
 
 int vm_run(struct vm *vm, struct cvmm_err *err)
 {
-        if (vm->cfg->console_in && !vm->input_started &&
+        if (vm->cfg->console_in && !vm->input_started && pipe2(vm->input_wake, O_CLOEXEC) == 0 &&
             pthread_create(&vm->input_thread, NULL, input_thread, vm) == 0) {
                 vm->input_started = true;
-                pthread_detach(vm->input_thread);
         }
         for (;;) {
                 atomic_store(&vm->outcome, VM_RUNNING);
@@ -726,11 +730,19 @@ int vm_run(struct vm *vm, struct cvmm_err *err)
 
 void vm_destroy(struct vm *vm)
 {
-        atomic_store(&vm->input_stop, true);
+        if (!vm)
+                return;
+        if (vm->input_started) {
+                ssize_t w = write(vm->input_wake[1], "x", 1);
+                (void)w;
+                pthread_join(vm->input_thread, NULL);
+        }
+        for (int i = 0; i < 2; i++)
+                if (vm->input_wake[i] >= 0)
+                        close(vm->input_wake[i]);
         vm_teardown(vm);
         devices_destroy(vm);
         guestmem_free(&vm->mem);
-        kvm_host_close(&vm->kvm);
         free(vm->stats.io_in);
         free(vm->stats.io_out);
         free(vm->vcpus);
@@ -740,6 +752,26 @@ void vm_destroy(struct vm *vm)
         cvmm_keyset_free(&vm->unclaimed);
         pthread_cond_destroy(&vm->end_cond);
         pthread_mutex_destroy(&vm->end_lock);
-        vm->stats.io_in = vm->stats.io_out = NULL;
-        vm->vcpus = NULL;
+        free(vm);
+}
+
+const char *vm_fault_report(const struct vm *vm)
+{
+        return vm->report;
+}
+
+int vm_exit_status(const struct vm *vm)
+{
+        return vm->exit_status;
+}
+
+void vm_log_exit(const struct vm *vm)
+{
+        msr_summary(&vm->msr, vm->msr_stats, vm->cfg->cpus);
+        int diffs = atomic_load(&vm->stats.handoff_diffs);
+        if (diffs > 0)
+                fprintf(stderr,
+                        "cvmm: note: KVM_GET_CPUID2 differs from the table cvmm set in %d "
+                        "field(s), e.g. %s\n",
+                        diffs, vm->stats.handoff_first);
 }

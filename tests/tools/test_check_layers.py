@@ -60,6 +60,17 @@ class CheckLayers(unittest.TestCase):
                          (1, ['src/boot/acpi.c:1: boot includes "dev/devices.h" (dev): peer']))
         self.assertEqual(summary, "layers: 12 files, 14 includes, 1 violations")
 
+    def test_forbidden(self):
+        # Below the CLI, but not for it: KVM and the VM's insides.
+        status, lines, _ = self.run_tree({"src/cli/main.c": '#include "kvm/kvm.h"\n'
+                                                            '#include "vmm/vm_impl.h"\n'
+                                                            '#include "vmm/vm.h"\n'})
+        self.assertEqual((status, lines), (1, [
+            'src/cli/main.c:1: cli includes "kvm/kvm.h" (kvm): the CLI reaches KVM only '
+            'through the VMM (vmm/host.h)',
+            'src/cli/main.c:2: cli includes "vmm/vm_impl.h" (vmm): the VM is opaque outside '
+            'the VMM']))
+
     def test_mutual(self):
         # Two layers including each other: the upward half is the violation.
         status, lines, _ = self.run_tree({"src/hw/guestmem.h": '#include "boot/boot.h"\n'})
