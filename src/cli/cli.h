@@ -24,6 +24,9 @@ int cli_msr(int argc, char **argv);
 int cli_run(int argc, char **argv, uint64_t t_start_ns);
 /* Parses 256M, 4G, 1T...; err names flag. */
 int cli_parse_size(const char *flag, const char *s, uint64_t *out, struct cvmm_err *err);
+/* Parses a count from 1 to max for flag ("FLAG 'S': expected a number from 1 to MAX"). */
+int cli_parse_count(const char *flag, const char *s, uint32_t max, uint32_t *out,
+                    struct cvmm_err *err);
 /* The message for getopt_long's ':' (missing value) or '?' (unknown option) result c. */
 int cli_getopt_fail(int c, char **argv, struct cvmm_err *err);
 /* Prints "cvmm: <msg>" on stderr. */

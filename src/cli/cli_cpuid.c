@@ -40,18 +40,6 @@ static int parse_hex64(const char *flag, const char *s, uint64_t *out, struct cv
         return 0;
 }
 
-static int parse_cpus(const char *s, unsigned *out, struct cvmm_err *err)
-{
-        char *end;
-        errno = 0;
-        unsigned long v = strtoul(s, &end, 10);
-        if (errno || !*s || *end || s[0] < '0' || s[0] > '9' || v < 1 || v > CVMM_MAX_CPUS)
-                return cvmm_errf(err, "--cpus '%s': expected a number from 1 to %u", s,
-                                 CVMM_MAX_CPUS);
-        *out = (unsigned)v;
-        return 0;
-}
-
 enum {
         OPT_FROM = 1,
         OPT_PROFILE,
@@ -99,7 +87,7 @@ static int parse_args(int argc, char **argv, struct cpuid_args *a, struct cvmm_e
                         a->have_profile = true;
                         break;
                 case OPT_CPUS:
-                        if (parse_cpus(optarg, &a->model.cpus, err))
+                        if (cli_parse_count("--cpus", optarg, CVMM_MAX_CPUS, &a->model.cpus, err))
                                 return -1;
                         break;
                 case OPT_FEATURES:

@@ -28,7 +28,6 @@
 #define DEFAULT_CMDLINE       "console=ttyS0"
 #define MAX_RUN_CPUS          254u
 #define MIN_MEMORY            (2ull << 20)
-#define MAX_MEMORY            (1ull << 40)
 #define DEFAULT_MSR_LOG_RATE  5  /* unknown-MSR warnings per second, on average */
 #define DEFAULT_MSR_LOG_BURST 10 /* ... and at once */
 
@@ -42,49 +41,6 @@ struct run_args {
         struct dev_config dev;
         struct msr_config msr;
 };
-
-int cli_parse_size(const char *flag, const char *s, uint64_t *out, struct cvmm_err *err)
-{
-        char *end;
-        errno = 0;
-        if (s[0] < '0' || s[0] > '9')
-                return cvmm_errf(err, "%s '%s': expected a size such as 256M or 4G", flag, s);
-        unsigned long long v = strtoull(s, &end, 10);
-        unsigned shift = 0;
-        switch (*end) {
-        case 'k':
-        case 'K':
-                shift = 10;
-                end++;
-                break;
-        case 'm':
-        case 'M':
-                shift = 20;
-                end++;
-                break;
-        case 'g':
-        case 'G':
-                shift = 30;
-                end++;
-                break;
-        case 't':
-        case 'T':
-                shift = 40;
-                end++;
-                break;
-        case '\0':
-                break;
-        default:
-                return cvmm_errf(err, "%s '%s': expected a size such as 256M or 4G", flag, s);
-        }
-        if (*end == 'i' || *end == 'B' || *end == 'b')
-                end += (*end == 'i' && (end[1] == 'B' || end[1] == 'b')) ? 2 : 1;
-        if (*end || errno || v > (MAX_MEMORY >> shift))
-                return cvmm_errf(err, "%s '%s': expected a size such as 256M or 4G (at most 1T)",
-                                 flag, s);
-        *out = (uint64_t)v << shift;
-        return 0;
-}
 
 enum {
         OPT_KERNEL = 1,
@@ -106,19 +62,6 @@ enum {
         OPT_DEBUG_EXIT,
         OPT_LAST = OPT_DEBUG_EXIT
 };
-
-/* Parses a count from 1 to max for flag. */
-static int parse_count(const char *flag, const char *s, uint32_t max, uint32_t *out,
-                       struct cvmm_err *err)
-{
-        char *end;
-        errno = 0;
-        unsigned long v = strtoul(s, &end, 10);
-        if (errno || *end || s[0] < '0' || s[0] > '9' || v < 1 || v > max)
-                return cvmm_errf(err, "%s '%s': expected a number from 1 to %u", flag, s, max);
-        *out = (uint32_t)v;
-        return 0;
-}
 
 /*
  * --metrics-interval SECONDS: a decimal number of seconds from 0.1 to 86400 (a day), at most
@@ -144,6 +87,123 @@ static int parse_interval(const char *s, uint64_t *ns, struct cvmm_err *err)
                                  "such as 5 or 0.5",
                                  s);
         *ns = v;
+        return 0;
+}
+
+/* The guest machine: kernel, command line, vCPUs, memory, CPU model. Returns 0, -1 (err set) or 1
+ * (not an option of this group). */
+static int run_option_machine(int c, const char *arg, struct run_args *a, struct cvmm_err *err)
+{
+        switch (c) {
+        case OPT_KERNEL:
+                a->kernel = arg;
+                break;
+        case OPT_INITRD:
+                a->initrd = arg;
+                break;
+        case OPT_CMDLINE:
+                a->cmdline = arg;
+                break;
+        case OPT_CPUS:
+                if (cli_parse_count("--cpus", arg, MAX_RUN_CPUS, &a->cpus, err))
+                        return -1;
+                break;
+        case OPT_MEMORY:
+                if (cli_parse_size("--memory", arg, &a->memory, err))
+                        return -1;
+                if (a->memory < MIN_MEMORY)
+                        return cvmm_errf(err, "--memory '%s': at least 2M", arg);
+                if (a->memory & 0xfff)
+                        return cvmm_errf(err, "--memory '%s': not a multiple of 4K", arg);
+                break;
+        case OPT_PROFILE:
+                if (cvmm_profile_parse(arg, &a->model.profile, err))
+                        return -1;
+                if (!cvmm_profile_get(a->model.profile)->runnable)
+                        return cvmm_errf(err,
+                                         "--profile '%s': cvmm run takes host or "
+                                         "tdx",
+                                         arg);
+                break;
+        case OPT_FEATURES:
+                if (cvmm_feature_list_parse(&a->model.remove, arg, err))
+                        return -1;
+                break;
+        case OPT_NO_REBOOT:
+                a->no_reboot = true;
+                break;
+        case OPT_ALLOW:
+                a->allow_unenforced = true;
+                break;
+        default:
+                return 1;
+        }
+        return 0;
+}
+
+/* The unknown-MSR policy and its log. Returns 0, -1 (err set) or 1 (not an option of this group).
+ */
+static int run_option_msr(int c, const char *arg, struct run_args *a, struct cvmm_err *err)
+{
+        switch (c) {
+        case OPT_UNKNOWN_MSR:
+                if (strcmp(arg, "gp") == 0)
+                        a->msr.unknown_ignore = false;
+                else if (strcmp(arg, "ignore") == 0)
+                        a->msr.unknown_ignore = true;
+                else
+                        return cvmm_errf(err, "--unknown-msr '%s': expected gp or ignore", arg);
+                break;
+        case OPT_MSR_RATE:
+                if (cli_parse_count("--msr-log-rate", arg, 1000000, &a->msr.log_rate, err))
+                        return -1;
+                break;
+        case OPT_MSR_BURST:
+                if (cli_parse_count("--msr-log-burst", arg, 1000000, &a->msr.log_burst, err))
+                        return -1;
+                break;
+        case OPT_DEBUG:
+                a->msr.debug = true;
+                break;
+        case OPT_LOG_FORMAT:
+                if (strcmp(arg, "json") == 0)
+                        a->msr.log_json = true;
+                else if (strcmp(arg, "text") != 0)
+                        return cvmm_errf(err, "--log-format '%s': expected text or json", arg);
+                break;
+        default:
+                return 1;
+        }
+        return 0;
+}
+
+/* What the run writes besides the console, and the test-exit device. Returns 0, -1 (err set) or 1
+ * (not an option of this group). */
+static int run_option_output(int c, const char *arg, struct run_args *a, struct cvmm_err *err)
+{
+        switch (c) {
+        case OPT_METRICS:
+                a->metrics = arg;
+                break;
+        case OPT_METRICS_INTERVAL:
+                if (parse_interval(arg, &a->metrics_interval_ns, err))
+                        return -1;
+                break;
+        case OPT_DEBUG_EXIT: {
+                char *end;
+                errno = 0;
+                unsigned long port = strtoul(arg, &end, 0);
+                if (errno || *end || arg[0] < '0' || arg[0] > '9' || port < 1 || port > 0xfffc)
+                        return cvmm_errf(err,
+                                         "--debug-exit '%s': expected an I/O port from "
+                                         "1 to 0xfffc, such as 0xf4",
+                                         arg);
+                a->dev.debug_exit_port = (uint16_t)port;
+                break;
+        }
+        default:
+                return 1;
+        }
         return 0;
 }
 
@@ -186,98 +246,15 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
                                 return cvmm_errf(err, "--%s given twice", opts[c - 1].name);
                         seen[c] = true;
                 }
-                switch (c) {
-                case OPT_KERNEL:
-                        a->kernel = optarg;
-                        break;
-                case OPT_INITRD:
-                        a->initrd = optarg;
-                        break;
-                case OPT_CMDLINE:
-                        a->cmdline = optarg;
-                        break;
-                case OPT_CPUS:
-                        if (parse_count("--cpus", optarg, MAX_RUN_CPUS, &a->cpus, err))
-                                return -1;
-                        break;
-                case OPT_MEMORY:
-                        if (cli_parse_size("--memory", optarg, &a->memory, err))
-                                return -1;
-                        if (a->memory < MIN_MEMORY)
-                                return cvmm_errf(err, "--memory '%s': at least 2M", optarg);
-                        if (a->memory & 0xfff)
-                                return cvmm_errf(err, "--memory '%s': not a multiple of 4K",
-                                                 optarg);
-                        break;
-                case OPT_PROFILE:
-                        if (cvmm_profile_parse(optarg, &a->model.profile, err))
-                                return -1;
-                        if (!cvmm_profile_get(a->model.profile)->runnable)
-                                return cvmm_errf(err,
-                                                 "--profile '%s': cvmm run takes host or "
-                                                 "tdx",
-                                                 optarg);
-                        break;
-                case OPT_FEATURES:
-                        if (cvmm_feature_list_parse(&a->model.remove, optarg, err))
-                                return -1;
-                        break;
-                case OPT_NO_REBOOT:
-                        a->no_reboot = true;
-                        break;
-                case OPT_METRICS:
-                        a->metrics = optarg;
-                        break;
-                case OPT_ALLOW:
-                        a->allow_unenforced = true;
-                        break;
-                case OPT_UNKNOWN_MSR:
-                        if (strcmp(optarg, "gp") == 0)
-                                a->msr.unknown_ignore = false;
-                        else if (strcmp(optarg, "ignore") == 0)
-                                a->msr.unknown_ignore = true;
-                        else
-                                return cvmm_errf(err, "--unknown-msr '%s': expected gp or ignore",
-                                                 optarg);
-                        break;
-                case OPT_MSR_RATE:
-                        if (parse_count("--msr-log-rate", optarg, 1000000, &a->msr.log_rate, err))
-                                return -1;
-                        break;
-                case OPT_MSR_BURST:
-                        if (parse_count("--msr-log-burst", optarg, 1000000, &a->msr.log_burst, err))
-                                return -1;
-                        break;
-                case OPT_DEBUG:
-                        a->msr.debug = true;
-                        break;
-                case OPT_LOG_FORMAT:
-                        if (strcmp(optarg, "json") == 0)
-                                a->msr.log_json = true;
-                        else if (strcmp(optarg, "text") != 0)
-                                return cvmm_errf(err, "--log-format '%s': expected text or json",
-                                                 optarg);
-                        break;
-                case OPT_DEBUG_EXIT: {
-                        char *end;
-                        errno = 0;
-                        unsigned long port = strtoul(optarg, &end, 0);
-                        if (errno || *end || optarg[0] < '0' || optarg[0] > '9' || port < 1 ||
-                            port > 0xfffc)
-                                return cvmm_errf(err,
-                                                 "--debug-exit '%s': expected an I/O port from "
-                                                 "1 to 0xfffc, such as 0xf4",
-                                                 optarg);
-                        a->dev.debug_exit_port = (uint16_t)port;
-                        break;
-                }
-                case OPT_METRICS_INTERVAL:
-                        if (parse_interval(optarg, &a->metrics_interval_ns, err))
-                                return -1;
-                        break;
-                default:
+                int rc = run_option_machine(c, optarg, a, err);
+                if (rc > 0)
+                        rc = run_option_msr(c, optarg, a, err);
+                if (rc > 0)
+                        rc = run_option_output(c, optarg, a, err);
+                if (rc > 0)
                         return cli_getopt_fail(c, argv, err);
-                }
+                if (rc < 0)
+                        return -1;
         }
         if (optind < argc)
                 return cvmm_errf(err, "unexpected argument '%s'", argv[optind]);

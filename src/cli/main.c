@@ -7,45 +7,6 @@
 #include "cli/cli.h"
 #include "vmm/vm.h"
 
-void cli_error(const char *fmt, ...)
-{
-        char msg[1024];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        /* Input may carry control characters: the message stays one printable line. */
-        fputs("cvmm: ", stderr);
-        for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
-                if (*p == '\n')
-                        fputs("\\n", stderr);
-                else if (*p < 0x20 || *p == 0x7f)
-                        fprintf(stderr, "\\x%02x", *p);
-                else
-                        fputc(*p, stderr);
-        }
-        fputc('\n', stderr);
-}
-
-int cli_getopt_fail(int c, char **argv, struct cvmm_err *err)
-{
-        if (c == ':')
-                return cvmm_errf(err, "%s needs a value", argv[optind - 1]);
-        if (optopt > 0 && optopt < 128)
-                return cvmm_errf(err, "unknown option '-%c'", optopt);
-        return cvmm_errf(err, "unknown option '%s'", argv[optind - 1]);
-}
-
-int cli_write(const char *s)
-{
-        size_t n = strlen(s);
-        if (fwrite(s, 1, n, stdout) != n || fflush(stdout) != 0) {
-                cli_error("writing output failed");
-                return -1;
-        }
-        return 0;
-}
-
 static void usage(FILE *f)
 {
         fputs("usage: cvmm cpuid show  [--from FILE] [--profile host|tdx] [--cpus N]\n"

@@ -86,6 +86,41 @@ static json_object *msr_json(const struct vm *vm)
         return o;
 }
 
+/* Exits by reason, summed over the vCPUs, and port I/O by port. */
+static void exits_json(const struct vm *vm, json_object *root)
+{
+        json_object *ex = json_object_new_object();
+        for (unsigned r = 0; r <= VM_EXIT_REASONS; r++) {
+                uint64_t count = 0;
+                for (unsigned i = 0; i < vm->cfg->cpus; i++)
+                        count += counter_get(&vm->vcpus[i].exits[r]);
+                if (!count)
+                        continue;
+                const char *n = r < VM_EXIT_REASONS ? kvm_exit_name(r) : "OTHER";
+                char buf[32];
+                if (!n) {
+                        snprintf(buf, sizeof(buf), "%u", r);
+                        n = buf;
+                }
+                json_object_object_add(ex, n, u64(count));
+        }
+        json_object_object_add(root, "exits", ex);
+        json_object *io = json_object_new_object();
+        for (unsigned port = 0; vm->stats.io_in && port < 65536; port++) {
+                uint64_t in = atomic_load_explicit(&vm->stats.io_in[port], memory_order_relaxed);
+                uint64_t out = atomic_load_explicit(&vm->stats.io_out[port], memory_order_relaxed);
+                if (!in && !out)
+                        continue;
+                char key[8];
+                snprintf(key, sizeof(key), "0x%x", port);
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "in", u64(in));
+                json_object_object_add(o, "out", u64(out));
+                json_object_object_add(io, key, o);
+        }
+        json_object_object_add(root, "io", io);
+}
+
 char *metrics_json(const struct vm *vm, const struct run_summary *s)
 {
         json_object *root = json_object_new_object();
@@ -132,36 +167,7 @@ char *metrics_json(const struct vm *vm, const struct run_summary *s)
                 json_object_object_add(h, "first_difference",
                                        json_object_new_string(vm->stats.handoff_first));
         json_object_object_add(root, "cpuid_handoff", h);
-        json_object *ex = json_object_new_object();
-        for (unsigned r = 0; r <= VM_EXIT_REASONS; r++) {
-                uint64_t count = 0;
-                for (unsigned i = 0; i < vm->cfg->cpus; i++)
-                        count += counter_get(&vm->vcpus[i].exits[r]);
-                if (!count)
-                        continue;
-                const char *n = r < VM_EXIT_REASONS ? kvm_exit_name(r) : "OTHER";
-                char buf[32];
-                if (!n) {
-                        snprintf(buf, sizeof(buf), "%u", r);
-                        n = buf;
-                }
-                json_object_object_add(ex, n, u64(count));
-        }
-        json_object_object_add(root, "exits", ex);
-        json_object *io = json_object_new_object();
-        for (unsigned port = 0; vm->stats.io_in && port < 65536; port++) {
-                uint64_t in = atomic_load_explicit(&vm->stats.io_in[port], memory_order_relaxed);
-                uint64_t out = atomic_load_explicit(&vm->stats.io_out[port], memory_order_relaxed);
-                if (!in && !out)
-                        continue;
-                char key[8];
-                snprintf(key, sizeof(key), "0x%x", port);
-                json_object *o = json_object_new_object();
-                json_object_object_add(o, "in", u64(in));
-                json_object_object_add(o, "out", u64(out));
-                json_object_object_add(io, key, o);
-        }
-        json_object_object_add(root, "io", io);
+        exits_json(vm, root);
         json_object_object_add(root, "mmio_unclaimed", u64(atomic_load(&vm->stats.mmio_unknown)));
         json_object_object_add(root, "msr", msr_json(vm));
         const char *txt = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
