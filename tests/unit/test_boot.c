@@ -26,6 +26,7 @@ static const struct hw_platform plat = {
 static char *tmpfile_with(const void *buf, size_t len)
 {
         char *path = strdup("/tmp/cvmm-boot-XXXXXX");
+        assert_non_null(path);
         int fd = mkstemp(path);
         assert_true(fd >= 0);
         assert_int_equal(write(fd, buf, len), (ssize_t)len);
@@ -38,6 +39,7 @@ static uint8_t *make_bzimage(uint16_t version, uint16_t xloadflags, size_t *len)
 {
         *len = 5 * 512 + 4096;
         uint8_t *b = calloc(1, *len);
+        assert_non_null(b);
         struct setup_header *h = (void *)(b + 0x1f1);
         h->setup_sects = 4;
         h->boot_flag = 0xaa55;
@@ -255,6 +257,114 @@ static void test_elf_refusals(void **state)
         expect_refusal(buf, sizeof(buf), "not an executable");
 }
 
+/*
+ * A PVH ELF of either class with the same segments: a PT_NOTE with the Xen PVH entry, a
+ * PT_LOAD at 1 MiB whose memory size exceeds its file size (bss), and one at 3 MiB.
+ */
+#define PVH_ENTRY 0x101040
+static size_t make_pvh_elf(uint8_t *buf, size_t len, bool is64)
+{
+        assert_true(len >= 0x2000);
+        memset(buf, 0, len);
+        /* The note: namesz 4, descsz 4, type 18 (XEN_ELFNOTE_PHYS32_ENTRY), "Xen", the entry. */
+        const uint32_t note[5] = {4, 4, 18, 0x006e6558, PVH_ENTRY};
+        memcpy(buf + 0x800, note, sizeof(note));
+        for (size_t i = 0x1000; i < 0x2000; i++)
+                buf[i] = (uint8_t)(i * 13);
+        const struct {
+                uint32_t type;
+                uint64_t offset, paddr, filesz, memsz;
+        } seg[3] = {
+            {PT_LOAD, 0x1000, 0x100000, 0x300, 0x2000},
+            {PT_NOTE, 0x800, 0, sizeof(note), sizeof(note)},
+            {PT_LOAD, 0x1400, 0x300000, 0xc00, 0xc00},
+        };
+        if (is64) {
+                Elf64_Ehdr *eh = (void *)buf;
+                memcpy(eh->e_ident, ELFMAG, SELFMAG);
+                eh->e_ident[EI_CLASS] = ELFCLASS64;
+                eh->e_ident[EI_DATA] = ELFDATA2LSB;
+                eh->e_type = ET_EXEC;
+                eh->e_machine = EM_X86_64;
+                eh->e_entry = 0xffffffff81000000ull; /* not the PVH entry */
+                eh->e_phoff = sizeof(*eh);
+                eh->e_phentsize = sizeof(Elf64_Phdr);
+                eh->e_phnum = 3;
+                for (unsigned i = 0; i < 3; i++) {
+                        Elf64_Phdr *ph = (void *)(buf + sizeof(*eh) + i * sizeof(*ph));
+                        *ph = (Elf64_Phdr){.p_type = seg[i].type,
+                                           .p_offset = seg[i].offset,
+                                           .p_vaddr = seg[i].paddr + 0xffffffff80000000ull,
+                                           .p_paddr = seg[i].paddr,
+                                           .p_filesz = seg[i].filesz,
+                                           .p_memsz = seg[i].memsz};
+                }
+        } else {
+                Elf32_Ehdr *eh = (void *)buf;
+                memcpy(eh->e_ident, ELFMAG, SELFMAG);
+                eh->e_ident[EI_CLASS] = ELFCLASS32;
+                eh->e_ident[EI_DATA] = ELFDATA2LSB;
+                eh->e_type = ET_EXEC;
+                eh->e_machine = EM_386;
+                eh->e_entry = 0x81000000u;
+                eh->e_phoff = sizeof(*eh);
+                eh->e_phentsize = sizeof(Elf32_Phdr);
+                eh->e_phnum = 3;
+                for (unsigned i = 0; i < 3; i++) {
+                        Elf32_Phdr *ph = (void *)(buf + sizeof(*eh) + i * sizeof(*ph));
+                        *ph = (Elf32_Phdr){.p_type = seg[i].type,
+                                           .p_offset = (uint32_t)seg[i].offset,
+                                           .p_vaddr = (uint32_t)seg[i].paddr,
+                                           .p_paddr = (uint32_t)seg[i].paddr,
+                                           .p_filesz = (uint32_t)seg[i].filesz,
+                                           .p_memsz = (uint32_t)seg[i].memsz};
+                }
+        }
+        return 0x2000;
+}
+
+/* Opens and loads a PVH ELF of the given class into fresh 64 MiB guest RAM. */
+static void load_pvh_elf(struct guest_mem *m, bool is64)
+{
+        static uint8_t buf[0x2000];
+        size_t len = make_pvh_elf(buf, sizeof(buf), is64);
+        char *path = tmpfile_with(buf, len);
+        struct boot_image img;
+        struct cvmm_err err;
+        if (boot_image_open(&img, path, NULL, &err))
+                fail_msg("%s", err.msg);
+        assert_int_equal(img.kind, BOOT_ELF_PVH);
+        assert_int_equal(img.entry, PVH_ENTRY);
+        guest_ram(m, 64 * MiB);
+        struct boot_entry e;
+        if (boot_image_load(&img, m, &plat, "console=ttyS0", 2, &e, &err))
+                fail_msg("%s", err.msg);
+        assert_int_equal(e.rip, PVH_ENTRY);
+        assert_int_equal(e.rbx, LAYOUT_PVH_INFO);
+        /* Each PT_LOAD at its physical address: the file's bytes, then zeros up to memsz. */
+        const uint8_t *lo = guestmem_ptr(m, 0x100000, 0x2000);
+        assert_memory_equal(lo, buf + 0x1000, 0x300);
+        for (size_t i = 0x300; i < 0x2000; i++)
+                assert_int_equal(lo[i], 0);
+        assert_memory_equal(guestmem_ptr(m, 0x300000, 0xc00), buf + 0x1400, 0xc00);
+        boot_image_free(&img);
+        unlink(path);
+        free(path);
+}
+
+/* ELF32 and ELF64 with the same segments and note leave the same bytes in all of guest RAM. */
+static void test_elf_classes(void **state)
+{
+        (void)state;
+        struct guest_mem m32, m64;
+        load_pvh_elf(&m32, false);
+        load_pvh_elf(&m64, true);
+        assert_int_equal(m32.size, m64.size);
+        assert_true(memcmp(m32.host, m64.host, m32.size) == 0);
+        guestmem_free(&m32);
+        guestmem_free(&m64);
+}
+
 static uint8_t sum(const uint8_t *p, size_t n)
 {
         uint8_t s = 0;
@@ -309,12 +419,97 @@ static void test_mptable(void **state)
         guestmem_free(&m);
 }
 
+/* Finds the table with signature sig through the RSDP at LAYOUT_ACPI and the XSDT. */
+static const uint8_t *acpi_table(const struct guest_mem *m, const char *sig)
+{
+        const uint8_t *rsdp = guestmem_ptr(m, LAYOUT_ACPI, 36);
+        assert_memory_equal(rsdp, "RSD PTR ", 8);
+        assert_int_equal(rsdp[15], 2); /* revision: ACPI 2+, has the XSDT */
+        assert_int_equal(sum(rsdp, 20), 0);
+        assert_int_equal(sum(rsdp, 36), 0);
+        uint64_t xsdt_at;
+        memcpy(&xsdt_at, rsdp + 24, 8);
+        const uint8_t *xsdt = guestmem_ptr(m, xsdt_at, 36);
+        assert_memory_equal(xsdt, "XSDT", 4);
+        uint32_t len;
+        memcpy(&len, xsdt + 4, 4);
+        assert_true(len >= 36 && (len - 36) % 8 == 0);
+        assert_int_equal(sum(guestmem_ptr(m, xsdt_at, len), len), 0);
+        for (uint32_t off = 36; off < len; off += 8) {
+                uint64_t at;
+                memcpy(&at, xsdt + off, 8);
+                const uint8_t *t = guestmem_ptr(m, at, 36);
+                if (memcmp(t, sig, 4) != 0)
+                        continue;
+                uint32_t tlen;
+                memcpy(&tlen, t + 4, 4);
+                assert_int_equal(sum(guestmem_ptr(m, at, tlen), tlen), 0);
+                return t;
+        }
+        fail_msg("no %s table in the XSDT", sig);
+        return NULL;
+}
+
+/* A generic address structure (ACPI 6, 5.2.3.2): a byte-wide system I/O port, or all zero. */
+static void expect_gas(const uint8_t *gas, uint16_t port)
+{
+        if (!port) {
+                static const uint8_t zero[12];
+                assert_memory_equal(gas, zero, 12);
+                return;
+        }
+        assert_int_equal(gas[0], 1); /* address space: system I/O */
+        assert_int_equal(gas[1], 8); /* register bit width */
+        assert_int_equal(gas[2], 0); /* bit offset */
+        assert_int_equal(gas[3], 1); /* access size: byte */
+        uint64_t addr;
+        memcpy(&addr, gas + 4, 8);
+        assert_int_equal(addr, port);
+}
+
+/*
+ * The FADT (ACPI 6, table 5.9: flags at 112, RESET_REG at 116, RESET_VALUE at 128,
+ * SLEEP_CONTROL_REG at 244, SLEEP_STATUS_REG at 256) describes the registers plat names.
+ */
+static void expect_fadt(const struct hw_platform *p)
+{
+        struct guest_mem m;
+        guest_ram(&m, 16 * MiB);
+        struct cvmm_err err;
+        if (boot_write_acpi(&m, p, 2, &err))
+                fail_msg("%s", err.msg);
+        const uint8_t *fadt = acpi_table(&m, "FACP");
+        uint32_t len, flags;
+        memcpy(&len, fadt + 4, 4);
+        assert_int_equal(len, 276);
+        memcpy(&flags, fadt + 112, 4);
+        assert_true(flags & (1u << 20));                                 /* HW_REDUCED_ACPI */
+        assert_int_equal(!!(flags & (1u << 10)), p->reset_port ? 1 : 0); /* RESET_REG_SUP */
+        expect_gas(fadt + 116, p->reset_port);
+        assert_int_equal(fadt[128], p->reset_port ? p->reset_value : 0);
+        expect_gas(fadt + 244, p->sleep_port);
+        expect_gas(fadt + 256, p->sleep_port ? (uint16_t)(p->sleep_port + 1) : 0);
+        guestmem_free(&m);
+}
+
+static void test_fadt_platform(void **state)
+{
+        (void)state;
+        expect_fadt(&plat);
+        expect_fadt(
+            &(struct hw_platform){.reset_port = 0x1234, .reset_value = 0x5a, .sleep_port = 0x700});
+        expect_fadt(&(struct hw_platform){.reset_port = 0x92, .reset_value = 1});
+        expect_fadt(&(struct hw_platform){.sleep_port = 0x404});
+        expect_fadt(&(struct hw_platform){0}); /* no reset port, no sleep port */
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_bzimage_refusals), cmocka_unit_test(test_bzimage_load),
             cmocka_unit_test(test_e820_high),        cmocka_unit_test(test_pvh_elf),
             cmocka_unit_test(test_elf_refusals),     cmocka_unit_test(test_mptable),
+            cmocka_unit_test(test_elf_classes),      cmocka_unit_test(test_fadt_platform),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
