@@ -2,6 +2,9 @@
 /*
  * Linux x86-64 boot: reads and validates a kernel image, then writes the kernel, initrd,
  * command line, memory map, GDT, page tables and MP table into guest RAM.
+ *
+ * Every function here that can fail returns 0, or -1 with err (when not NULL) filled with
+ * one line saying what and where; none prints.
  */
 #ifndef CVMM_BOOT_H
 #define CVMM_BOOT_H

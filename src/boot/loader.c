@@ -356,7 +356,7 @@ static int put(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_
         return 0;
 }
 
-/* Places the initrd as high as allowed, page aligned, above the kernel; returns its address. */
+/* Places the initrd as high as allowed, page aligned, above the kernel, at *addr. */
 static int place_initrd(const struct boot_image *img, const struct guest_mem *m, uint64_t *addr,
                         struct cvmm_err *err)
 {
