@@ -23,6 +23,22 @@ enum boot_kind {
         BOOT_ELF_PVH,   /* ELF (32 or 64) with XEN_ELFNOTE_PHYS32_ENTRY: PVH entry */
 };
 
+/* A program header of either ELF class, widened to 64 bits. */
+struct boot_elf_phdr {
+        uint32_t type;
+        uint64_t offset, paddr, filesz, memsz;
+};
+
+/* An ELF kernel's header and program headers, either class, read once by boot_image_open. */
+struct boot_elf {
+        bool is64; /* ELFCLASS64 */
+        uint16_t type, machine;
+        uint64_t entry; /* e_entry */
+        uint64_t phoff;
+        unsigned phnum, phentsize;
+        struct boot_elf_phdr *phdr; /* phnum entries; PT_LOAD and PT_NOTE lie in the file */
+};
+
 struct boot_image {
         enum boot_kind kind;
         uint8_t *data; /* the whole file */
@@ -30,10 +46,11 @@ struct boot_image {
         const char *path;
         uint8_t *initrd; /* NULL when none */
         size_t initrd_size;
-        uint64_t entry;       /* bzImage: filled at load; ELF: e_entry or the PVH entry */
+        uint64_t entry;       /* bzImage: startup_64; ELF: e_entry or the PVH entry */
         uint64_t load_end;    /* highest guest address the kernel image needs (excl.) */
         uint32_t cmdline_max; /* including the terminating NUL */
         uint64_t initrd_max;  /* highest address the initrd may end at (excl.) */
+        struct boot_elf elf;  /* BOOT_ELF_*: the file's headers; zero for a bzImage */
 };
 
 /* The state the boot protocol wants the boot vCPU in. */

@@ -111,8 +111,8 @@ static int check_bzimage(struct boot_image *img, struct cvmm_err *err)
         return 0;
 }
 
-/* Finds the PVH entry note in [p, p+len); returns 1 and the entry when present. */
-static int find_pvh_note(const uint8_t *p, size_t len, uint64_t *entry)
+/* Finds the PVH entry note in [p, p+len); returns true and the entry when present. */
+static bool find_pvh_note(const uint8_t *p, size_t len, uint64_t *entry)
 {
         size_t off = 0;
         while (off + 12 <= len) {
@@ -124,130 +124,147 @@ static int find_pvh_note(const uint8_t *p, size_t len, uint64_t *entry)
                 size_t desc = name + ((namesz + 3u) & ~3u);
                 size_t next = desc + ((descsz + 3u) & ~3u);
                 if (namesz > len || descsz > len || next > len || next <= off)
-                        return 0;
+                        return false;
                 if (type == XEN_ELFNOTE_PHYS32 && namesz == 4 && memcmp(p + name, "Xen", 4) == 0 &&
                     (descsz == 4 || descsz == 8)) {
                         uint64_t v = 0;
                         memcpy(&v, p + desc, descsz);
                         *entry = v & 0xffffffffu;
-                        return 1;
+                        return true;
                 }
                 off = next;
         }
-        return 0;
+        return false;
 }
 
-struct elf_seg {
-        uint32_t type;
-        uint64_t offset, paddr, filesz, memsz;
-};
-
-/* Reads program header i of either ELF class. */
-static void elf_phdr(const struct boot_image *img, bool is64, uint64_t phoff, unsigned i,
-                     unsigned phentsize, struct elf_seg *s)
-{
-        const uint8_t *p = img->data + phoff + (uint64_t)i * phentsize;
-        if (is64) {
-                Elf64_Phdr ph;
-                memcpy(&ph, p, sizeof(ph));
-                *s = (struct elf_seg){ph.p_type, ph.p_offset, ph.p_paddr, ph.p_filesz, ph.p_memsz};
-        } else {
-                Elf32_Phdr ph;
-                memcpy(&ph, p, sizeof(ph));
-                *s = (struct elf_seg){ph.p_type, ph.p_offset, ph.p_paddr, ph.p_filesz, ph.p_memsz};
-        }
-}
-
-struct elf_info {
-        bool is64;
-        uint64_t phoff;
-        unsigned phnum, phentsize;
-        uint64_t entry;
-};
-
-static int check_elf(struct boot_image *img, struct elf_info *ei, struct cvmm_err *err)
+/* Reads the ELF header of either class into e (a 32-bit one widened to the 64-bit layout). */
+static int elf_read_header(const struct boot_image *img, struct boot_elf *e, struct cvmm_err *err)
 {
         const uint8_t *d = img->data;
         if (img->size < EI_NIDENT || d[EI_CLASS] < ELFCLASS32 || d[EI_CLASS] > ELFCLASS64)
                 return cvmm_errf(err, "kernel '%s': ELF file of unknown class", img->path);
-        ei->is64 = d[EI_CLASS] == ELFCLASS64;
+        bool is64 = d[EI_CLASS] == ELFCLASS64;
         if (d[EI_DATA] != ELFDATA2LSB)
                 return cvmm_errf(err, "kernel '%s': ELF file is not little-endian", img->path);
-        uint16_t machine, type;
-        if (ei->is64) {
-                Elf64_Ehdr eh;
-                if (img->size < sizeof(eh))
-                        return cvmm_errf(err, "kernel '%s': truncated ELF header", img->path);
+        if (img->size < (is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr)))
+                return cvmm_errf(err, "kernel '%s': truncated ELF header", img->path);
+        Elf64_Ehdr eh;
+        if (is64) {
                 memcpy(&eh, d, sizeof(eh));
-                machine = eh.e_machine;
-                type = eh.e_type;
-                ei->phoff = eh.e_phoff;
-                ei->phnum = eh.e_phnum;
-                ei->phentsize = eh.e_phentsize;
-                ei->entry = eh.e_entry;
-                if (eh.e_phentsize != sizeof(Elf64_Phdr))
-                        return cvmm_errf(err, "kernel '%s': unexpected program header size %u",
-                                         img->path, eh.e_phentsize);
         } else {
-                Elf32_Ehdr eh;
-                if (img->size < sizeof(eh))
-                        return cvmm_errf(err, "kernel '%s': truncated ELF header", img->path);
-                memcpy(&eh, d, sizeof(eh));
-                machine = eh.e_machine;
-                type = eh.e_type;
-                ei->phoff = eh.e_phoff;
-                ei->phnum = eh.e_phnum;
-                ei->phentsize = eh.e_phentsize;
-                ei->entry = eh.e_entry;
-                if (eh.e_phentsize != sizeof(Elf32_Phdr))
-                        return cvmm_errf(err, "kernel '%s': unexpected program header size %u",
-                                         img->path, eh.e_phentsize);
+                Elf32_Ehdr eh32;
+                memcpy(&eh32, d, sizeof(eh32));
+                eh = (Elf64_Ehdr){.e_type = eh32.e_type,
+                                  .e_machine = eh32.e_machine,
+                                  .e_entry = eh32.e_entry,
+                                  .e_phoff = eh32.e_phoff,
+                                  .e_phentsize = eh32.e_phentsize,
+                                  .e_phnum = eh32.e_phnum};
         }
-        if (type != ET_EXEC)
+        *e = (struct boot_elf){.is64 = is64,
+                               .type = eh.e_type,
+                               .machine = eh.e_machine,
+                               .entry = eh.e_entry,
+                               .phoff = eh.e_phoff,
+                               .phnum = eh.e_phnum,
+                               .phentsize = eh.e_phentsize};
+        return 0;
+}
+
+/* An x86 executable whose program headers, of its class's size, lie in the file. */
+static int elf_check_header(const struct boot_image *img, const struct boot_elf *e,
+                            struct cvmm_err *err)
+{
+        if (e->phentsize != (e->is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)))
+                return cvmm_errf(err, "kernel '%s': unexpected program header size %u", img->path,
+                                 e->phentsize);
+        if (e->type != ET_EXEC)
                 return cvmm_errf(err, "kernel '%s': ELF type %u is not an executable", img->path,
-                                 type);
-        if (machine != EM_X86_64 && machine != EM_386)
-                return cvmm_errf(err, "kernel '%s': ELF machine %u is not x86", img->path, machine);
-        if (ei->phnum == 0 || ei->phoff > img->size ||
-            (uint64_t)ei->phnum * ei->phentsize > img->size - ei->phoff)
+                                 e->type);
+        if (e->machine != EM_X86_64 && e->machine != EM_386)
+                return cvmm_errf(err, "kernel '%s': ELF machine %u is not x86", img->path,
+                                 e->machine);
+        if (e->phnum == 0 || e->phoff > img->size ||
+            (uint64_t)e->phnum * e->phentsize > img->size - e->phoff)
                 return cvmm_errf(err, "kernel '%s': program headers lie outside the file",
                                  img->path);
-        uint64_t pvh = 0;
-        bool have_pvh = false, have_load = false;
+        return 0;
+}
+
+/* Reads the program headers elf_check_header found in the file, widened, into e->phdr. */
+static int elf_read_phdrs(const struct boot_image *img, struct boot_elf *e, struct cvmm_err *err)
+{
+        e->phdr = calloc(e->phnum, sizeof(*e->phdr));
+        if (!e->phdr)
+                return cvmm_errf(err, "kernel '%s': out of memory", img->path);
+        for (unsigned i = 0; i < e->phnum; i++) {
+                const uint8_t *p = img->data + e->phoff + (uint64_t)i * e->phentsize;
+                Elf64_Phdr ph;
+                if (e->is64) {
+                        memcpy(&ph, p, sizeof(ph));
+                } else {
+                        Elf32_Phdr ph32;
+                        memcpy(&ph32, p, sizeof(ph32));
+                        ph = (Elf64_Phdr){.p_type = ph32.p_type,
+                                          .p_offset = ph32.p_offset,
+                                          .p_paddr = ph32.p_paddr,
+                                          .p_filesz = ph32.p_filesz,
+                                          .p_memsz = ph32.p_memsz};
+                }
+                e->phdr[i] = (struct boot_elf_phdr){ph.p_type, ph.p_offset, ph.p_paddr, ph.p_filesz,
+                                                    ph.p_memsz};
+        }
+        return 0;
+}
+
+/*
+ * Checks the PT_LOAD and PT_NOTE segments: in the file, loaded at or above 1 MiB. Sets
+ * img->load_end, and *pvh to the PVH entry when a note has one (else leaves it alone).
+ */
+static int elf_check_segments(struct boot_image *img, bool *have_pvh, uint64_t *pvh,
+                              struct cvmm_err *err)
+{
+        bool have_load = false;
         img->load_end = 0;
-        for (unsigned i = 0; i < ei->phnum; i++) {
-                struct elf_seg s;
-                elf_phdr(img, ei->is64, ei->phoff, i, ei->phentsize, &s);
-                if (s.type != PT_LOAD && s.type != PT_NOTE)
+        for (unsigned i = 0; i < img->elf.phnum; i++) {
+                const struct boot_elf_phdr *s = &img->elf.phdr[i];
+                if (s->type != PT_LOAD && s->type != PT_NOTE)
                         continue;
-                if (s.offset > img->size || s.filesz > img->size - s.offset)
+                if (s->offset > img->size || s->filesz > img->size - s->offset)
                         return cvmm_errf(err, "kernel '%s': segment %u lies outside the file",
                                          img->path, i);
-                if (s.type == PT_NOTE) {
-                        if (!have_pvh)
-                                have_pvh = find_pvh_note(d + s.offset, s.filesz, &pvh);
+                if (s->type == PT_NOTE) {
+                        if (!*have_pvh)
+                                *have_pvh = find_pvh_note(img->data + s->offset, s->filesz, pvh);
                         continue;
                 }
-                if (s.filesz > s.memsz || s.paddr + s.memsz < s.paddr)
+                if (s->filesz > s->memsz || s->paddr + s->memsz < s->paddr)
                         return cvmm_errf(err, "kernel '%s': segment %u has bad sizes", img->path,
                                          i);
-                if (s.paddr < LAYOUT_HIMEM)
+                if (s->paddr < LAYOUT_HIMEM)
                         return cvmm_errf(err,
                                          "kernel '%s': segment %u loads at 0x%llx, below 1 MiB "
                                          "(where cvmm keeps boot structures)",
-                                         img->path, i, (unsigned long long)s.paddr);
+                                         img->path, i, (unsigned long long)s->paddr);
                 have_load = true;
-                if (s.paddr + s.memsz > img->load_end)
-                        img->load_end = s.paddr + s.memsz;
+                if (s->paddr + s->memsz > img->load_end)
+                        img->load_end = s->paddr + s->memsz;
         }
         if (!have_load)
                 return cvmm_errf(err, "kernel '%s': ELF file has nothing to load", img->path);
+        return 0;
+}
+
+/* The way in: the PVH entry when there is one, else a 64-bit vmlinux's e_entry. */
+static int elf_choose_entry(struct boot_image *img, bool have_pvh, uint64_t pvh,
+                            struct cvmm_err *err)
+{
         if (have_pvh) {
                 img->kind = BOOT_ELF_PVH;
                 img->entry = pvh;
-        } else if (ei->is64 && machine == EM_X86_64) {
+        } else if (img->elf.is64 && img->elf.machine == EM_X86_64) {
                 img->kind = BOOT_ELF_LINUX;
-                img->entry = ei->entry;
+                img->entry = img->elf.entry;
         } else {
                 return cvmm_errf(err,
                                  "kernel '%s': 32-bit ELF without a PVH entry note "
@@ -259,6 +276,19 @@ static int check_elf(struct boot_image *img, struct elf_info *ei, struct cvmm_er
         if (img->kind == BOOT_ELF_LINUX)
                 img->initrd_max = 0x38000000; /* Linux's initrd_addr_max default */
         return 0;
+}
+
+/* Reads and checks an ELF kernel's headers into img->elf and picks its entry. */
+static int check_elf(struct boot_image *img, struct cvmm_err *err)
+{
+        if (elf_read_header(img, &img->elf, err) || elf_check_header(img, &img->elf, err) ||
+            elf_read_phdrs(img, &img->elf, err))
+                return -1;
+        bool have_pvh = false;
+        uint64_t pvh = 0;
+        if (elf_check_segments(img, &have_pvh, &pvh, err))
+                return -1;
+        return elf_choose_entry(img, have_pvh, pvh, err);
 }
 
 int boot_image_open(struct boot_image *img, const char *kernel, const char *initrd,
@@ -273,8 +303,7 @@ int boot_image_open(struct boot_image *img, const char *kernel, const char *init
                 memcpy(&magic, img->data + 0x202, 4);
         int rc;
         if (img->size >= 4 && memcmp(img->data, ELFMAG, SELFMAG) == 0) {
-                struct elf_info ei;
-                rc = check_elf(img, &ei, err);
+                rc = check_elf(img, err);
         } else if (magic == HDR_MAGIC) {
                 rc = check_bzimage(img, err);
         } else {
@@ -294,7 +323,9 @@ void boot_image_free(struct boot_image *img)
 {
         free(img->data);
         free(img->initrd);
+        free(img->elf.phdr);
         img->data = img->initrd = NULL;
+        img->elf.phdr = NULL;
 }
 
 size_t boot_e820_map(const struct guest_mem *m, struct boot_e820 *out, size_t max)
@@ -372,36 +403,22 @@ static int place_initrd(const struct boot_image *img, const struct guest_mem *m,
         return put(m, *addr, img->initrd, size, "initrd", err);
 }
 
+/* Copies each PT_LOAD segment to its physical address, zeroing the rest of its memory size. */
 static int load_elf(const struct boot_image *img, const struct guest_mem *m, struct cvmm_err *err)
 {
-        bool is64 = img->data[EI_CLASS] == ELFCLASS64;
-        uint64_t phoff;
-        unsigned phnum;
-        if (is64) {
-                Elf64_Ehdr eh;
-                memcpy(&eh, img->data, sizeof(eh));
-                phoff = eh.e_phoff;
-                phnum = eh.e_phnum;
-        } else {
-                Elf32_Ehdr eh;
-                memcpy(&eh, img->data, sizeof(eh));
-                phoff = eh.e_phoff;
-                phnum = eh.e_phnum;
-        }
-        unsigned phentsize = is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
-        for (unsigned i = 0; i < phnum; i++) {
-                struct elf_seg s;
-                elf_phdr(img, is64, phoff, i, phentsize, &s);
-                if (s.type != PT_LOAD)
+        for (unsigned i = 0; i < img->elf.phnum; i++) {
+                const struct boot_elf_phdr *s = &img->elf.phdr[i];
+                if (s->type != PT_LOAD)
                         continue;
-                uint8_t *dst = guestmem_ptr(m, s.paddr, s.memsz);
+                uint8_t *dst = guestmem_ptr(m, s->paddr, s->memsz);
                 if (!dst)
                         return cvmm_errf(err,
                                          "kernel segment at 0x%llx (%llu bytes) does not fit in "
                                          "guest RAM (try a larger --memory)",
-                                         (unsigned long long)s.paddr, (unsigned long long)s.memsz);
-                memcpy(dst, img->data + s.offset, s.filesz);
-                memset(dst + s.filesz, 0, s.memsz - s.filesz);
+                                         (unsigned long long)s->paddr,
+                                         (unsigned long long)s->memsz);
+                memcpy(dst, img->data + s->offset, s->filesz);
+                memset(dst + s->filesz, 0, s->memsz - s->filesz);
         }
         return 0;
 }
