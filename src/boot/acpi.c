@@ -104,53 +104,53 @@ static uint64_t place(uint8_t *base, uint64_t gpa, void *table, uint32_t len)
         return (gpa + len + 63) & ~63ull;
 }
 
-int boot_write_acpi(const struct guest_mem *m, const struct hw_platform *plat, unsigned cpus,
-                    struct cvmm_err *err)
+/* Copies the DSDT, as iasl compiled it, to gpa; *next is the 64-byte aligned address after it. */
+static int write_dsdt(uint8_t *base, uint64_t gpa, uint64_t *next, struct cvmm_err *err)
 {
-        uint8_t *base = guestmem_ptr(m, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
-        if (!base)
-                return cvmm_errf(err, "guest RAM too small for the ACPI tables");
-        memset(base, 0, LAYOUT_ACPI_SIZE);
-        uint64_t at = LAYOUT_ACPI + 64; /* the RSDP goes first, at a 16-byte boundary */
-
-        /* DSDT, as iasl compiled it. */
-        uint64_t dsdt = at;
         if (cvmm_dsdt_aml_len > LAYOUT_ACPI_SIZE / 2)
                 return cvmm_errf(err, "DSDT too large");
-        memcpy(base + (dsdt - LAYOUT_ACPI), cvmm_dsdt_aml, cvmm_dsdt_aml_len);
-        at = (at + cvmm_dsdt_aml_len + 63) & ~63ull;
+        memcpy(base + (gpa - LAYOUT_ACPI), cvmm_dsdt_aml, cvmm_dsdt_aml_len);
+        *next = (gpa + cvmm_dsdt_aml_len + 63) & ~63ull;
+        return 0;
+}
 
-        struct acpi_fadt fadt;
-        memset(&fadt, 0, sizeof(fadt));
-        header(&fadt.h, "FACP", sizeof(fadt), 6);
-        fadt.dsdt = (uint32_t)dsdt;
-        fadt.x_dsdt = dsdt;
-        fadt.flags = FADT_HW_REDUCED_ACPI | (plat->reset_port ? FADT_RESET_REG_SUP : 0);
+/* A byte-wide register at an I/O port. */
+static struct acpi_gas io_byte(uint64_t port)
+{
+        return (struct acpi_gas){GAS_SYSTEM_IO, 8, 0, GAS_ACCESS_BYTE, port};
+}
+
+/* The FADT: hardware-reduced, the DSDT at dsdt, the reset and sleep registers from plat. */
+static void build_fadt(struct acpi_fadt *fadt, uint64_t dsdt, const struct hw_platform *plat)
+{
+        memset(fadt, 0, sizeof(*fadt));
+        header(&fadt->h, "FACP", sizeof(*fadt), 6);
+        fadt->dsdt = (uint32_t)dsdt;
+        fadt->x_dsdt = dsdt;
+        fadt->flags = FADT_HW_REDUCED_ACPI | (plat->reset_port ? FADT_RESET_REG_SUP : 0);
         /* No 8042 is declared: the guest skips probing a keyboard controller that is not
          * there; cvmm still takes its reset command (reboot=k). */
-        fadt.iapc_boot_arch = BOOT_ARCH_NO_VGA | BOOT_ARCH_NO_CMOS_RTC;
+        fadt->iapc_boot_arch = BOOT_ARCH_NO_VGA | BOOT_ARCH_NO_CMOS_RTC;
         /* The registers the devices said they have (dev/sysctl.c); none: left zero. */
         if (plat->reset_port) {
-                fadt.reset_reg =
-                    (struct acpi_gas){GAS_SYSTEM_IO, 8, 0, GAS_ACCESS_BYTE, plat->reset_port};
-                fadt.reset_value = plat->reset_value;
+                fadt->reset_reg = io_byte(plat->reset_port);
+                fadt->reset_value = plat->reset_value;
         }
-        fadt.minor_version = 0;
+        fadt->minor_version = 0;
         if (plat->sleep_port) {
-                fadt.sleep_control =
-                    (struct acpi_gas){GAS_SYSTEM_IO, 8, 0, GAS_ACCESS_BYTE, plat->sleep_port};
-                fadt.sleep_status = (struct acpi_gas){GAS_SYSTEM_IO, 8, 0, GAS_ACCESS_BYTE,
-                                                      (uint64_t)plat->sleep_port + 1};
+                fadt->sleep_control = io_byte(plat->sleep_port);
+                fadt->sleep_status = io_byte((uint64_t)plat->sleep_port + 1);
         }
-        memcpy(&fadt.hypervisor_vendor, "CVMM", 4);
-        uint64_t fadt_at = at;
-        at = place(base, at, &fadt, sizeof(fadt));
+        memcpy(&fadt->hypervisor_vendor, "CVMM", 4);
+}
 
-        /* MADT: one enabled local APIC per vCPU (APIC ID = index), the I/O APIC. */
-        uint8_t madt[sizeof(struct acpi_header) + 8 + 254 * 8 + 12];
-        if (cpus > 254)
-                return cvmm_errf(err, "--cpus %u: the MADT describes at most 254 vCPUs", cpus);
-        memset(madt, 0, sizeof(madt));
+/* The largest MADT: the header, local APIC address and flags, 254 local APICs, an I/O APIC. */
+#define MADT_MAX (sizeof(struct acpi_header) + 8 + 254 * 8 + 12)
+
+/* Fills the MADT (at most MADT_MAX bytes) for cpus <= 254 vCPUs; returns its length. */
+static uint32_t build_madt(uint8_t *madt, unsigned cpus)
+{
+        memset(madt, 0, MADT_MAX);
         uint32_t off = sizeof(struct acpi_header);
         uint32_t lapic = (uint32_t)LAYOUT_LAPIC;
         memcpy(madt + off, &lapic, 4);
@@ -167,22 +167,25 @@ int boot_write_acpi(const struct guest_mem *m, const struct hw_platform *plat, u
         memcpy(madt + off, io, 12);
         off += 12;
         header((struct acpi_header *)madt, "APIC", off, 5);
-        uint64_t madt_at = at;
-        at = place(base, at, madt, off);
+        return off;
+}
 
-        struct {
-                struct acpi_header h;
-                uint64_t entries[2];
-        } __attribute__((packed)) xsdt;
-        memset(&xsdt, 0, sizeof(xsdt));
-        header(&xsdt.h, "XSDT", sizeof(xsdt), 1);
-        xsdt.entries[0] = fadt_at;
-        xsdt.entries[1] = madt_at;
-        uint64_t xsdt_at = at;
-        at = place(base, at, &xsdt, sizeof(xsdt));
-        if (at > LAYOUT_ACPI + LAYOUT_ACPI_SIZE)
-                return cvmm_errf(err, "ACPI tables overflow their area");
+struct acpi_xsdt {
+        struct acpi_header h;
+        uint64_t entries[2]; /* FADT, MADT */
+} __attribute__((packed));
 
+static void build_xsdt(struct acpi_xsdt *xsdt, uint64_t fadt_at, uint64_t madt_at)
+{
+        memset(xsdt, 0, sizeof(*xsdt));
+        header(&xsdt->h, "XSDT", sizeof(*xsdt), 1);
+        xsdt->entries[0] = fadt_at;
+        xsdt->entries[1] = madt_at;
+}
+
+/* The ACPI 2 RSDP, at the start of the area, pointing at the XSDT. */
+static void write_rsdp(uint8_t *base, uint64_t xsdt_at)
+{
         struct acpi_rsdp rsdp;
         memset(&rsdp, 0, sizeof(rsdp));
         memcpy(rsdp.signature, "RSD PTR ", 8);
@@ -193,5 +196,39 @@ int boot_write_acpi(const struct guest_mem *m, const struct hw_platform *plat, u
         rsdp.checksum = checksum(&rsdp, 20);
         rsdp.ext_checksum = checksum(&rsdp, sizeof(rsdp));
         memcpy(base, &rsdp, sizeof(rsdp));
+}
+
+int boot_write_acpi(const struct guest_mem *m, const struct hw_platform *plat, unsigned cpus,
+                    struct cvmm_err *err)
+{
+        uint8_t *base = guestmem_ptr(m, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
+        if (!base)
+                return cvmm_errf(err, "guest RAM too small for the ACPI tables");
+        memset(base, 0, LAYOUT_ACPI_SIZE);
+        uint64_t dsdt = LAYOUT_ACPI + 64; /* the RSDP goes first, at a 16-byte boundary */
+        uint64_t at = 0;
+        if (write_dsdt(base, dsdt, &at, err))
+                return -1;
+
+        struct acpi_fadt fadt;
+        build_fadt(&fadt, dsdt, plat);
+        uint64_t fadt_at = at;
+        at = place(base, at, &fadt, sizeof(fadt));
+
+        if (cpus > 254)
+                return cvmm_errf(err, "--cpus %u: the MADT describes at most 254 vCPUs", cpus);
+        uint8_t madt[MADT_MAX];
+        uint32_t madt_len = build_madt(madt, cpus);
+        uint64_t madt_at = at;
+        at = place(base, at, madt, madt_len);
+
+        struct acpi_xsdt xsdt;
+        build_xsdt(&xsdt, fadt_at, madt_at);
+        uint64_t xsdt_at = at;
+        at = place(base, at, &xsdt, sizeof(xsdt));
+        if (at > LAYOUT_ACPI + LAYOUT_ACPI_SIZE)
+                return cvmm_errf(err, "ACPI tables overflow their area");
+
+        write_rsdp(base, xsdt_at);
         return 0;
 }
