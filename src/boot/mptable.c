@@ -58,6 +58,69 @@ static uint8_t checksum(const uint8_t *p, size_t n)
         return (uint8_t)-s;
 }
 
+/* The floating pointer structure at base, pointing at the configuration table after it. */
+static void write_mpf(uint8_t *base)
+{
+        struct mpf_intel *mpf = (void *)base;
+        memcpy(mpf->signature, "_MP_", 4);
+        mpf->physptr = (uint32_t)(LAYOUT_EBDA + sizeof(*mpf));
+        mpf->length = 1; /* in 16-byte units */
+        mpf->specification = 4;
+        mpf->checksum = checksum(base, sizeof(*mpf));
+}
+
+/* Appends entry e of len bytes at *q and counts it. */
+static void append(uint8_t **q, uint16_t *entries, const void *e, size_t len)
+{
+        memcpy(*q, e, len);
+        *q += len;
+        (*entries)++;
+}
+
+/* One processor entry per vCPU: APIC ID = index, vCPU 0 the BSP. */
+static void append_cpus(uint8_t **q, uint16_t *entries, unsigned cpus)
+{
+        for (unsigned i = 0; i < cpus; i++) {
+                struct mpc_cpu c = {
+                    .type = 0,
+                    .apicid = (uint8_t)i,
+                    .apicver = MPC_APIC_VERSION,
+                    .cpuflag = (uint8_t)(1 | (i == 0 ? 2 : 0)), /* enabled, BSP */
+                    .cpufeature = 0x600,                        /* family 6 */
+                    .featureflag = 0x201 | (1u << 9),           /* FPU, APIC */
+                };
+                append(q, entries, &c, sizeof(c));
+        }
+}
+
+/* The ISA bus, the I/O APIC (ID ioapic_id), its 16 ISA IRQs, and ExtINT and NMI on LINT0/1. */
+static void append_irq_routing(uint8_t **q, uint16_t *entries, uint8_t ioapic_id)
+{
+        struct mpc_bus bus = {.type = 1, .busid = 0};
+        memcpy(bus.bustype, "ISA   ", 6);
+        append(q, entries, &bus, sizeof(bus));
+        struct mpc_ioapic io = {.type = 2,
+                                .apicid = ioapic_id,
+                                .apicver = IOAPIC_VERSION,
+                                .flags = 1,
+                                .apicaddr = (uint32_t)LAYOUT_IOAPIC};
+        append(q, entries, &io, sizeof(io));
+        for (uint8_t irq = 0; irq < ISA_IRQS; irq++) {
+                struct mpc_intsrc s = {.type = 3,
+                                       .irqtype = 0, /* INT */
+                                       .irqflag = 0, /* conforms to the bus */
+                                       .srcbus = 0,
+                                       .srcbusirq = irq,
+                                       .dstapic = ioapic_id,
+                                       .dstirq = irq};
+                append(q, entries, &s, sizeof(s));
+        }
+        struct mpc_intsrc extint = {.type = 4, .irqtype = 3, .dstapic = 0xff, .dstirq = 0};
+        struct mpc_intsrc nmi = {.type = 4, .irqtype = 1, .dstapic = 0xff, .dstirq = 1};
+        append(q, entries, &extint, sizeof(extint));
+        append(q, entries, &nmi, sizeof(nmi));
+}
+
 int boot_write_mptable(const struct guest_mem *m, unsigned cpus, struct cvmm_err *err)
 {
         if (cpus > 254)
@@ -71,64 +134,14 @@ int boot_write_mptable(const struct guest_mem *m, unsigned cpus, struct cvmm_err
         if (!base)
                 return cvmm_errf(err, "guest RAM too small for the MP table");
         memset(base, 0, size);
+        write_mpf(base);
 
-        struct mpf_intel *mpf = (void *)base;
-        memcpy(mpf->signature, "_MP_", 4);
-        mpf->physptr = (uint32_t)(LAYOUT_EBDA + sizeof(*mpf));
-        mpf->length = 1; /* in 16-byte units */
-        mpf->specification = 4;
-        mpf->checksum = checksum(base, sizeof(*mpf));
-
-        uint8_t *p = base + sizeof(*mpf);
+        uint8_t *p = base + sizeof(struct mpf_intel);
         struct mpc_table *mpc = (void *)p;
         uint8_t *q = p + sizeof(*mpc);
         uint16_t entries = 0;
-        for (unsigned i = 0; i < cpus; i++) {
-                struct mpc_cpu c = {
-                    .type = 0,
-                    .apicid = (uint8_t)i,
-                    .apicver = MPC_APIC_VERSION,
-                    .cpuflag = (uint8_t)(1 | (i == 0 ? 2 : 0)), /* enabled, BSP */
-                    .cpufeature = 0x600,                        /* family 6 */
-                    .featureflag = 0x201 | (1u << 9),           /* FPU, APIC */
-                };
-                memcpy(q, &c, sizeof(c));
-                q += sizeof(c);
-                entries++;
-        }
-        struct mpc_bus bus = {.type = 1, .busid = 0};
-        memcpy(bus.bustype, "ISA   ", 6);
-        memcpy(q, &bus, sizeof(bus));
-        q += sizeof(bus);
-        entries++;
-        uint8_t ioapic_id = (uint8_t)cpus;
-        struct mpc_ioapic io = {.type = 2,
-                                .apicid = ioapic_id,
-                                .apicver = IOAPIC_VERSION,
-                                .flags = 1,
-                                .apicaddr = (uint32_t)LAYOUT_IOAPIC};
-        memcpy(q, &io, sizeof(io));
-        q += sizeof(io);
-        entries++;
-        for (uint8_t irq = 0; irq < ISA_IRQS; irq++) {
-                struct mpc_intsrc s = {.type = 3,
-                                       .irqtype = 0, /* INT */
-                                       .irqflag = 0, /* conforms to the bus */
-                                       .srcbus = 0,
-                                       .srcbusirq = irq,
-                                       .dstapic = ioapic_id,
-                                       .dstirq = irq};
-                memcpy(q, &s, sizeof(s));
-                q += sizeof(s);
-                entries++;
-        }
-        struct mpc_intsrc extint = {.type = 4, .irqtype = 3, .dstapic = 0xff, .dstirq = 0};
-        struct mpc_intsrc nmi = {.type = 4, .irqtype = 1, .dstapic = 0xff, .dstirq = 1};
-        memcpy(q, &extint, sizeof(extint));
-        q += sizeof(extint);
-        memcpy(q, &nmi, sizeof(nmi));
-        q += sizeof(nmi);
-        entries += 2;
+        append_cpus(&q, &entries, cpus);
+        append_irq_routing(&q, &entries, (uint8_t)cpus); /* the I/O APIC's ID follows the CPUs' */
 
         memcpy(mpc->signature, "PCMP", 4);
         mpc->length = (uint16_t)(q - p);
