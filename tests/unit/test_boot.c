@@ -271,54 +271,45 @@ static size_t make_pvh_elf(uint8_t *buf, size_t len, bool is64)
         memcpy(buf + 0x800, note, sizeof(note));
         for (size_t i = 0x1000; i < 0x2000; i++)
                 buf[i] = (uint8_t)(i * 13);
-        const struct {
-                uint32_t type;
-                uint64_t offset, paddr, filesz, memsz;
-        } seg[3] = {
-            {PT_LOAD, 0x1000, 0x100000, 0x300, 0x2000},
-            {PT_NOTE, 0x800, 0, sizeof(note), sizeof(note)},
-            {PT_LOAD, 0x1400, 0x300000, 0xc00, 0xc00},
+        /* The headers in the 64-bit layout, narrowed below for ELFCLASS32. */
+        Elf64_Ehdr eh = {.e_type = ET_EXEC,
+                         .e_machine = is64 ? EM_X86_64 : EM_386,
+                         .e_entry = 0xffffffff81000000ull, /* not the PVH entry */
+                         .e_phoff = is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr),
+                         .e_phentsize = is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr),
+                         .e_phnum = 3};
+        memcpy(eh.e_ident, ELFMAG, SELFMAG);
+        eh.e_ident[EI_CLASS] = is64 ? ELFCLASS64 : ELFCLASS32;
+        eh.e_ident[EI_DATA] = ELFDATA2LSB;
+        const uint64_t high = 0xffffffff80000000ull; /* virtual addresses: not where they load */
+        const Elf64_Phdr ph[3] = {
+            /* type, flags, offset, vaddr, paddr, filesz, memsz, align */
+            {PT_LOAD, 0, 0x1000, high + 0x100000, 0x100000, 0x300, 0x2000, 0x1000},
+            {PT_NOTE, 0, 0x800, 0, 0, sizeof(note), sizeof(note), 4},
+            {PT_LOAD, 0, 0x1400, high + 0x300000, 0x300000, 0xc00, 0xc00, 0x1000},
         };
         if (is64) {
-                Elf64_Ehdr *eh = (void *)buf;
-                memcpy(eh->e_ident, ELFMAG, SELFMAG);
-                eh->e_ident[EI_CLASS] = ELFCLASS64;
-                eh->e_ident[EI_DATA] = ELFDATA2LSB;
-                eh->e_type = ET_EXEC;
-                eh->e_machine = EM_X86_64;
-                eh->e_entry = 0xffffffff81000000ull; /* not the PVH entry */
-                eh->e_phoff = sizeof(*eh);
-                eh->e_phentsize = sizeof(Elf64_Phdr);
-                eh->e_phnum = 3;
-                for (unsigned i = 0; i < 3; i++) {
-                        Elf64_Phdr *ph = (void *)(buf + sizeof(*eh) + i * sizeof(*ph));
-                        *ph = (Elf64_Phdr){.p_type = seg[i].type,
-                                           .p_offset = seg[i].offset,
-                                           .p_vaddr = seg[i].paddr + 0xffffffff80000000ull,
-                                           .p_paddr = seg[i].paddr,
-                                           .p_filesz = seg[i].filesz,
-                                           .p_memsz = seg[i].memsz};
-                }
-        } else {
-                Elf32_Ehdr *eh = (void *)buf;
-                memcpy(eh->e_ident, ELFMAG, SELFMAG);
-                eh->e_ident[EI_CLASS] = ELFCLASS32;
-                eh->e_ident[EI_DATA] = ELFDATA2LSB;
-                eh->e_type = ET_EXEC;
-                eh->e_machine = EM_386;
-                eh->e_entry = 0x81000000u;
-                eh->e_phoff = sizeof(*eh);
-                eh->e_phentsize = sizeof(Elf32_Phdr);
-                eh->e_phnum = 3;
-                for (unsigned i = 0; i < 3; i++) {
-                        Elf32_Phdr *ph = (void *)(buf + sizeof(*eh) + i * sizeof(*ph));
-                        *ph = (Elf32_Phdr){.p_type = seg[i].type,
-                                           .p_offset = (uint32_t)seg[i].offset,
-                                           .p_vaddr = (uint32_t)seg[i].paddr,
-                                           .p_paddr = (uint32_t)seg[i].paddr,
-                                           .p_filesz = (uint32_t)seg[i].filesz,
-                                           .p_memsz = (uint32_t)seg[i].memsz};
-                }
+                memcpy(buf, &eh, sizeof(eh));
+                memcpy(buf + sizeof(eh), ph, sizeof(ph));
+                return 0x2000;
+        }
+        Elf32_Ehdr eh32 = {.e_type = eh.e_type,
+                           .e_machine = eh.e_machine,
+                           .e_entry = (uint32_t)eh.e_entry,
+                           .e_phoff = (uint32_t)eh.e_phoff,
+                           .e_phentsize = eh.e_phentsize,
+                           .e_phnum = eh.e_phnum};
+        memcpy(eh32.e_ident, eh.e_ident, EI_NIDENT);
+        memcpy(buf, &eh32, sizeof(eh32));
+        for (unsigned i = 0; i < 3; i++) {
+                Elf32_Phdr p = {.p_type = ph[i].p_type,
+                                .p_offset = (uint32_t)ph[i].p_offset,
+                                .p_vaddr = (uint32_t)ph[i].p_vaddr,
+                                .p_paddr = (uint32_t)ph[i].p_paddr,
+                                .p_filesz = (uint32_t)ph[i].p_filesz,
+                                .p_memsz = (uint32_t)ph[i].p_memsz,
+                                .p_align = (uint32_t)ph[i].p_align};
+                memcpy(buf + sizeof(eh32) + i * sizeof(p), &p, sizeof(p));
         }
         return 0x2000;
 }
