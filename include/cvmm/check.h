@@ -9,7 +9,7 @@
 
 #include "cvmm/cpuid.h"
 
-enum cvmm_severity { CVMM_SEV_ERROR, CVMM_SEV_WARNING, CVMM_SEV_NOTE };
+enum cvmm_severity { CVMM_SEV_ERROR, CVMM_SEV_WARNING };
 
 struct cvmm_finding {
         enum cvmm_severity severity;
@@ -57,7 +57,7 @@ void cvmm_check(const struct cvmm_cpuid_table *t, const struct cvmm_check_opts *
                 struct cvmm_check_report *r);
 /* Frees the report's findings. */
 void cvmm_check_report_free(struct cvmm_check_report *r);
-/* "error" / "warning" / "note". */
+/* "error" / "warning". */
 const char *cvmm_severity_name(enum cvmm_severity s);
 
 #endif

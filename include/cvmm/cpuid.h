@@ -64,8 +64,6 @@ uint32_t cvmm_cpuid_reg(const struct cvmm_cpuid_table *t, uint32_t leaf, uint32_
 int cvmm_cpuid_put(struct cvmm_cpuid_table *t, const struct cvmm_cpuid_entry *e);
 /* Removes (leaf, subleaf) if present; returns true when something was removed. */
 bool cvmm_cpuid_remove(struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t subleaf);
-/* Removes every subleaf of leaf; returns how many were removed. */
-size_t cvmm_cpuid_remove_leaf(struct cvmm_cpuid_table *t, uint32_t leaf);
 
 /*
  * Sets one register of an existing or new entry, recording the change under `rule` when the
@@ -93,7 +91,6 @@ const char *cvmm_reg_name(enum cvmm_reg reg);
 
 /* Input formats, detected from content. */
 enum cvmm_cpuid_format {
-        CVMM_FMT_UNKNOWN,
         CVMM_FMT_CPUID_RAW,   /* `cpuid -r` output, first CPU */
         CVMM_FMT_FIRECRACKER, /* Firecracker CPU template / fingerprint JSON */
         CVMM_FMT_CVMM_JSON,   /* cvmm's own JSON */

@@ -127,17 +127,6 @@ bool cvmm_cpuid_remove(struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t suble
         return true;
 }
 
-size_t cvmm_cpuid_remove_leaf(struct cvmm_cpuid_table *t, uint32_t leaf)
-{
-        size_t lo = lower_bound(t, leaf, 0);
-        size_t hi = lo;
-        while (hi < t->count && t->entries[hi].leaf == leaf)
-                hi++;
-        memmove(&t->entries[lo], &t->entries[hi], (t->count - hi) * sizeof(*t->entries));
-        t->count -= hi - lo;
-        return hi - lo;
-}
-
 static int record(struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t subleaf, enum cvmm_reg reg,
                   uint32_t before, uint32_t after, const char *rule)
 {

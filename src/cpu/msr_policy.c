@@ -87,7 +87,6 @@ void cvmm_msr_env_from_cpuid(struct cvmm_msr_env *env, const struct cvmm_cpuid_t
         /* Architectural performance monitoring: CPUID.0xA.EAX[7:0] (version) non-zero. */
         if (cvmm_cpuid_reg(t, 0xa, 0, CVMM_EAX) & 0xff)
                 d |= 1u << CVMM_TDX_DYN_PERFMON;
-        uint32_t xcr0_lo = cvmm_cpuid_reg(t, 0xd, 0, CVMM_EAX);
         uint32_t xss = cvmm_cpuid_reg(t, 0xd, 1, CVMM_ECX);
         if (xss & (3u << 11)) /* CET_U, CET_S */
                 d |= 1u << CVMM_TDX_DYN_XFAM_CET;
@@ -105,7 +104,6 @@ void cvmm_msr_env_from_cpuid(struct cvmm_msr_env *env, const struct cvmm_cpuid_t
                 d |= 1u << CVMM_TDX_DYN_PKS;
         if (cvmm_cpuid_bit(t, 7, 0, CVMM_EBX, 11) || cvmm_cpuid_bit(t, 7, 0, CVMM_EBX, 4))
                 d |= 1u << CVMM_TDX_DYN_TSX; /* RTM or HLE */
-        (void)xcr0_lo;
         env->dyn_enabled = d;
 }
 
