@@ -55,30 +55,6 @@ static bool expect(const char **p, const char *lit)
         return true;
 }
 
-int cvmm_cpuid_check_key(uint32_t leaf, uint32_t subleaf, const char *where, struct cvmm_err *err)
-{
-        if (leaf == 0xd && subleaf > 63)
-                return cvmm_errf(err, "%s: subleaf 0x%x of leaf 0xd is out of range (0 to 63)",
-                                 where, subleaf);
-        return 0;
-}
-
-int cvmm_cpuid_add_unique(struct cvmm_cpuid_table *t, const struct cvmm_cpuid_entry *e,
-                          const char *where, struct cvmm_err *err)
-{
-        if (t->count >= CVMM_MAX_ENTRIES)
-                return cvmm_errf(err, "%s: more than %u entries: not the CPUID table of one CPU",
-                                 where, CVMM_MAX_ENTRIES);
-        if (cvmm_cpuid_check_key(e->leaf, e->subleaf, where, err))
-                return -1;
-        if (cvmm_cpuid_get(t, e->leaf, e->subleaf))
-                return cvmm_errf(err, "%s: leaf 0x%08x subleaf 0x%02x appears twice", where,
-                                 e->leaf, e->subleaf);
-        if (cvmm_cpuid_put(t, e))
-                return cvmm_errf(err, "%s: out of memory", where);
-        return 0;
-}
-
 /* Marks tables that lack the basic identification leaves, such as a pasted leaf 0xD excerpt. */
 static void mark_partial(struct cvmm_cpuid_table *t)
 {
@@ -160,7 +136,7 @@ static int parse_raw(struct cvmm_cpuid_table *t, const char *buf, size_t len, co
 }
 
 /* Reads a JSON value that is a number or a string holding a decimal or 0x-hex number. */
-int cvmm_json_u32(struct json_object *v, uint32_t *out)
+static int json_u32(struct json_object *v, uint32_t *out)
 {
         if (!v)
                 return -1;
@@ -207,7 +183,7 @@ static int parse_cvmm_json(struct cvmm_cpuid_table *t, struct json_object *root,
                 uint32_t *dst[] = {&e.leaf,    &e.subleaf, &e.regs[0],
                                    &e.regs[1], &e.regs[2], &e.regs[3]};
                 for (size_t k = 0; k < 6; k++) {
-                        if (!json_object_object_get_ex(o, keys[k], &v) || cvmm_json_u32(v, dst[k]))
+                        if (!json_object_object_get_ex(o, keys[k], &v) || json_u32(v, dst[k]))
                                 return cvmm_errf(err, "%s: \"%s\" missing or not a 32-bit number",
                                                  where, keys[k]);
                 }
