@@ -288,10 +288,9 @@ static void rules_d1_features(struct ctx *c, uint64_t all)
                     "1", "XFD is advertised but no supported component supports it");
 }
 
-/* Feature bits against state components, both directions. */
-static void rules_features(struct ctx *c)
+/* Feature bits against the state components they own, both directions. */
+static void rules_feature_state(struct ctx *c, uint64_t all)
 {
-        uint64_t all = c->l.xcr0_supported | c->l.xss_supported;
         static const struct {
                 const char *feature;
                 uint64_t comps;
@@ -329,7 +328,11 @@ static void rules_features(struct ctx *c)
                             "guest drops the state)",
                             (unsigned long long)have, f->name);
         }
-        /* CET state belongs to shadow stacks or IBT. */
+}
+
+/* CET state belongs to shadow stacks or IBT. */
+static void rules_cet(struct ctx *c, uint64_t all)
+{
         const struct cvmm_feature *shstk = cvmm_feature_find("shstk"),
                                   *ibt = cvmm_feature_find("ibt");
         enum cvmm_presence ps = cvmm_feature_state(c->t, shstk), pi = cvmm_feature_state(c->t, ibt);
@@ -345,16 +348,11 @@ static void rules_features(struct ctx *c)
                             "CET state is supported but neither shadow stacks nor IBT is "
                             "advertised");
         }
-        if (c->have_d1)
-                rules_d1_features(c, all);
-        /* XSAVE itself. */
-        const struct cvmm_feature *xsave = cvmm_feature_find("xsave");
-        if (cvmm_feature_state(c->t, xsave) == CVMM_ABSENT && (all & ~3ull))
-                add(c, CVMM_SEV_ERROR, "feature.state-without-feature", 1, 0, CVMM_ECX, 26, "xsave",
-                    "1", "0",
-                    "leaf 0xD lists extended components 0x%llx but XSAVE is not advertised",
-                    (unsigned long long)(all & ~3ull));
-        /* Declared dependencies (Linux 6.15+ warns on these). */
+}
+
+/* Declared dependencies (Linux 6.15+ warns on these). */
+static void rules_dependencies(struct ctx *c)
+{
         size_t nf;
         const struct cvmm_feature *fs = cvmm_features(&nf);
         for (size_t i = 0; i < nf; i++) {
@@ -369,6 +367,24 @@ static void rules_features(struct ctx *c)
                                     fs[i].name, dep->name);
                 }
         }
+}
+
+/* Feature bits against state components, XSAVES/XFD, XSAVE itself, and dependencies. */
+static void rules_features(struct ctx *c)
+{
+        uint64_t all = c->l.xcr0_supported | c->l.xss_supported;
+        rules_feature_state(c, all);
+        rules_cet(c, all);
+        if (c->have_d1)
+                rules_d1_features(c, all);
+        /* XSAVE itself. */
+        const struct cvmm_feature *xsave = cvmm_feature_find("xsave");
+        if (cvmm_feature_state(c->t, xsave) == CVMM_ABSENT && (all & ~3ull))
+                add(c, CVMM_SEV_ERROR, "feature.state-without-feature", 1, 0, CVMM_ECX, 26, "xsave",
+                    "1", "0",
+                    "leaf 0xD lists extended components 0x%llx but XSAVE is not advertised",
+                    (unsigned long long)(all & ~3ull));
+        rules_dependencies(c);
 }
 
 static void rules_tdx(struct ctx *c)

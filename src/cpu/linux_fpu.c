@@ -122,15 +122,22 @@ void cvmm_linux_plan(const struct cvmm_cpuid_table *t, enum cvmm_linux_version v
         p->compacted = (l.d1_eax & 0xa) != 0;
 }
 
+static void vsay(struct cvmm_linux_boot *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void vsay(struct cvmm_linux_boot *b, const char *fmt, va_list ap)
+{
+        if (b->nlines >= CVMM_LINUX_MAX_LINES)
+                return;
+        vsnprintf(b->lines[b->nlines++], CVMM_LINUX_LINE, fmt, ap);
+}
+
 static void say(struct cvmm_linux_boot *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void say(struct cvmm_linux_boot *b, const char *fmt, ...)
 {
-        if (b->nlines >= CVMM_LINUX_MAX_LINES)
-                return;
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(b->lines[b->nlines++], CVMM_LINUX_LINE, fmt, ap);
+        vsay(b, fmt, ap);
         va_end(ap);
 }
 
@@ -217,129 +224,146 @@ static uint32_t struct_size(unsigned n, enum cvmm_linux_version v, const char **
         return s[n].size;
 }
 
-void cvmm_linux_predict(const struct cvmm_cpuid_table *t, enum cvmm_linux_version v,
-                        const struct cvmm_linux_runtime *rt_in, struct cvmm_linux_boot *b)
+/* The paths on which the kernel never reaches its size checks; true when one was taken. */
+static bool predict_without_xsave(const struct cvmm_cpuid_table *t, struct cvmm_linux_boot *b)
 {
-        memset(b, 0, sizeof(*b));
-        struct cvmm_linux_plan *p = &b->plan;
-        cvmm_linux_plan(t, v, p);
+        const struct cvmm_linux_plan *p = &b->plan;
         if (!has(t, "fpu")) {
                 say(b, "x86/fpu: No FPU detected");
                 snprintf(b->verdict, sizeof(b->verdict), "no FPU: XSAVE unused");
-                return;
+                return true;
         }
         if (!p->xsave) {
                 say(b, "x86/fpu: x87 FPU will use %s", has(t, "fxsr") ? "FXSAVE" : "FSAVE");
                 snprintf(b->verdict, sizeof(b->verdict), "XSAVE not advertised: the kernel uses %s",
                          has(t, "fxsr") ? "FXSAVE" : "FSAVE");
-                return;
+                return true;
         }
         if ((p->features & 3) != 3) {
                 say(b, "x86/fpu: FP/SSE not present amongst the CPU's xstate features: 0x%llx.",
                     (unsigned long long)p->features);
                 snprintf(b->verdict, sizeof(b->verdict),
                          "leaf 0xD lacks x87/SSE state: the kernel disables XSAVE");
+                return true;
+        }
+        return false;
+}
+
+/* 0xD.0 and 0xD.1 EBX as the kernel reads them: measured, else architectural for the plan. */
+static void runtime_sizes(const struct cvmm_cpuid_table *t, const struct cvmm_linux_plan *p,
+                          const struct cvmm_linux_runtime *rt_in, struct cvmm_linux_runtime *rt)
+{
+        if (rt_in && rt_in->measured) {
+                *rt = *rt_in;
                 return;
         }
-        uint64_t max = p->features;
-        bool compacted = p->compacted, xsaves = cvmm_cpuid_reg(t, 0xd, 1, CVMM_EAX) >> 3 & 1;
         struct cvmm_xsave_layout l;
         cvmm_xsave_layout_read(t, &l);
-        struct cvmm_linux_runtime rt = {0};
-        if (rt_in && rt_in->measured) {
-                rt = *rt_in;
-        } else {
-                rt.d0_ebx = cvmm_xsave_standard_size(&l, p->xcr0);
-                rt.d1_ebx = compacted ? cvmm_xsave_compacted_size(&l, p->xcr0 | p->xss) : 0;
-        }
-        /* setup_xstate_cache() */
-        struct cache c = {0};
-        c.size[0] = 160;
-        c.offset[1] = 160;
-        c.size[1] = 256;
+        *rt = (struct cvmm_linux_runtime){0};
+        rt->d0_ebx = cvmm_xsave_standard_size(&l, p->xcr0);
+        rt->d1_ebx = p->compacted ? cvmm_xsave_compacted_size(&l, p->xcr0 | p->xss) : 0;
+}
+
+/* setup_xstate_cache() for the components in max, saying "misordered xstate" once. */
+static void setup_cache(const struct cvmm_cpuid_table *t, uint64_t max, struct cache *c,
+                        struct cvmm_linux_boot *b)
+{
+        *c = (struct cache){0};
+        c->size[0] = 160;
+        c->offset[1] = 160;
+        c->size[1] = 256;
         uint32_t last_good = CVMM_XSAVE_EXT_START;
         for (unsigned i = 2; i < 64; i++) {
                 if (!(max >> i & 1))
                         continue;
-                c.size[i] = cvmm_cpuid_reg(t, 0xd, i, CVMM_EAX);
-                c.flags[i] = cvmm_cpuid_reg(t, 0xd, i, CVMM_ECX);
-                if (c.flags[i] & 1) {
-                        c.offset[i] = UINT32_MAX;
+                c->size[i] = cvmm_cpuid_reg(t, 0xd, i, CVMM_EAX);
+                c->flags[i] = cvmm_cpuid_reg(t, 0xd, i, CVMM_ECX);
+                if (c->flags[i] & 1) {
+                        c->offset[i] = UINT32_MAX;
                         continue;
                 }
-                c.offset[i] = cvmm_cpuid_reg(t, 0xd, i, CVMM_EBX);
-                if (last_good > c.offset[i] && !b->misordered) {
+                c->offset[i] = cvmm_cpuid_reg(t, 0xd, i, CVMM_EBX);
+                if (last_good > c->offset[i] && !b->misordered) {
                         b->misordered = true;
                         say(b, "x86/fpu: misordered xstate at %u", last_good);
                 }
-                last_good = c.offset[i];
+                last_good = c->offset[i];
         }
-        /* init_xstate_size() */
-        b->user_size = rt.d0_ebx;
-        b->kernel_size = compacted ? rt.d1_ebx : rt.d0_ebx;
-        bool dumped = false;
-        bool sizes_ok = true;
-        size_t fail_line = 0; /* the line that says why XSAVE is disabled */
-        /* paranoid_xstate_size_valid(): every struct-size warning fires once per component */
-        for (unsigned i = 2; i < 64 && sizes_ok; i++) {
+}
+
+/* What the size checks print and remember about the boot so far. */
+struct size_check {
+        const struct cvmm_cpuid_table *t;
+        const struct cvmm_linux_runtime *rt;
+        struct cvmm_linux_boot *b;
+        bool dumped;      /* the 0xD leaves were dumped (once per boot) */
+        size_t fail_line; /* the line that says why XSAVE is disabled */
+};
+
+/* "XSAVE consistency problem: ...", the leaf dump, XSAVE disabled. Returns false. */
+static bool consistency_problem(struct size_check *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static bool consistency_problem(struct size_check *s, const char *fmt, ...)
+{
+        s->fail_line = s->b->nlines;
+        va_list ap;
+        va_start(ap, fmt);
+        vsay(s->b, fmt, ap);
+        va_end(ap);
+        dump_leaves(s->t, s->rt, &s->dumped, s->b);
+        s->b->consistency_problem = true;
+        return false;
+}
+
+/*
+ * paranoid_xstate_size_valid(), where every struct-size warning fires once per component, and
+ * then the computed size against kernel_size. False when the kernel disables XSAVE.
+ */
+static bool xstate_sizes_valid(struct size_check *s, enum cvmm_linux_version v,
+                               const struct cache *c, bool xsaves)
+{
+        struct cvmm_linux_boot *b = s->b;
+        uint64_t max = b->plan.features;
+        for (unsigned i = 2; i < 64; i++) {
                 if (!(max >> i & 1))
                         continue;
                 const char *sname = NULL;
                 uint32_t want = struct_size(i, v, &sname);
-                if (sname && want != c.size[i]) {
+                if (sname && want != c->size[i]) {
                         b->struct_mismatch = true;
                         if (v == CVMM_LINUX_6_6)
                                 say(b, "[%s]: struct is %u bytes, cpu state %u bytes",
-                                    xfeature_name(i, v), want, c.size[i]);
+                                    xfeature_name(i, v), want, c->size[i]);
                         else
                                 say(b, "%s: struct is %u bytes, cpu state %u bytes", sname, want,
-                                    c.size[i]);
-                        dump_leaves(t, &rt, &dumped, b);
+                                    c->size[i]);
+                        dump_leaves(s->t, s->rt, &s->dumped, b);
                 } else if (!sname && i != 18) {
-                        fail_line = b->nlines;
-                        say(b, "XSAVE consistency problem: No structure for xstate: %u", i);
-                        dump_leaves(t, &rt, &dumped, b);
-                        b->consistency_problem = true;
-                        sizes_ok = false;
-                        break;
+                        return consistency_problem(
+                            s, "XSAVE consistency problem: No structure for xstate: %u", i);
                 }
-                if (!xsaves && (c.flags[i] & 1)) {
-                        fail_line = b->nlines;
-                        say(b,
-                            "XSAVE consistency problem: Got supervisor feature %u, but XSAVES "
-                            "not advertised",
-                            i);
-                        dump_leaves(t, &rt, &dumped, b);
-                        b->consistency_problem = true;
-                        sizes_ok = false;
-                }
+                if (!xsaves && (c->flags[i] & 1))
+                        return consistency_problem(s,
+                                                   "XSAVE consistency problem: Got supervisor "
+                                                   "feature %u, but XSAVES not advertised",
+                                                   i);
         }
-        if (sizes_ok) {
-                b->computed_size = calc_size(&c, compacted, max);
-                if (b->computed_size != b->kernel_size) {
-                        fail_line = b->nlines;
-                        b->size_mismatch = true;
-                        say(b, "XSAVE consistency problem: size %u != kernel_size %u",
-                            b->computed_size, b->kernel_size);
-                        dump_leaves(t, &rt, &dumped, b);
-                        b->consistency_problem = true;
-                        sizes_ok = false;
-                }
+        b->computed_size = calc_size(c, b->plan.compacted, max);
+        if (b->computed_size != b->kernel_size) {
+                b->size_mismatch = true;
+                return consistency_problem(s,
+                                           "XSAVE consistency problem: size %u != kernel_size %u",
+                                           b->computed_size, b->kernel_size);
         }
-        if (!sizes_ok) {
-                snprintf(b->verdict, sizeof(b->verdict), "the kernel disables XSAVE: %s",
-                         b->lines[fail_line]);
-                return;
-        }
-        uint32_t default_size = calc_size(&c, compacted, max & ~USER_DYNAMIC);
-        if (default_size > INIT_FPSTATE_MAX) {
-                say(b, "x86/fpu: init_fpstate buffer too small (%u < %u), disabling XSAVE",
-                    INIT_FPSTATE_MAX, default_size);
-                snprintf(b->verdict, sizeof(b->verdict),
-                         "the kernel disables XSAVE: its init_fpstate buffer is too small");
-                return;
-        }
-        /* setup_init_fpu_buf(): print_xstate_features(), then XRSTOR of the init state */
+        return true;
+}
+
+/* setup_init_fpu_buf()'s print_xstate_features(), print_xstate_offset_size(), and the end. */
+static void print_enabled(struct cvmm_linux_boot *b, enum cvmm_linux_version v,
+                          const struct cache *c)
+{
+        uint64_t max = b->plan.features;
+        bool compacted = b->plan.compacted;
         /* The order print_xstate_features() uses; 6.6 adds CET_USER after PASID. */
         static const unsigned printed[] = {0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 17, 18};
         for (size_t k = 0; k < sizeof(printed) / sizeof(printed[0]); k++) {
@@ -349,11 +373,10 @@ void cvmm_linux_predict(const struct cvmm_cpuid_table *t, enum cvmm_linux_versio
                         say(b, "x86/fpu: Supporting XSAVE feature 0x%03llx: '%s'",
                             1ull << printed[k], xfeature_name(printed[k], v));
         }
-        /* print_xstate_offset_size() */
         for (unsigned i = 2; i < 64; i++)
                 if (max >> i & 1)
                         say(b, "x86/fpu: xstate_offset[%u]: %4u, xstate_sizes[%u]: %4u", i,
-                            get_offset(&c, compacted, max, i), i, c.size[i]);
+                            get_offset(c, compacted, max, i), i, c->size[i]);
         b->xsave_used = true;
         b->features = max;
         b->context_size = b->kernel_size;
@@ -365,6 +388,39 @@ void cvmm_linux_predict(const struct cvmm_cpuid_table *t, enum cvmm_linux_versio
                  "consistent: the kernel enables xstate features 0x%llx, context size %u bytes, "
                  "'%s' format",
                  (unsigned long long)max, b->kernel_size, compacted ? "compacted" : "standard");
+}
+
+void cvmm_linux_predict(const struct cvmm_cpuid_table *t, enum cvmm_linux_version v,
+                        const struct cvmm_linux_runtime *rt_in, struct cvmm_linux_boot *b)
+{
+        memset(b, 0, sizeof(*b));
+        struct cvmm_linux_plan *p = &b->plan;
+        cvmm_linux_plan(t, v, p);
+        if (predict_without_xsave(t, b))
+                return;
+        bool xsaves = cvmm_cpuid_reg(t, 0xd, 1, CVMM_EAX) >> 3 & 1;
+        struct cvmm_linux_runtime rt;
+        runtime_sizes(t, p, rt_in, &rt);
+        struct cache c;
+        setup_cache(t, p->features, &c, b);
+        /* init_xstate_size() */
+        b->user_size = rt.d0_ebx;
+        b->kernel_size = p->compacted ? rt.d1_ebx : rt.d0_ebx;
+        struct size_check sc = {.t = t, .rt = &rt, .b = b};
+        if (!xstate_sizes_valid(&sc, v, &c, xsaves)) {
+                snprintf(b->verdict, sizeof(b->verdict), "the kernel disables XSAVE: %s",
+                         b->lines[sc.fail_line]);
+                return;
+        }
+        uint32_t default_size = calc_size(&c, p->compacted, p->features & ~USER_DYNAMIC);
+        if (default_size > INIT_FPSTATE_MAX) {
+                say(b, "x86/fpu: init_fpstate buffer too small (%u < %u), disabling XSAVE",
+                    INIT_FPSTATE_MAX, default_size);
+                snprintf(b->verdict, sizeof(b->verdict),
+                         "the kernel disables XSAVE: its init_fpstate buffer is too small");
+                return;
+        }
+        print_enabled(b, v, &c);
 }
 
 bool cvmm_linux_line_modelled(const char *line)

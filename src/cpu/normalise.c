@@ -135,18 +135,22 @@ static const struct cvmm_feature *feat(const char *name)
         return cvmm_feature_find(name);
 }
 
-/* One pass; sets *changed when it removed anything. */
-static int normalise_pass(struct cvmm_cpuid_table *t, const char *rule, bool *changed)
+/* How many features the table advertises (part of a pass's "did anything change"). */
+static uint32_t present_count(const struct cvmm_cpuid_table *t)
 {
         size_t nf;
         const struct cvmm_feature *fs = cvmm_features(&nf);
-        size_t before = t->count;
-        uint64_t mask_before = supported_mask(t);
-        uint32_t sig_before = 0;
+        uint32_t n = 0;
         for (size_t i = 0; i < nf; i++)
-                sig_before += cvmm_feature_state(t, &fs[i]) == CVMM_PRESENT;
+                n += cvmm_feature_state(t, &fs[i]) == CVMM_PRESENT;
+        return n;
+}
 
-        /* A feature whose dependency is absent goes. */
+/* A feature whose dependency is absent goes. */
+static int drop_unmet_dependencies(struct cvmm_cpuid_table *t, const char *rule)
+{
+        size_t nf;
+        const struct cvmm_feature *fs = cvmm_features(&nf);
         for (size_t i = 0; i < nf; i++) {
                 if (fs[i].dynamic || cvmm_feature_state(t, &fs[i]) != CVMM_PRESENT)
                         continue;
@@ -157,6 +161,113 @@ static int normalise_pass(struct cvmm_cpuid_table *t, const char *rule, bool *ch
                                 break;
                         }
         }
+        return 0;
+}
+
+/* A feature whose state components are not all supported (by l, read before) goes. */
+static int drop_features_without_state(struct cvmm_cpuid_table *t,
+                                       const struct cvmm_xsave_layout *l, const char *rule)
+{
+        size_t nf;
+        const struct cvmm_feature *fs = cvmm_features(&nf);
+        for (size_t i = 0; i < nf; i++) {
+                if (fs[i].xstate & CVMM_XSTATE_OPTIONAL)
+                        continue;
+                uint64_t own = fs[i].xstate & ~CVMM_XSTATE_PSEUDO;
+                if (own && cvmm_feature_state(t, &fs[i]) == CVMM_PRESENT &&
+                    (own & ~(l->xcr0_supported | l->xss_supported)) &&
+                    cvmm_feature_remove(t, &fs[i], rule))
+                        return -1;
+        }
+        return 0;
+}
+
+/* The bits component n (2 and up) takes with it when it cannot stay as l describes it. */
+static uint64_t component_unfit(const struct cvmm_cpuid_table *t, const struct cvmm_xsave_layout *l,
+                                unsigned n, enum cvmm_presence xsaves)
+{
+        const struct cvmm_xsave_comp *c = &l->comp[n];
+        bool user = l->xcr0_supported >> n & 1, sup = l->xss_supported >> n & 1;
+        uint64_t drop = 0;
+        if (!user && !sup)
+                return c->listed ? 1ull << n : 0; /* stale subleaf */
+        if (!c->listed || c->size == 0 || (user && sup) || (user && c->supervisor) ||
+            (sup && !c->supervisor))
+                drop |= 1ull << n; /* cannot be described consistently */
+        else if (sup && xsaves == CVMM_ABSENT)
+                drop |= 1ull << n;
+        else if (!other_owner(t, n, NULL))
+                drop |= 1ull << n; /* no present (or unknown) feature owns it */
+        uint64_t g = cvmm_xsave_group(n);
+        if ((g & (l->xcr0_supported | l->xss_supported)) != g)
+                drop |= g;
+        return drop;
+}
+
+/*
+ * Every component of l: adds to *drop what cannot stay, clears the XFD flag of components
+ * that stay while XFD is absent, and sets *any_xfd when one that stays keeps it.
+ */
+static int scan_components(struct cvmm_cpuid_table *t, const struct cvmm_xsave_layout *l,
+                           enum cvmm_presence xsaves, enum cvmm_presence xfd, const char *rule,
+                           uint64_t *drop, bool *any_xfd)
+{
+        for (unsigned n = 2; n < CVMM_XSAVE_NCOMP; n++) {
+                bool described = (l->xcr0_supported | l->xss_supported) >> n & 1;
+                *drop |= component_unfit(t, l, n, xsaves);
+                if (!described || !l->comp[n].xfd || (*drop >> n & 1))
+                        continue;
+                if (xfd != CVMM_ABSENT) {
+                        *any_xfd = true;
+                        continue;
+                }
+                uint32_t ecx = cvmm_cpuid_reg(t, 0xd, n, CVMM_ECX);
+                if (cvmm_cpuid_set_reg(t, 0xd, n, CVMM_ECX, ecx & ~4u, rule))
+                        return -1;
+        }
+        return 0;
+}
+
+/* Leaf 0xD (0xD.0 present) against the features and XSETBV's rules. */
+static int normalise_leaf_d(struct cvmm_cpuid_table *t, const char *rule)
+{
+        struct cvmm_xsave_layout l;
+        cvmm_xsave_layout_read(t, &l);
+        if (drop_features_without_state(t, &l, rule))
+                return -1;
+        cvmm_xsave_layout_read(t, &l);
+        enum cvmm_presence xsaves = cvmm_feature_state(t, feat("xsaves"));
+        enum cvmm_presence xfd = cvmm_feature_state(t, feat("xfd"));
+        uint64_t drop = 0;
+        bool any_xfd = false;
+        /* XSETBV's rules: x87 and SSE always; AVX-512 state needs AVX state. */
+        if ((l.xcr0_supported & 3) != 3) {
+                if (cvmm_feature_remove(t, feat("xsave"), rule))
+                        return -1;
+                cvmm_xsave_layout_read(t, &l);
+        }
+        if ((l.xcr0_supported & CVMM_XSTATE_AVX512) && !(l.xcr0_supported & 4))
+                drop |= CVMM_XSTATE_AVX512;
+        /* x87 and SSE are never supervisor state (WRMSR IA32_XSS with them is #GP). */
+        if ((l.xss_supported & 3) && cvmm_cpuid_clear_bits(t, 0xd, 1, CVMM_ECX, 3, rule))
+                return -1;
+        if (scan_components(t, &l, xsaves, xfd, rule, &drop, &any_xfd))
+                return -1;
+        if (drop && cvmm_xstate_remove(t, drop, rule))
+                return -1;
+        if (xfd == CVMM_PRESENT && !any_xfd && cvmm_feature_remove(t, feat("xfd"), rule))
+                return -1;
+        return 0;
+}
+
+/* One pass; sets *changed when it removed anything. */
+static int normalise_pass(struct cvmm_cpuid_table *t, const char *rule, bool *changed)
+{
+        size_t before = t->count;
+        uint64_t mask_before = supported_mask(t);
+        uint32_t present_before = present_count(t);
+        if (drop_unmet_dependencies(t, rule))
+                return -1;
         /* XSAVE absent: leaf 0xD must describe nothing. */
         const struct cvmm_feature *xsave = feat("xsave");
         if (cvmm_feature_state(t, xsave) == CVMM_ABSENT &&
@@ -164,74 +275,10 @@ static int normalise_pass(struct cvmm_cpuid_table *t, const char *rule, bool *ch
                 if (cvmm_feature_remove(t, xsave, rule))
                         return -1;
         }
-        if (cvmm_cpuid_get(t, 0xd, 0)) {
-                struct cvmm_xsave_layout l;
-                cvmm_xsave_layout_read(t, &l);
-                /* A feature whose state components are not all supported goes. */
-                for (size_t i = 0; i < nf; i++) {
-                        if (fs[i].xstate & CVMM_XSTATE_OPTIONAL)
-                                continue;
-                        uint64_t own = fs[i].xstate & ~CVMM_XSTATE_PSEUDO;
-                        if (own && cvmm_feature_state(t, &fs[i]) == CVMM_PRESENT &&
-                            (own & ~(l.xcr0_supported | l.xss_supported)) &&
-                            cvmm_feature_remove(t, &fs[i], rule))
-                                return -1;
-                }
-                cvmm_xsave_layout_read(t, &l);
-                enum cvmm_presence xsaves = cvmm_feature_state(t, feat("xsaves"));
-                enum cvmm_presence xfd = cvmm_feature_state(t, feat("xfd"));
-                uint64_t drop = 0;
-                bool any_xfd = false;
-                /* XSETBV's rules: x87 and SSE always; AVX-512 state needs AVX state. */
-                if ((l.xcr0_supported & 3) != 3) {
-                        if (cvmm_feature_remove(t, xsave, rule))
-                                return -1;
-                        cvmm_xsave_layout_read(t, &l);
-                }
-                if ((l.xcr0_supported & CVMM_XSTATE_AVX512) && !(l.xcr0_supported & 4))
-                        drop |= CVMM_XSTATE_AVX512;
-                /* x87 and SSE are never supervisor state (WRMSR IA32_XSS with them is #GP). */
-                if ((l.xss_supported & 3) && cvmm_cpuid_clear_bits(t, 0xd, 1, CVMM_ECX, 3, rule))
-                        return -1;
-                for (unsigned n = 2; n < CVMM_XSAVE_NCOMP; n++) {
-                        const struct cvmm_xsave_comp *c = &l.comp[n];
-                        bool user = l.xcr0_supported >> n & 1, sup = l.xss_supported >> n & 1;
-                        if (!user && !sup) {
-                                if (c->listed)
-                                        drop |= 1ull << n; /* stale subleaf */
-                                continue;
-                        }
-                        if (!c->listed || c->size == 0 || (user && sup) ||
-                            (user && c->supervisor) || (sup && !c->supervisor))
-                                drop |= 1ull << n; /* cannot be described consistently */
-                        else if (sup && xsaves == CVMM_ABSENT)
-                                drop |= 1ull << n;
-                        else if (!other_owner(t, n, NULL))
-                                drop |= 1ull << n; /* no present (or unknown) feature owns it */
-                        uint64_t g = cvmm_xsave_group(n);
-                        if ((g & (l.xcr0_supported | l.xss_supported)) != g)
-                                drop |= g;
-                        if (c->xfd && !(drop >> n & 1)) {
-                                if (xfd == CVMM_ABSENT) {
-                                        uint32_t ecx = cvmm_cpuid_reg(t, 0xd, n, CVMM_ECX);
-                                        if (cvmm_cpuid_set_reg(t, 0xd, n, CVMM_ECX, ecx & ~4u,
-                                                               rule))
-                                                return -1;
-                                } else {
-                                        any_xfd = true;
-                                }
-                        }
-                }
-                if (drop && cvmm_xstate_remove(t, drop, rule))
-                        return -1;
-                if (xfd == CVMM_PRESENT && !any_xfd && cvmm_feature_remove(t, feat("xfd"), rule))
-                        return -1;
-        }
-        uint32_t sig_after = 0;
-        for (size_t i = 0; i < nf; i++)
-                sig_after += cvmm_feature_state(t, &fs[i]) == CVMM_PRESENT;
-        *changed =
-            t->count != before || supported_mask(t) != mask_before || sig_after != sig_before;
+        if (cvmm_cpuid_get(t, 0xd, 0) && normalise_leaf_d(t, rule))
+                return -1;
+        *changed = t->count != before || supported_mask(t) != mask_before ||
+                   present_count(t) != present_before;
         return 0;
 }
 

@@ -53,9 +53,9 @@ static bool hypervisor_range(uint32_t leaf)
         return leaf >= 0x40000000u && leaf <= 0x4fffffffu;
 }
 
-int cvmm_tdx_apply(struct cvmm_cpuid_table *t, unsigned cpus, uint64_t *xfam_out)
+/* 1: every entry the table names exists (leaf 0x21 excepted); absent ones start as zeros. */
+static int add_named_entries(struct cvmm_cpuid_table *t)
 {
-        /* 1-2: every entry the table names exists, then fixed bits. */
         for (size_t i = 0; i < cvmm_tdx_cpuid_rules_count; i++) {
                 const struct cvmm_tdx_cpuid_rule *r = &cvmm_tdx_cpuid_rules[i];
                 uint32_t sub = r->subleaf == CVMM_TDX_ANY_SUBLEAF ? 0 : r->subleaf;
@@ -65,6 +65,12 @@ int cvmm_tdx_apply(struct cvmm_cpuid_table *t, unsigned cpus, uint64_t *xfam_out
                 if (cvmm_cpuid_put(t, &e))
                         return -1;
         }
+        return 0;
+}
+
+/* 2: fixed0_or_dynamic bits cleared, fixed1 bits set, in every non-faulting named entry. */
+static int apply_fixed_bits(struct cvmm_cpuid_table *t)
+{
         for (size_t i = 0; i < t->count; i++) {
                 struct cvmm_cpuid_entry e = t->entries[i];
                 const struct cvmm_tdx_cpuid_rule *r = find_rule(e.leaf, e.subleaf);
@@ -80,14 +86,22 @@ int cvmm_tdx_apply(struct cvmm_cpuid_table *t, unsigned cpus, uint64_t *xfam_out
                                 return -1;
                 }
         }
-        /* The logical processor count is the VMM's to configure. */
-        if (cvmm_cpuid_get(t, 1, 0)) {
-                uint32_t ebx = cvmm_cpuid_reg(t, 1, 0, CVMM_EBX);
-                ebx = (ebx & ~0x00ff0000u) | (uint32_t)(cpus > 255 ? 255 : cpus) << 16;
-                if (cvmm_cpuid_set_reg(t, 1, 0, CVMM_EBX, ebx, R_CONFIG))
-                        return -1;
-        }
-        /* 4-5: #VE leaves read as zeros; out-of-range leaves and leaf 0x21 go. */
+        return 0;
+}
+
+/* The logical processor count (1.EBX[23:16]) is the VMM's to configure. */
+static int set_logical_count(struct cvmm_cpuid_table *t, unsigned cpus)
+{
+        if (!cvmm_cpuid_get(t, 1, 0))
+                return 0;
+        uint32_t ebx = cvmm_cpuid_reg(t, 1, 0, CVMM_EBX);
+        ebx = (ebx & ~0x00ff0000u) | (uint32_t)(cpus > 255 ? 255 : cpus) << 16;
+        return cvmm_cpuid_set_reg(t, 1, 0, CVMM_EBX, ebx, R_CONFIG);
+}
+
+/* 4-5: #VE leaves read as zeros; out-of-range leaves and leaf 0x21 go. */
+static int zero_or_drop_leaves(struct cvmm_cpuid_table *t)
+{
         uint32_t max_basic = cvmm_cpuid_reg(t, 0, 0, CVMM_EAX);
         uint32_t max_ext = cvmm_cpuid_reg(t, 0x80000000u, 0, CVMM_EAX);
         for (size_t i = 0; i < t->count;) {
@@ -119,7 +133,12 @@ int cvmm_tdx_apply(struct cvmm_cpuid_table *t, unsigned cpus, uint64_t *xfam_out
                         return -1;
                 i++;
         }
-        /* 3: XFAM, then everything outside it goes, with the features that need it. */
+        return 0;
+}
+
+/* 3: XFAM, then everything outside it goes, with the features that need it. */
+static int apply_xfam(struct cvmm_cpuid_table *t, uint64_t *xfam_out)
+{
         struct cvmm_xsave_layout l;
         cvmm_xsave_layout_read(t, &l);
         uint64_t xfam =
@@ -137,5 +156,14 @@ int cvmm_tdx_apply(struct cvmm_cpuid_table *t, unsigned cpus, uint64_t *xfam_out
         if (outside && cvmm_xstate_remove(t, outside, R_XFAM))
                 return -1;
         *xfam_out = xfam;
+        return 0;
+}
+
+/* The steps in the order the header comment numbers them, except XFAM (3), which comes last. */
+int cvmm_tdx_apply(struct cvmm_cpuid_table *t, unsigned cpus, uint64_t *xfam_out)
+{
+        if (add_named_entries(t) || apply_fixed_bits(t) || set_logical_count(t, cpus) ||
+            zero_or_drop_leaves(t) || apply_xfam(t, xfam_out))
+                return -1;
         return 0;
 }
