@@ -47,16 +47,18 @@ enum cvmm_presence { CVMM_ABSENT, CVMM_PRESENT, CVMM_UNKNOWN /* its leaf is not 
 enum cvmm_presence cvmm_feature_state(const struct cvmm_cpuid_table *t,
                                       const struct cvmm_feature *f);
 
-/* A parsed --features list: the features to remove. */
+/* A parsed feature list: the features to remove. */
 struct cvmm_feature_list {
         const struct cvmm_feature *items[64];
         size_t count;
 };
 /*
  * Parses "-avx512f,-pku,..." (QEMU spellings accepted). Unknown names, a name without '-', and
- * empty items are errors naming the item.
+ * empty items are errors naming the item; messages call the list `what`, the caller's name for
+ * it (the CLI passes its flag, "--features").
  */
-int cvmm_feature_list_parse(struct cvmm_feature_list *out, const char *spec, struct cvmm_err *err);
+int cvmm_feature_list_parse(struct cvmm_feature_list *out, const char *spec, const char *what,
+                            struct cvmm_err *err);
 
 /*
  * Removes a feature and everything that depends on it: dependent features, the XSAVE

@@ -40,12 +40,21 @@ const struct cvmm_profile_desc *cvmm_profile_get(enum cvmm_profile p);
 #define CVMM_TDX_XFAM_FIXED0 0x6dbe7ull
 #define CVMM_TDX_XFAM_FIXED1 0x3ull
 
+/*
+ * What a caller calls the options in messages, such as its flags ("--cpus"). A NULL field (or
+ * no names at all) gets the library's word: "cpus", "profile", "XCR0", "XSS".
+ */
+struct cvmm_model_names {
+        const char *cpus, *profile, *xcr0, *xss;
+};
+
 struct cvmm_model_opts {
         enum cvmm_profile profile;
         unsigned cpus;                   /* 1 .. CVMM_MAX_CPUS */
-        struct cvmm_feature_list remove; /* --features */
+        struct cvmm_feature_list remove; /* features to remove, with what depends on them */
         bool have_xcr0, have_xss;
         uint64_t xcr0, xss; /* default: every supported user / supervisor component */
+        const struct cvmm_model_names *names; /* how messages name these options; may be NULL */
 };
 
 struct cvmm_model_result {
@@ -54,7 +63,10 @@ struct cvmm_model_result {
         bool not_intel;     /* tdx on another vendor's host: rules applied, vendor kept */
 };
 
-/* "host" / "tdx" to the enum; an unknown name is an error naming it. */
+/*
+ * "host" / "tdx" to the enum; an unknown name is an error naming it ("unknown profile 'x'
+ * (expected host or tdx)"), to which a caller may prefix where the name came from.
+ */
 int cvmm_profile_parse(const char *name, enum cvmm_profile *out, struct cvmm_err *err);
 /* The profile's name, "none" for CVMM_PROFILE_NONE. */
 const char *cvmm_profile_name(enum cvmm_profile p);
@@ -62,8 +74,8 @@ const char *cvmm_profile_name(enum cvmm_profile p);
 /*
  * Turns the source table t into the guest's table in place: the profile's rules, then feature
  * removal (with everything that depends on it), then leaf 0xD re-derived for xcr0/xss. Bad
- * options (unsupported XCR0 bits, too many CPUs for the table) fail with one line in err.
- * Returns 0, or -1 (t must then be freed, not used).
+ * options (unsupported XCR0 bits, too many CPUs for the table) fail with one line in err, naming
+ * the option as opts->names says. Returns 0, or -1 (t must then be freed, not used).
  */
 int cvmm_model_build(struct cvmm_cpuid_table *t, const struct cvmm_model_opts *opts,
                      struct cvmm_model_result *res, struct cvmm_err *err);

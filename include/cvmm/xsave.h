@@ -60,12 +60,12 @@ uint64_t cvmm_xsave_group(unsigned n);
 /*
  * Validates an XCR0 value against the table the way XSETBV would (x87 set, AVX needs SSE,
  * AVX-512 needs AVX and all three, AMX both, only supported bits). Returns 0 or -1 with a
- * message naming `flag`.
+ * message calling the value `what`, the caller's name for it (the CLI passes "--xcr0").
  */
-int cvmm_xsave_validate_xcr0(const struct cvmm_xsave_layout *l, uint64_t xcr0, const char *flag,
+int cvmm_xsave_validate_xcr0(const struct cvmm_xsave_layout *l, uint64_t xcr0, const char *what,
                              struct cvmm_err *err);
-/* Validates an IA32_XSS value: only supported supervisor bits. */
-int cvmm_xsave_validate_xss(const struct cvmm_xsave_layout *l, uint64_t xss, const char *flag,
+/* Validates an IA32_XSS value: only supported supervisor bits. Messages call it `what`. */
+int cvmm_xsave_validate_xss(const struct cvmm_xsave_layout *l, uint64_t xss, const char *what,
                             struct cvmm_err *err);
 
 /*

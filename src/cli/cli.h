@@ -27,6 +27,10 @@ int cli_parse_size(const char *flag, const char *s, uint64_t *out, struct cvmm_e
 /* Parses a count from 1 to max for flag ("FLAG 'S': expected a number from 1 to MAX"). */
 int cli_parse_count(const char *flag, const char *s, uint32_t max, uint32_t *out,
                     struct cvmm_err *err);
+/* Prefixes err's message, a library's about a flag's value, with "<flag>: "; returns -1. */
+int cli_flag_error(struct cvmm_err *err, const char *flag);
+/* The CLI's flags, as cvmm_model_build's messages name the options. */
+extern const struct cvmm_model_names cli_model_names;
 /* The message for getopt_long's ':' (missing value) or '?' (unknown option) result c. */
 int cli_getopt_fail(int c, char **argv, struct cvmm_err *err);
 /* Prints "cvmm: <msg>" on stderr. */

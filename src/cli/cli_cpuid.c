@@ -66,6 +66,7 @@ static int parse_args(int argc, char **argv, struct cpuid_args *a, struct cvmm_e
         };
         memset(a, 0, sizeof(*a));
         a->model.cpus = 1;
+        a->model.names = &cli_model_names;
         optind = 1;
         opterr = 0;
         int c;
@@ -83,7 +84,7 @@ static int parse_args(int argc, char **argv, struct cpuid_args *a, struct cvmm_e
                         break;
                 case OPT_PROFILE:
                         if (cvmm_profile_parse(optarg, &a->model.profile, err))
-                                return -1;
+                                return cli_flag_error(err, "--profile");
                         a->have_profile = true;
                         break;
                 case OPT_CPUS:
@@ -91,7 +92,7 @@ static int parse_args(int argc, char **argv, struct cpuid_args *a, struct cvmm_e
                                 return -1;
                         break;
                 case OPT_FEATURES:
-                        if (cvmm_feature_list_parse(&a->model.remove, optarg, err))
+                        if (cvmm_feature_list_parse(&a->model.remove, optarg, "--features", err))
                                 return -1;
                         break;
                 case OPT_XCR0:

@@ -165,7 +165,7 @@ int cli_msr(int argc, char **argv)
         int rc = cli_source_table("msr show", from, &t);
         if (rc)
                 return rc;
-        struct cvmm_model_opts o = {.profile = p, .cpus = 1};
+        struct cvmm_model_opts o = {.profile = p, .cpus = 1, .names = &cli_model_names};
         struct cvmm_model_result res;
         if (cvmm_model_build(&t, &o, &res, &err)) {
                 cvmm_cpuid_free(&t);

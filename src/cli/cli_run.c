@@ -118,7 +118,7 @@ static int run_option_machine(int c, const char *arg, struct run_args *a, struct
                 break;
         case OPT_PROFILE:
                 if (cvmm_profile_parse(arg, &a->model.profile, err))
-                        return -1;
+                        return cli_flag_error(err, "--profile");
                 if (!cvmm_profile_get(a->model.profile)->runnable)
                         return cvmm_errf(err,
                                          "--profile '%s': cvmm run takes host or "
@@ -126,7 +126,7 @@ static int run_option_machine(int c, const char *arg, struct run_args *a, struct
                                          arg);
                 break;
         case OPT_FEATURES:
-                if (cvmm_feature_list_parse(&a->model.remove, arg, err))
+                if (cvmm_feature_list_parse(&a->model.remove, arg, "--features", err))
                         return -1;
                 break;
         case OPT_NO_REBOOT:
@@ -234,6 +234,8 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
         a->memory = DEFAULT_MEMORY;
         a->cmdline = DEFAULT_CMDLINE;
         a->model.profile = CVMM_PROFILE_HOST;
+        a->model.names = &cli_model_names;
+        a->model.names = &cli_model_names;
         a->msr.log_rate = DEFAULT_MSR_LOG_RATE;
         a->msr.log_burst = DEFAULT_MSR_LOG_BURST;
         bool seen[OPT_LAST + 1] = {false};

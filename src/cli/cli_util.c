@@ -104,3 +104,12 @@ int cli_parse_count(const char *flag, const char *s, uint32_t max, uint32_t *out
         *out = (uint32_t)v;
         return 0;
 }
+
+int cli_flag_error(struct cvmm_err *err, const char *flag)
+{
+        struct cvmm_err e = *err;
+        return cvmm_errf(err, "%s: %s", flag, e.msg);
+}
+
+const struct cvmm_model_names cli_model_names = {
+    .cpus = "--cpus", .profile = "--profile", .xcr0 = "--xcr0", .xss = "--xss"};

@@ -226,7 +226,8 @@ enum cvmm_presence cvmm_feature_state(const struct cvmm_cpuid_table *t,
         return (e->regs[f->reg] >> f->bit & 1) ? CVMM_PRESENT : CVMM_ABSENT;
 }
 
-int cvmm_feature_list_parse(struct cvmm_feature_list *out, const char *spec, struct cvmm_err *err)
+int cvmm_feature_list_parse(struct cvmm_feature_list *out, const char *spec, const char *what,
+                            struct cvmm_err *err)
 {
         out->count = 0;
         const char *p = spec;
@@ -235,30 +236,30 @@ int cvmm_feature_list_parse(struct cvmm_feature_list *out, const char *spec, str
                 size_t n = comma ? (size_t)(comma - p) : strlen(p);
                 char item[64];
                 if (n == 0)
-                        return cvmm_errf(err, "--features '%s': empty item", spec);
+                        return cvmm_errf(err, "%s '%s': empty item", what, spec);
                 if (n >= sizeof(item))
-                        return cvmm_errf(err, "--features: item '%.*s' is too long", (int)n, p);
+                        return cvmm_errf(err, "%s: item '%.*s' is too long", what, (int)n, p);
                 memcpy(item, p, n);
                 item[n] = '\0';
                 if (item[0] != '-')
                         return cvmm_errf(err,
-                                         "--features: '%s': only removals ('-name') are "
+                                         "%s: '%s': only removals ('-name') are "
                                          "supported; the source table decides what exists",
-                                         item);
+                                         what, item);
                 const struct cvmm_feature *f = cvmm_feature_find(item + 1);
                 if (!f)
-                        return cvmm_errf(err, "--features: unknown feature '%s'", item + 1);
+                        return cvmm_errf(err, "%s: unknown feature '%s'", what, item + 1);
                 if (f->dynamic)
                         return cvmm_errf(err,
-                                         "--features: '%s' reflects guest state (CR4) and "
+                                         "%s: '%s' reflects guest state (CR4) and "
                                          "cannot be removed",
-                                         item + 1);
+                                         what, item + 1);
                 bool dup = false;
                 for (size_t i = 0; i < out->count; i++)
                         dup |= out->items[i] == f;
                 if (!dup) {
                         if (out->count == sizeof(out->items) / sizeof(out->items[0]))
-                                return cvmm_errf(err, "--features: too many items");
+                                return cvmm_errf(err, "%s: too many items", what);
                         out->items[out->count++] = f;
                 }
                 if (!comma)

@@ -50,7 +50,7 @@ int cvmm_profile_parse(const char *name, enum cvmm_profile *out, struct cvmm_err
                         return 0;
                 }
         }
-        return cvmm_errf(err, "--profile: unknown profile '%s' (expected host or tdx)", name);
+        return cvmm_errf(err, "unknown profile '%s' (expected host or tdx)", name);
 }
 
 const char *cvmm_profile_name(enum cvmm_profile p)
@@ -169,13 +169,15 @@ static int host_topology(struct cvmm_cpuid_table *t, unsigned cpus)
         return 0;
 }
 
-static int host_profile(struct cvmm_cpuid_table *t, unsigned cpus, struct cvmm_err *err)
+/* `cpus_name` is what messages call the vCPU count. */
+static int host_profile(struct cvmm_cpuid_table *t, unsigned cpus, const char *cpus_name,
+                        struct cvmm_err *err)
 {
         if (cpus > 255 && cvmm_cpuid_get(t, 1, 0) && !cvmm_cpuid_bit(t, 1, 0, CVMM_ECX, 21))
                 return cvmm_errf(err,
-                                 "--cpus %u: more than 255 vCPUs need x2APIC, which this table "
+                                 "%s %u: more than 255 vCPUs need x2APIC, which this table "
                                  "does not advertise",
-                                 cpus);
+                                 cpus_name, cpus);
         if (cvmm_cpuid_get(t, 1, 0) &&
             cvmm_cpuid_set_reg(t, 1, 0, CVMM_ECX, cvmm_cpuid_reg(t, 1, 0, CVMM_ECX) | 1u << 31,
                                RULE_HV))
@@ -189,18 +191,39 @@ static int host_profile(struct cvmm_cpuid_table *t, unsigned cpus, struct cvmm_e
         return 0;
 }
 
+/* opts->names, with the library's own word for every option the caller did not name. */
+static struct cvmm_model_names names_of(const struct cvmm_model_opts *opts)
+{
+        struct cvmm_model_names n = {
+            .cpus = "cpus", .profile = "profile", .xcr0 = "XCR0", .xss = "XSS"};
+        const struct cvmm_model_names *given = opts->names;
+        if (given && given->cpus)
+                n.cpus = given->cpus;
+        if (given && given->profile)
+                n.profile = given->profile;
+        if (given && given->xcr0)
+                n.xcr0 = given->xcr0;
+        if (given && given->xss)
+                n.xss = given->xss;
+        return n;
+}
+
 int cvmm_model_build(struct cvmm_cpuid_table *t, const struct cvmm_model_opts *opts,
                      struct cvmm_model_result *res, struct cvmm_err *err)
 {
         *res = (struct cvmm_model_result){0};
+        struct cvmm_model_names names = names_of(opts);
         if (opts->cpus < 1 || opts->cpus > CVMM_MAX_CPUS)
-                return cvmm_errf(err, "--cpus %u: must be 1 to %u", opts->cpus, CVMM_MAX_CPUS);
+                return cvmm_errf(err, "%s %u: must be 1 to %u", names.cpus, opts->cpus,
+                                 CVMM_MAX_CPUS);
         if (opts->profile == CVMM_PROFILE_TDX && t->partial)
-                return cvmm_errf(err, "--profile tdx: the source is a partial table (leaves 0, 1, "
-                                      "7 and 0xD are needed to apply the TDX rules)");
+                return cvmm_errf(err,
+                                 "%s %s: the source is a partial table (leaves 0, 1, 7 and 0xD "
+                                 "are needed to apply the TDX rules)",
+                                 names.profile, cvmm_profile_name(opts->profile));
         switch (opts->profile) {
         case CVMM_PROFILE_HOST:
-                if (host_profile(t, opts->cpus, err))
+                if (host_profile(t, opts->cpus, names.cpus, err))
                         return -1;
                 break;
         case CVMM_PROFILE_TDX:
@@ -226,10 +249,10 @@ int cvmm_model_build(struct cvmm_cpuid_table *t, const struct cvmm_model_opts *o
                                       "32 bits: not a layout any CPU can have");
         /* The default must pass XSETBV too (a profile guarantees it; a raw table may not). */
         if ((opts->have_xcr0 || (l.xcr0_supported & 1)) &&
-            cvmm_xsave_validate_xcr0(&l, res->xcr0, opts->have_xcr0 ? "--xcr0" : "default XCR0",
+            cvmm_xsave_validate_xcr0(&l, res->xcr0, opts->have_xcr0 ? names.xcr0 : "default XCR0",
                                      err))
                 return -1;
-        if (opts->have_xss && cvmm_xsave_validate_xss(&l, res->xss, "--xss", err))
+        if (opts->have_xss && cvmm_xsave_validate_xss(&l, res->xss, names.xss, err))
                 return -1;
         if (cvmm_xsave_derive(t, res->xcr0, res->xss))
                 return cvmm_errf(err, "out of memory");

@@ -103,8 +103,8 @@ uint32_t cvmm_xsave_compacted_size(const struct cvmm_xsave_layout *l, uint64_t m
         return size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
 }
 
-/* Fails naming `flag` when value has bits outside supported. */
-static int unsupported(uint64_t value, uint64_t supported, const char *flag, const char *kind,
+/* Fails naming `what` when value has bits outside supported. */
+static int unsupported(uint64_t value, uint64_t supported, const char *what, const char *kind,
                        const char *where, struct cvmm_err *err)
 {
         uint64_t extra = value & ~supported;
@@ -113,43 +113,43 @@ static int unsupported(uint64_t value, uint64_t supported, const char *flag, con
         return cvmm_errf(err,
                          "%s 0x%llx: bits 0x%llx are not supported %s components of this table "
                          "(%s = 0x%llx)",
-                         flag, (unsigned long long)value, (unsigned long long)extra, kind, where,
+                         what, (unsigned long long)value, (unsigned long long)extra, kind, where,
                          (unsigned long long)supported);
 }
 
-int cvmm_xsave_validate_xcr0(const struct cvmm_xsave_layout *l, uint64_t xcr0, const char *flag,
+int cvmm_xsave_validate_xcr0(const struct cvmm_xsave_layout *l, uint64_t xcr0, const char *what,
                              struct cvmm_err *err)
 {
-        if (unsupported(xcr0, l->xcr0_supported, flag, "user", "0xD.0 EDX:EAX", err))
+        if (unsupported(xcr0, l->xcr0_supported, what, "user", "0xD.0 EDX:EAX", err))
                 return -1;
         if (!(xcr0 & 1))
-                return cvmm_errf(err, "%s 0x%llx: bit 0 (x87) must be set", flag,
+                return cvmm_errf(err, "%s 0x%llx: bit 0 (x87) must be set", what,
                                  (unsigned long long)xcr0);
         if ((xcr0 & 4) && !(xcr0 & 2))
-                return cvmm_errf(err, "%s 0x%llx: AVX (bit 2) needs SSE (bit 1)", flag,
+                return cvmm_errf(err, "%s 0x%llx: AVX (bit 2) needs SSE (bit 1)", what,
                                  (unsigned long long)xcr0);
         uint64_t avx512 = xcr0 & CVMM_XSTATE_AVX512;
         if (avx512 && (avx512 != CVMM_XSTATE_AVX512 || !(xcr0 & 4)))
                 return cvmm_errf(err, "%s 0x%llx: AVX-512 needs bits 5, 6, 7 together and AVX",
-                                 flag, (unsigned long long)xcr0);
+                                 what, (unsigned long long)xcr0);
         uint64_t mpx = xcr0 & CVMM_XSTATE_MPX;
         if (mpx && mpx != CVMM_XSTATE_MPX)
-                return cvmm_errf(err, "%s 0x%llx: MPX needs bits 3 and 4 together", flag,
+                return cvmm_errf(err, "%s 0x%llx: MPX needs bits 3 and 4 together", what,
                                  (unsigned long long)xcr0);
         uint64_t amx = xcr0 & CVMM_XSTATE_AMX;
         if (amx && amx != CVMM_XSTATE_AMX)
-                return cvmm_errf(err, "%s 0x%llx: AMX needs bits 17 and 18 together", flag,
+                return cvmm_errf(err, "%s 0x%llx: AMX needs bits 17 and 18 together", what,
                                  (unsigned long long)xcr0);
         return 0;
 }
 
-int cvmm_xsave_validate_xss(const struct cvmm_xsave_layout *l, uint64_t xss, const char *flag,
+int cvmm_xsave_validate_xss(const struct cvmm_xsave_layout *l, uint64_t xss, const char *what,
                             struct cvmm_err *err)
 {
         if (xss & 3)
                 return cvmm_errf(err, "%s 0x%llx: bits 0-1 (x87, SSE) are never supervisor state",
-                                 flag, (unsigned long long)xss);
-        return unsupported(xss, l->xss_supported, flag, "supervisor", "0xD.1 EDX:ECX", err);
+                                 what, (unsigned long long)xss);
+        return unsupported(xss, l->xss_supported, what, "supervisor", "0xD.1 EDX:ECX", err);
 }
 
 int cvmm_xsave_derive(struct cvmm_cpuid_table *t, uint64_t xcr0, uint64_t xss)

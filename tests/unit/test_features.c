@@ -23,7 +23,7 @@ static void build(struct cvmm_cpuid_table *t, const char *spec)
         struct cvmm_model_opts o = {.profile = CVMM_PROFILE_HOST, .cpus = 1};
         load_data(t, "intel-sapphire-rapids.cpuid");
         if (spec)
-                assert_int_equal(cvmm_feature_list_parse(&o.remove, spec, &err), 0);
+                assert_int_equal(cvmm_feature_list_parse(&o.remove, spec, "--features", &err), 0);
         assert_int_equal(cvmm_model_build(t, &o, &res, &err), 0);
         struct cvmm_check_opts co = {0};
         struct cvmm_check_report r;
@@ -53,16 +53,17 @@ static void test_names(void **state)
         assert_null(cvmm_feature_find("avx1024"));
         struct cvmm_feature_list l;
         struct cvmm_err err;
-        assert_int_equal(cvmm_feature_list_parse(&l, "-avx512f,-amx-tile,-pku,-avx,-xsaves", &err),
-                         0);
+        assert_int_equal(
+            cvmm_feature_list_parse(&l, "-avx512f,-amx-tile,-pku,-avx,-xsaves", "--features", &err),
+            0);
         assert_int_equal(l.count, 5);
-        assert_int_equal(cvmm_feature_list_parse(&l, "-avx1024", &err), -1);
+        assert_int_equal(cvmm_feature_list_parse(&l, "-avx1024", "--features", &err), -1);
         assert_string_equal(err.msg, "--features: unknown feature 'avx1024'");
-        assert_int_equal(cvmm_feature_list_parse(&l, "avx", &err), -1);
+        assert_int_equal(cvmm_feature_list_parse(&l, "avx", "--features", &err), -1);
         assert_non_null(strstr(err.msg, "only removals"));
-        assert_int_equal(cvmm_feature_list_parse(&l, "-avx,,-pku", &err), -1);
+        assert_int_equal(cvmm_feature_list_parse(&l, "-avx,,-pku", "--features", &err), -1);
         assert_non_null(strstr(err.msg, "empty item"));
-        assert_int_equal(cvmm_feature_list_parse(&l, "-osxsave", &err), -1);
+        assert_int_equal(cvmm_feature_list_parse(&l, "-osxsave", "--features", &err), -1);
 }
 
 static void test_remove_avx512f(void **state)

@@ -105,7 +105,8 @@ static void test_host_topology(void **state)
         assert_int_equal(cvmm_cpuid_reg(&t, 0x80000008u, 0, CVMM_ECX) >> 12 & 0xf, 2);
         cvmm_cpuid_free(&t);
         struct cvmm_err err;
-        struct cvmm_model_opts o = {.profile = CVMM_PROFILE_HOST, .cpus = 0};
+        const struct cvmm_model_names flags = {.cpus = "--cpus"}; /* as the CLI names it */
+        struct cvmm_model_opts o = {.profile = CVMM_PROFILE_HOST, .cpus = 0, .names = &flags};
         load_data(&t, "amd-epyc-9334-genoa.cpuid");
         assert_int_equal(cvmm_model_build(&t, &o, &res, &err), -1);
         assert_non_null(strstr(err.msg, "--cpus 0"));
