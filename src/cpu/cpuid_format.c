@@ -29,8 +29,29 @@ static struct json_object *hex(uint64_t v, int width)
         return json_object_new_string(buf);
 }
 
-/* Adds the change trace for (leaf, subleaf) to o, if any. */
-static void add_changes(struct json_object *o, const struct cvmm_cpuid_table *t, uint32_t leaf,
+/*
+ * json-c's allocations, checked: put() adds v to object o under key, append() adds v to array
+ * a. Both take v even when it is NULL (a failed json_object_new_*) and return false, having
+ * freed it, when it could not be added; an added v belongs to its container.
+ */
+static bool put(struct json_object *o, const char *key, struct json_object *v)
+{
+        if (v && json_object_object_add(o, key, v) == 0)
+                return true;
+        json_object_put(v);
+        return false;
+}
+
+static bool append(struct json_object *a, struct json_object *v)
+{
+        if (v && json_object_array_add(a, v) == 0)
+                return true;
+        json_object_put(v);
+        return false;
+}
+
+/* Adds the change trace for (leaf, subleaf) to o, if any; false on ENOMEM. */
+static bool add_changes(struct json_object *o, const struct cvmm_cpuid_table *t, uint32_t leaf,
                         uint32_t subleaf)
 {
         struct json_object *arr = NULL;
@@ -38,72 +59,81 @@ static void add_changes(struct json_object *o, const struct cvmm_cpuid_table *t,
                 const struct cvmm_cpuid_change *c = &t->changes[i];
                 if (c->leaf != leaf || c->subleaf != subleaf || c->reg == CVMM_NREGS)
                         continue;
-                if (!arr)
-                        arr = json_object_new_array();
+                if (!arr && !put(o, "changes", arr = json_object_new_array()))
+                        return false;
                 struct json_object *co = json_object_new_object();
-                json_object_object_add(co, "register",
-                                       json_object_new_string(cvmm_reg_name(c->reg)));
-                json_object_object_add(co, "rule", json_object_new_string(c->rule));
-                json_object_object_add(co, "before", hex(c->before, 8));
-                json_object_object_add(co, "after", hex(c->after, 8));
-                json_object_object_add(co, "cleared", hex(c->before & ~c->after, 8));
-                json_object_object_add(co, "set", hex(c->after & ~c->before, 8));
-                json_object_array_add(arr, co);
+                if (!append(arr, co) ||
+                    !put(co, "register", json_object_new_string(cvmm_reg_name(c->reg))) ||
+                    !put(co, "rule", json_object_new_string(c->rule)) ||
+                    !put(co, "before", hex(c->before, 8)) || !put(co, "after", hex(c->after, 8)) ||
+                    !put(co, "cleared", hex(c->before & ~c->after, 8)) ||
+                    !put(co, "set", hex(c->after & ~c->before, 8)))
+                        return false;
         }
-        if (arr)
-                json_object_object_add(o, "changes", arr);
+        return true;
 }
 
-char *cvmm_cpuid_format_json(const struct cvmm_cpuid_table *t, const struct cvmm_cpuid_meta *meta)
+static bool add_meta(struct json_object *root, const struct cvmm_cpuid_meta *meta)
 {
-        struct json_object *root = json_object_new_object();
-        json_object_object_add(root, "format", json_object_new_string("cvmm-cpuid-v1"));
-        if (meta) {
-                json_object_object_add(
-                    root, "profile",
-                    json_object_new_string(meta->profile ? meta->profile : "none"));
-                if (meta->source)
-                        json_object_object_add(root, "source",
-                                               json_object_new_string(meta->source));
-                json_object_object_add(root, "cpus", json_object_new_int((int)meta->cpus));
-                json_object_object_add(root, "xcr0", hex(meta->xcr0, 1));
-                json_object_object_add(root, "xss", hex(meta->xss, 1));
-        }
+        return put(root, "profile",
+                   json_object_new_string(meta->profile ? meta->profile : "none")) &&
+               (!meta->source || put(root, "source", json_object_new_string(meta->source))) &&
+               put(root, "cpus", json_object_new_int((int)meta->cpus)) &&
+               put(root, "xcr0", hex(meta->xcr0, 1)) && put(root, "xss", hex(meta->xss, 1));
+}
+
+static bool add_entries(struct json_object *root, const struct cvmm_cpuid_table *t)
+{
         struct json_object *entries = json_object_new_array();
+        if (!put(root, "entries", entries))
+                return false;
         for (size_t i = 0; i < t->count; i++) {
                 const struct cvmm_cpuid_entry *e = &t->entries[i];
                 struct json_object *o = json_object_new_object();
-                json_object_object_add(o, "leaf", hex(e->leaf, 8));
-                json_object_object_add(o, "subleaf", hex(e->subleaf, 2));
+                if (!append(entries, o) || !put(o, "leaf", hex(e->leaf, 8)) ||
+                    !put(o, "subleaf", hex(e->subleaf, 2)))
+                        return false;
                 for (int r = 0; r < CVMM_NREGS; r++)
-                        json_object_object_add(o, cvmm_reg_name((enum cvmm_reg)r),
-                                               hex(e->regs[r], 8));
-                add_changes(o, t, e->leaf, e->subleaf);
-                json_object_array_add(entries, o);
+                        if (!put(o, cvmm_reg_name((enum cvmm_reg)r), hex(e->regs[r], 8)))
+                                return false;
+                if (!add_changes(o, t, e->leaf, e->subleaf))
+                        return false;
         }
-        json_object_object_add(root, "entries", entries);
+        return true;
+}
+
+/* The entries the trace says were removed and that are still absent, if any. */
+static bool add_removed(struct json_object *root, const struct cvmm_cpuid_table *t)
+{
         struct json_object *removed = NULL;
         for (size_t i = 0; i < t->nchanges; i++) {
                 const struct cvmm_cpuid_change *c = &t->changes[i];
                 if (c->reg != CVMM_NREGS || cvmm_cpuid_get(t, c->leaf, c->subleaf))
                         continue;
-                if (!removed)
-                        removed = json_object_new_array();
+                if (!removed && !put(root, "removed", removed = json_object_new_array()))
+                        return false;
                 struct json_object *o = json_object_new_object();
-                json_object_object_add(o, "leaf", hex(c->leaf, 8));
-                json_object_object_add(o, "subleaf", hex(c->subleaf, 2));
-                json_object_object_add(o, "rule", json_object_new_string(c->rule));
-                json_object_array_add(removed, o);
+                if (!append(removed, o) || !put(o, "leaf", hex(c->leaf, 8)) ||
+                    !put(o, "subleaf", hex(c->subleaf, 2)) ||
+                    !put(o, "rule", json_object_new_string(c->rule)))
+                        return false;
         }
-        if (removed)
-                json_object_object_add(root, "removed", removed);
-        const char *s =
-            json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
+        return true;
+}
+
+char *cvmm_cpuid_format_json(const struct cvmm_cpuid_table *t, const struct cvmm_cpuid_meta *meta)
+{
+        struct json_object *root = json_object_new_object();
+        if (!root)
+                return NULL;
         char *out = NULL;
-        if (s) {
-                size_t n = strlen(s);
-                out = malloc(n + 2);
+        if (put(root, "format", json_object_new_string("cvmm-cpuid-v1")) &&
+            (!meta || add_meta(root, meta)) && add_entries(root, t) && add_removed(root, t)) {
+                const char *s = json_object_to_json_string_ext(
+                    root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                              JSON_C_TO_STRING_NOSLASHESCAPE);
+                size_t n = s ? strlen(s) : 0;
+                out = s ? malloc(n + 2) : NULL;
                 if (out) {
                         memcpy(out, s, n);
                         out[n] = '\n';
