@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The checker: every leaf 0xD consistency rule, and what a Linux guest would conclude. */
+/*
+ * The checker: every leaf 0xD consistency rule, and what a Linux guest would conclude.
+ *
+ * Errors (cvmm/err.h): cvmm_check fails only out of memory: -1, no message.
+ */
 #ifndef CVMM_CHECK_H
 #define CVMM_CHECK_H
 
@@ -43,7 +47,6 @@ struct cvmm_check_report {
         size_t nskipped;
         struct cvmm_linux_view linux_view;
         unsigned errors, warnings;
-        bool oom;
 };
 
 struct cvmm_check_opts {
@@ -52,9 +55,12 @@ struct cvmm_check_opts {
         bool tdx; /* also check the TDX profile's constraints */
 };
 
-/* Runs every rule over t; findings are in a fixed order (rule, then leaf/subleaf/bit). */
-void cvmm_check(const struct cvmm_cpuid_table *t, const struct cvmm_check_opts *opts,
-                struct cvmm_check_report *r);
+/*
+ * Runs every rule over t; findings are in a fixed order (rule, then leaf/subleaf/bit). Returns
+ * 0, or -1 when out of memory (no message; the report is incomplete: free it, do not use it).
+ */
+int cvmm_check(const struct cvmm_cpuid_table *t, const struct cvmm_check_opts *opts,
+               struct cvmm_check_report *r);
 /* Frees the report's findings. */
 void cvmm_check_report_free(struct cvmm_check_report *r);
 /* "error" / "warning". */

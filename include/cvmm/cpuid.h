@@ -1,5 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* CPUID tables: an ordered set of (leaf, subleaf) -> eax..edx, and their file formats. */
+/*
+ * CPUID tables: an ordered set of (leaf, subleaf) -> eax..edx, and their file formats.
+ *
+ * Errors (cvmm/err.h): parse and load return 0 or -1 with one line in err; the table edits
+ * (copy, put, set_reg, drop, clear_bits) fail only out of memory, -1 with no message, and the
+ * formatters then return NULL.
+ */
 #ifndef CVMM_CPUID_H
 #define CVMM_CPUID_H
 

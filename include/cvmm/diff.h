@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Comparing two CPUID tables. */
+/*
+ * Comparing two CPUID tables.
+ *
+ * Errors (cvmm/err.h): none but out of memory, when NULL is returned.
+ */
 #ifndef CVMM_DIFF_H
 #define CVMM_DIFF_H
 

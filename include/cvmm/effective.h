@@ -3,6 +3,9 @@
  * The effective CPU model: what a guest really sees, compared with what cvmm set and what KVM
  * returned, field by field; and reconciliation, which makes cvmm's table agree with what a host
  * forces on it instead of half-removing a feature the host will not hide. Pure: no KVM, no I/O.
+ *
+ * Errors (cvmm/err.h): cvmm_attribute and cvmm_reconcile fail only out of memory, -1 with no
+ * message; the rest cannot fail.
  */
 #ifndef CVMM_EFFECTIVE_H
 #define CVMM_EFFECTIVE_H

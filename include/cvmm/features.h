@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* CPU feature bits by name, their dependencies, and the XSAVE state they need. */
+/*
+ * CPU feature bits by name, their dependencies, and the XSAVE state they need.
+ *
+ * Errors (cvmm/err.h): cvmm_feature_list_parse returns 0 or -1 with one line in err; removal and
+ * normalisation fail only out of memory, -1 with no message.
+ */
 #ifndef CVMM_FEATURES_H
 #define CVMM_FEATURES_H
 

@@ -9,6 +9,9 @@
  * compare-and-swap); counts live in one shard per writer (a vCPU), written only by it, and are
  * summed when a line is reported or a report is made. No lock, no allocation after init, no
  * system call. The shards are one calloc: pages of shards that never count stay untouched.
+ *
+ * Errors (cvmm/err.h): cvmm_keyset_init and cvmm_keyset_snapshot return -1 with no message (out
+ * of memory, or sizes out of range); cvmm_keyset_hit's -1 is a full set, not an error.
  */
 #ifndef CVMM_KEYSET_H
 #define CVMM_KEYSET_H

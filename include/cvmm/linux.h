@@ -4,6 +4,9 @@
  * features it enables, the XCR0/XSS it programs, the sizes it reads back and computes, and the
  * exact lines it prints. Modelled on Linux 6.1 (Debian 12's kernel, the one `make run` boots)
  * and 6.6. Pure: no KVM, no I/O.
+ *
+ * Errors (cvmm/err.h): cvmm_linux_version_parse returns 0 or -1 with one line in err; the model
+ * itself cannot fail.
  */
 #ifndef CVMM_LINUX_H
 #define CVMM_LINUX_H

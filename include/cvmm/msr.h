@@ -13,6 +13,8 @@
  * FIXED_0 and enabled DYN_* rows are native, GP rows #GP, VE rows and every unlisted MSR go to
  * the emulation table and otherwise are unknown. The host profile leaves everything KVM
  * implements to KVM; only what KVM does not know reaches cvmm, and that is unknown.
+ *
+ * Errors (cvmm/err.h): none; every function here is a lookup that cannot fail.
  */
 #ifndef CVMM_MSR_H
 #define CVMM_MSR_H

@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Building the guest's CPUID table from a source table: profiles, feature removal, leaf 0xD. */
+/*
+ * Building the guest's CPUID table from a source table: profiles, feature removal, leaf 0xD.
+ *
+ * Errors (cvmm/err.h): cvmm_profile_parse and cvmm_model_build return 0 or -1 with one line in
+ * err; the rest cannot fail.
+ */
 #ifndef CVMM_PROFILE_H
 #define CVMM_PROFILE_H
 

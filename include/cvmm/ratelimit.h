@@ -11,6 +11,10 @@
  *
  * The clock is injected (nanoseconds, any epoch). A clock that goes backwards further than the
  * bucket's depth restarts the bucket instead of suppressing until it catches up.
+ *
+ * Errors (cvmm/err.h): the exception to the convention is cvmm_ratelimit_init, which returns a
+ * bare -1 (no cvmm_err): its only failures are arguments its caller chose, and can check first.
+ * Nothing else fails.
  */
 #ifndef CVMM_RATELIMIT_H
 #define CVMM_RATELIMIT_H
@@ -27,7 +31,7 @@ struct cvmm_ratelimit {
 
 /*
  * Sets up a limiter allowing `burst` events at once and `per_sec` events per second on
- * average. Returns 0, or -1 when either is 0 or the product overflows.
+ * average. Returns 0, or -1 (no message) when either is 0 or per_sec is above 1e9.
  */
 int cvmm_ratelimit_init(struct cvmm_ratelimit *rl, uint32_t per_sec, uint32_t burst);
 

@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* XSAVE state components as CPUID leaf 0xD enumerates them, and the two area sizes. */
+/*
+ * XSAVE state components as CPUID leaf 0xD enumerates them, and the two area sizes.
+ *
+ * Errors (cvmm/err.h): the validators return 0 or -1 with one line in err; cvmm_xsave_derive
+ * fails only out of memory, -1 with no message.
+ */
 #ifndef CVMM_XSAVE_H
 #define CVMM_XSAVE_H
 

@@ -356,12 +356,12 @@ static int cmd_check(int argc, char **argv)
             .tdx = a.have_profile && cvmm_profile_get(a.model.profile)->tdx_constraints,
         };
         struct cvmm_check_report r;
-        cvmm_check(&t, &co, &r);
+        bool oom = cvmm_check(&t, &co, &r) != 0;
         struct cvmm_linux_boot lb;
         cvmm_linux_predict(&t, a.linux_version, NULL, &lb);
         cvmm_cpuid_free(&t);
         const char *source = a.from ? a.from : "KVM_GET_SUPPORTED_CPUID";
-        char *out = r.oom  ? NULL
+        char *out = oom    ? NULL
                     : json ? report_json(&r, &lb, source, &a, &res)
                            : report_text(&r, &lb, source, &a, &res);
         unsigned errors = r.errors;

@@ -29,6 +29,7 @@ struct ctx {
         const struct cvmm_check_opts *o;
         struct cvmm_check_report *r;
         struct cvmm_xsave_layout l;
+        bool oom; /* a finding could not be stored */
 };
 
 static void add(struct ctx *c, enum cvmm_severity sev, const char *rule, uint32_t leaf,
@@ -44,7 +45,7 @@ static void add(struct ctx *c, enum cvmm_severity sev, const char *rule, uint32_
                 size_t cap = r->capacity ? r->capacity * 2 : 16;
                 struct cvmm_finding *p = realloc(r->findings, cap * sizeof(*p));
                 if (!p) {
-                        r->oom = true;
+                        c->oom = true;
                         return;
                 }
                 r->findings = p;
@@ -481,8 +482,8 @@ static void linux_view(struct ctx *c)
         v->xsave_used = true;
 }
 
-void cvmm_check(const struct cvmm_cpuid_table *t, const struct cvmm_check_opts *opts,
-                struct cvmm_check_report *r)
+int cvmm_check(const struct cvmm_cpuid_table *t, const struct cvmm_check_opts *opts,
+               struct cvmm_check_report *r)
 {
         memset(r, 0, sizeof(*r));
         struct ctx c = {.t = t, .o = opts, .r = r};
@@ -529,6 +530,7 @@ void cvmm_check(const struct cvmm_cpuid_table *t, const struct cvmm_check_opts *
                     strict ? ""
                            : " (if a monitor returned this static EBX; a dump's EBX reflects "
                              "its OS's XCR0/XSS: pass --xcr0/--xss to judge)");
+        return c.oom ? -1 : 0;
 }
 
 void cvmm_check_report_free(struct cvmm_check_report *r)

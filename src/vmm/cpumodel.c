@@ -88,8 +88,7 @@ int cpumodel_build(const struct kvm_host *h, const struct cvmm_cpuid_table *sour
         probe_close(p);
         cvmm_linux_predict(&m->seen, lv, &rt, &m->linux_boot);
         struct cvmm_check_opts co = {0};
-        cvmm_check(&m->seen, &co, &m->check);
-        if (m->check.oom)
+        if (cvmm_check(&m->seen, &co, &m->check))
                 return cvmm_errf(err, "CPU model: out of memory"), cpumodel_free(m), -1;
         return 0;
 fail:
