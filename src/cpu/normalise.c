@@ -29,6 +29,15 @@ static uint64_t supported_mask(const struct cvmm_cpuid_table *t)
         return m;
 }
 
+/*
+ * The state components f cannot work without: its own, except for features that merely own
+ * optional state (PT, HWP, HDC use MSRs without it), which need none.
+ */
+static uint64_t needed_state(const struct cvmm_feature *f)
+{
+        return f->xstate & CVMM_XSTATE_OPTIONAL ? 0 : f->xstate & ~CVMM_XSTATE_PSEUDO;
+}
+
 /* Removes components `comps` (n >= 2, closed over groups) from leaf 0xD. */
 static int drop_components(struct removal *r, uint64_t comps)
 {
@@ -51,14 +60,9 @@ static int drop_components(struct removal *r, uint64_t comps)
         /* Features that need any removed component go too. */
         size_t nf;
         const struct cvmm_feature *fs = cvmm_features(&nf);
-        for (size_t i = 0; i < nf; i++) {
-                /* Features that merely own optional state (PT, HWP, HDC) stay. */
-                if (fs[i].xstate & CVMM_XSTATE_OPTIONAL)
-                        continue;
-                uint64_t own = fs[i].xstate & ~CVMM_XSTATE_PSEUDO;
-                if ((own & all) && remove_feature(r, &fs[i]))
+        for (size_t i = 0; i < nf; i++)
+                if ((needed_state(&fs[i]) & all) && remove_feature(r, &fs[i]))
                         return -1;
-        }
         return 0;
 }
 
@@ -171,9 +175,7 @@ static int drop_features_without_state(struct cvmm_cpuid_table *t,
         size_t nf;
         const struct cvmm_feature *fs = cvmm_features(&nf);
         for (size_t i = 0; i < nf; i++) {
-                if (fs[i].xstate & CVMM_XSTATE_OPTIONAL)
-                        continue;
-                uint64_t own = fs[i].xstate & ~CVMM_XSTATE_PSEUDO;
+                uint64_t own = needed_state(&fs[i]);
                 if (own && cvmm_feature_state(t, &fs[i]) == CVMM_PRESENT &&
                     (own & ~(l->xcr0_supported | l->xss_supported)) &&
                     cvmm_feature_remove(t, &fs[i], rule))
