@@ -86,6 +86,18 @@ struct cvmm_msr_emulated {
 extern const struct cvmm_msr_emulated cvmm_msr_emulated[];
 extern const size_t cvmm_msr_emulated_count;
 
+/*
+ * MSRs every profile leaves to KVM (the local APIC, its timer, KVM's paravirtual MSRs), in the
+ * order cvmm_msr_classify checks them.
+ */
+struct cvmm_msr_kvm_owned {
+        uint32_t first, last;
+        const char *name, *reason;
+        bool listed; /* `cvmm msr show --profile tdx` lists it as a row of its own */
+};
+extern const struct cvmm_msr_kvm_owned cvmm_msr_kvm_owned[];
+extern const size_t cvmm_msr_kvm_owned_count;
+
 const char *cvmm_msr_class_name(enum cvmm_msr_class c);
 
 #endif

@@ -50,7 +50,8 @@ static int show(enum cvmm_profile p, const struct cvmm_cpuid_table *t, const cha
                                    "(default) injects #GP, ignore reads 0 and drops writes; logged "
                                    "only with --debug\n");
         } else {
-                size_t n = cvmm_tdx_msr_rows_count + cvmm_msr_emulated_count + 3;
+                size_t n =
+                    cvmm_tdx_msr_rows_count + cvmm_msr_emulated_count + cvmm_msr_kvm_owned_count;
                 struct span *s = calloc(n, sizeof(*s));
                 if (!s) {
                         free(strbuf_finish(&sb));
@@ -71,8 +72,11 @@ static int show(enum cvmm_profile p, const struct cvmm_cpuid_table *t, const cha
                                                        cvmm_msr_emulated[i].last,
                                                        cvmm_msr_emulated[i].name};
                 }
-                s[k++] = (struct span){0x1b, 0x1b, "IA32_APIC_BASE"};
-                s[k++] = (struct span){0x6e0, 0x6e0, "IA32_TSC_DEADLINE"};
+                for (size_t i = 0; i < cvmm_msr_kvm_owned_count; i++)
+                        if (cvmm_msr_kvm_owned[i].listed)
+                                s[k++] = (struct span){cvmm_msr_kvm_owned[i].first,
+                                                       cvmm_msr_kvm_owned[i].last,
+                                                       cvmm_msr_kvm_owned[i].name};
                 qsort(s, k, sizeof(*s), span_cmp);
                 for (size_t i = 0; i < k; i++) {
                         if (i && s[i].first == s[i - 1].first)

@@ -36,20 +36,19 @@ const struct cvmm_msr_emulated cvmm_msr_emulated[] = {
 const size_t cvmm_msr_emulated_count = sizeof(cvmm_msr_emulated) / sizeof(cvmm_msr_emulated[0]);
 
 /* MSRs the VMM must leave to KVM in any profile: the local APIC and its timer. */
-static const struct {
-        uint32_t first, last;
-        const char *name, *reason;
-} kvm_owned[] = {
-    {0x1b, 0x1b, "IA32_APIC_BASE", "the local APIC is KVM's (x2APIC mode is switched here)"},
-    {0x6e0, 0x6e0, "IA32_TSC_DEADLINE", "the local APIC timer is KVM's"},
-    {0x800, 0x8ff, "x2APIC registers",
-     "KVM cannot filter the x2APIC range: its local APIC answers"},
+const struct cvmm_msr_kvm_owned cvmm_msr_kvm_owned[] = {
+    {0x1b, 0x1b, "IA32_APIC_BASE", "the local APIC is KVM's (x2APIC mode is switched here)", true},
+    {0x6e0, 0x6e0, "IA32_TSC_DEADLINE", "the local APIC timer is KVM's", true},
+    {0x800, 0x8ff, "x2APIC registers", "KVM cannot filter the x2APIC range: its local APIC answers",
+     false},
     {0x11, 0x12, "MSR_KVM_WALL_CLOCK/SYSTEM_TIME (legacy)",
-     "KVM's paravirtual clock, advertised in leaf 0x40000001: KVM implements it"},
+     "KVM's paravirtual clock, advertised in leaf 0x40000001: KVM implements it", false},
     {0x4b564d00, 0x4b564dff, "KVM paravirtual MSRs",
      "KVM's paravirtual interface (kvmclock, steal time, PV EOI...), advertised in leaf "
-     "0x40000001: KVM implements it"},
+     "0x40000001: KVM implements it",
+     false},
 };
+const size_t cvmm_msr_kvm_owned_count = sizeof(cvmm_msr_kvm_owned) / sizeof(cvmm_msr_kvm_owned[0]);
 
 const char *cvmm_msr_class_name(enum cvmm_msr_class c)
 {
@@ -111,11 +110,12 @@ void cvmm_msr_classify(enum cvmm_profile p, const struct cvmm_msr_env *env, uint
                        bool write, struct cvmm_msr_decision *d)
 {
         memset(d, 0, sizeof(*d));
-        for (size_t i = 0; i < sizeof(kvm_owned) / sizeof(kvm_owned[0]); i++) {
-                if (index >= kvm_owned[i].first && index <= kvm_owned[i].last) {
+        for (size_t i = 0; i < cvmm_msr_kvm_owned_count; i++) {
+                const struct cvmm_msr_kvm_owned *k = &cvmm_msr_kvm_owned[i];
+                if (index >= k->first && index <= k->last) {
                         d->cls = CVMM_MSR_NATIVE;
-                        d->name = kvm_owned[i].name;
-                        d->reason = kvm_owned[i].reason;
+                        d->name = k->name;
+                        d->reason = k->reason;
                         return;
                 }
         }
