@@ -25,6 +25,16 @@
 uint32_t cvmm_cpuid_dynamic_mask(uint32_t leaf, uint32_t subleaf, enum cvmm_reg reg);
 
 /*
+ * The table of the vCPU whose APIC ID is apic_id, from the guest's table t (vCPU 0's, as a
+ * profile builds it): the per-vCPU dynamic fields, initial APIC ID (1.EBX[31:24] = apic_id's
+ * low byte), x2APIC ID (0xB/0x1F EDX, every subleaf) and extended APIC ID (0x8000001E EAX),
+ * hold apic_id; every other field, and t's change trace, are copied unchanged, and out does
+ * not trace. Returns 0, or -1 on ENOMEM with out left empty.
+ */
+int cvmm_cpuid_for_vcpu(const struct cvmm_cpuid_table *t, uint32_t apic_id,
+                        struct cvmm_cpuid_table *out);
+
+/*
  * What CPUID (leaf, subleaf) returns under KVM when table t has no entry for it and the leaf
  * is within range: zeros, except the topology leaves 0xB and 0x1F when t has their subleaf 1,
  * which answer the SDM's invalid-level pattern (ECX = the subleaf's low byte, EDX = subleaf

@@ -8,28 +8,69 @@
 #include "cvmm/features.h"
 #include "cvmm/xsave.h"
 
+/* Who computes a dynamic field at run time. */
+enum dynamic_source {
+        DYN_APIC_ID, /* the vCPU's APIC ID: set per vCPU by cvmm_cpuid_for_vcpu */
+        DYN_CR4,     /* mirrors a CR4 bit the guest sets */
+        DYN_XCR0,    /* follows the guest's XCR0 / XCR0|XSS */
+};
+
+#define ANY_SUBLEAF UINT32_MAX
+
+/*
+ * The fields of a CPUID table that KVM or the CPU compute at run time: the one list behind
+ * cvmm_cpuid_dynamic_mask and cvmm_cpuid_for_vcpu. An APIC ID field holds the ID shifted left
+ * by `shift`, cut to `mask`.
+ */
+static const struct dynamic_field {
+        uint32_t leaf;
+        uint32_t subleaf; /* ANY_SUBLEAF: every subleaf */
+        enum cvmm_reg reg;
+        uint32_t mask;
+        unsigned shift;
+        enum dynamic_source source;
+} dynamic_fields[] = {
+    {0x1, ANY_SUBLEAF, CVMM_EBX, 0xff000000u, 24, DYN_APIC_ID},       /* initial APIC ID */
+    {0x1, ANY_SUBLEAF, CVMM_ECX, 1u << 27, 0, DYN_CR4},               /* OSXSAVE */
+    {0x7, 0, CVMM_ECX, 1u << 4, 0, DYN_CR4},                          /* OSPKE */
+    {0xb, ANY_SUBLEAF, CVMM_EDX, 0xffffffffu, 0, DYN_APIC_ID},        /* x2APIC ID */
+    {0xd, 0, CVMM_EBX, 0xffffffffu, 0, DYN_XCR0},                     /* size for XCR0 */
+    {0xd, 1, CVMM_EBX, 0xffffffffu, 0, DYN_XCR0},                     /* for XCR0|XSS */
+    {0x1f, ANY_SUBLEAF, CVMM_EDX, 0xffffffffu, 0, DYN_APIC_ID},       /* x2APIC ID */
+    {0x8000001e, ANY_SUBLEAF, CVMM_EAX, 0xffffffffu, 0, DYN_APIC_ID}, /* extended APIC ID */
+};
+
+static bool field_in(const struct dynamic_field *f, uint32_t leaf, uint32_t subleaf)
+{
+        return f->leaf == leaf && (f->subleaf == ANY_SUBLEAF || f->subleaf == subleaf);
+}
+
 uint32_t cvmm_cpuid_dynamic_mask(uint32_t leaf, uint32_t subleaf, enum cvmm_reg reg)
 {
-        switch (leaf) {
-        case 0x1:
-                if (reg == CVMM_EBX)
-                        return 0xff000000u; /* initial APIC ID */
-                if (reg == CVMM_ECX)
-                        return 1u << 27; /* OSXSAVE mirrors CR4 */
-                return 0;
-        case 0x7:
-                return subleaf == 0 && reg == CVMM_ECX ? 1u << 4 : 0; /* OSPKE mirrors CR4 */
-        case 0xb:
-        case 0x1f:
-                return reg == CVMM_EDX ? 0xffffffffu : 0; /* x2APIC ID */
-        case 0xd:
-                /* sizes for the current XCR0 / XCR0|XSS */
-                return (subleaf == 0 || subleaf == 1) && reg == CVMM_EBX ? 0xffffffffu : 0;
-        case 0x8000001e:
-                return reg == CVMM_EAX ? 0xffffffffu : 0; /* extended APIC ID */
-        default:
-                return 0;
+        uint32_t mask = 0;
+        for (size_t i = 0; i < sizeof(dynamic_fields) / sizeof(dynamic_fields[0]); i++)
+                if (field_in(&dynamic_fields[i], leaf, subleaf) && dynamic_fields[i].reg == reg)
+                        mask |= dynamic_fields[i].mask;
+        return mask;
+}
+
+int cvmm_cpuid_for_vcpu(const struct cvmm_cpuid_table *t, uint32_t apic_id,
+                        struct cvmm_cpuid_table *out)
+{
+        if (cvmm_cpuid_copy(out, t))
+                return -1;
+        out->trace = false;
+        for (size_t i = 0; i < out->count; i++) {
+                struct cvmm_cpuid_entry *e = &out->entries[i];
+                for (size_t k = 0; k < sizeof(dynamic_fields) / sizeof(dynamic_fields[0]); k++) {
+                        const struct dynamic_field *f = &dynamic_fields[k];
+                        if (f->source != DYN_APIC_ID || !field_in(f, e->leaf, e->subleaf))
+                                continue;
+                        e->regs[f->reg] =
+                            (e->regs[f->reg] & ~f->mask) | (apic_id << f->shift & f->mask);
+                }
         }
+        return 0;
 }
 
 void cvmm_cpuid_absent_regs(const struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t subleaf,

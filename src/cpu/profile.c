@@ -108,7 +108,7 @@ static int set_field(struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t sub, en
 
 /*
  * One package, `cpus` cores, one thread each, x2APIC IDs 0..cpus-1. The table is vCPU 0's;
- * per-vCPU fields (initial APIC ID, x2APIC ID) are filled by the VMM for each vCPU.
+ * per-vCPU fields (initial APIC ID, x2APIC ID) are set for each vCPU by cvmm_cpuid_for_vcpu.
  */
 static int host_topology(struct cvmm_cpuid_table *t, unsigned cpus)
 {

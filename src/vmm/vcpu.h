@@ -9,7 +9,7 @@
 #include "cvmm/cpuid.h"
 #include "cvmm/err.h"
 
-/* Copies the table for vCPU id: initial APIC ID, x2APIC ID and extended APIC ID set to id. */
+/* The table for vCPU id (APIC ID id), by cvmm_cpuid_for_vcpu; fails with a message on ENOMEM. */
 int vcpu_cpuid_for(const struct cvmm_cpuid_table *t, unsigned id, struct cvmm_cpuid_table *out,
                    struct cvmm_err *err);
 

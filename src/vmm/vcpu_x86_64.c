@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cvmm/effective.h"
 #include "hw/layout.h"
 #include "kvm/kvm.h"
 #include "vmm/vcpu.h"
@@ -16,18 +17,8 @@
 int vcpu_cpuid_for(const struct cvmm_cpuid_table *t, unsigned id, struct cvmm_cpuid_table *out,
                    struct cvmm_err *err)
 {
-        if (cvmm_cpuid_copy(out, t))
+        if (cvmm_cpuid_for_vcpu(t, id, out))
                 return cvmm_errf(err, "CPUID table for vCPU %u: out of memory", id);
-        out->trace = false;
-        for (size_t i = 0; i < out->count; i++) {
-                struct cvmm_cpuid_entry *e = &out->entries[i];
-                if (e->leaf == 0x1)
-                        e->regs[CVMM_EBX] = (e->regs[CVMM_EBX] & 0x00ffffffu) | (id & 0xff) << 24;
-                else if (e->leaf == 0xb || e->leaf == 0x1f)
-                        e->regs[CVMM_EDX] = id;
-                else if (e->leaf == 0x8000001e)
-                        e->regs[CVMM_EAX] = id;
-        }
         return 0;
 }
 
