@@ -68,9 +68,7 @@ static int floor_once(int kvm, const struct cvmm_cpuid_table *t, int run_size)
         for (size_t i = 0; i < t->count; i++) {
                 c->entries[i].function = t->entries[i].leaf;
                 c->entries[i].index = t->entries[i].subleaf;
-                c->entries[i].flags = cvmm_cpuid_leaf_indexed(t->entries[i].leaf)
-                                          ? KVM_CPUID_FLAG_SIGNIFCANT_INDEX
-                                          : 0;
+                c->entries[i].flags = t->entries[i].flags; /* KVM's, kept in the table */
                 memcpy(&c->entries[i].eax, t->entries[i].regs, 16);
         }
         struct kvm_sregs s;

@@ -20,10 +20,20 @@
 
 enum cvmm_reg { CVMM_EAX, CVMM_EBX, CVMM_ECX, CVMM_EDX, CVMM_NREGS };
 
+/* cvmm_cpuid_entry.flags: CPUID matches this entry on the subleaf (KVM's SIGNIFCANT_INDEX). */
+#define CVMM_CPUID_FLAG_INDEXED 0x1u
+
 struct cvmm_cpuid_entry {
         uint32_t leaf;
         uint32_t subleaf;
         uint32_t regs[CVMM_NREGS];
+        /*
+         * KVM's flags for the entry (KVM_CPUID_FLAG_*, bit 0 CVMM_CPUID_FLAG_INDEXED), as KVM
+         * reported them and as KVM_SET_CPUID2 gets them back. Entries from a source that has no
+         * flags (a `cpuid -r` dump, cvmm JSON, an entry cvmm adds) get cvmm_cpuid_flags_for().
+         * Not part of the table's content: output, diffs and comparisons see keys and registers.
+         */
+        uint32_t flags;
 };
 
 /*
@@ -66,14 +76,15 @@ const struct cvmm_cpuid_entry *cvmm_cpuid_get(const struct cvmm_cpuid_table *t, 
 /* Register value of (leaf, subleaf), or 0 when the entry is absent. */
 uint32_t cvmm_cpuid_reg(const struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t subleaf,
                         enum cvmm_reg reg);
-/* Inserts or replaces an entry (no trace). Returns 0, or -1 on allocation failure. */
+/* Inserts or replaces an entry, flags as given (no trace). Returns 0, or -1 on ENOMEM. */
 int cvmm_cpuid_put(struct cvmm_cpuid_table *t, const struct cvmm_cpuid_entry *e);
 /* Removes (leaf, subleaf) if present; returns true when something was removed. */
 bool cvmm_cpuid_remove(struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t subleaf);
 
 /*
- * Sets one register of an existing or new entry, recording the change under `rule` when the
- * table traces and the value differs. Returns 0, or -1 on allocation failure.
+ * Sets one register of an existing or new entry (a new one gets cvmm_cpuid_flags_for()),
+ * recording the change under `rule` when the table traces and the value differs. Returns 0,
+ * or -1 on allocation failure.
  */
 int cvmm_cpuid_set_reg(struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t subleaf,
                        enum cvmm_reg reg, uint32_t value, const char *rule);
@@ -91,6 +102,11 @@ bool cvmm_cpuid_bit(const struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t su
  * 0x10, 0x12, 0x14, 0x17, 0x18, 0x1D-0x20, 0x23, 0x24, 0x8000001D, 0x80000020, 0x80000026).
  */
 bool cvmm_cpuid_leaf_indexed(uint32_t leaf);
+/*
+ * The flags of an entry whose source gives none: CVMM_CPUID_FLAG_INDEXED for the subleaves of
+ * an indexed leaf (cvmm_cpuid_leaf_indexed) and for every subleaf other than 0, else 0.
+ */
+uint32_t cvmm_cpuid_flags_for(uint32_t leaf, uint32_t subleaf);
 
 /* Register name: "eax".."edx". */
 const char *cvmm_reg_name(enum cvmm_reg reg);

@@ -124,6 +124,8 @@ int cvmm_firecracker_parse(struct cvmm_cpuid_table *t, struct json_object *root,
                 if (!json_object_object_get_ex(o, "flags", &v) ||
                     !json_object_is_type(v, json_type_int))
                         return cvmm_errf(err, "%s: \"flags\" missing or not an integer", where);
+                /* KVM's flags, as the host that made the file reported them */
+                e.flags = json_object_get_int64(v) & CVMM_CPUID_FLAG_INDEXED;
                 if (!json_object_object_get_ex(o, "modifiers", &regs) ||
                     !json_object_is_type(regs, json_type_array))
                         return cvmm_errf(err, "%s: \"modifiers\" missing or not an array", where);

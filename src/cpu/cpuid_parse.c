@@ -127,6 +127,7 @@ static int parse_raw(struct cvmm_cpuid_table *t, const char *buf, size_t len, co
                 skip_spaces(&p);
                 if (*p != '\0')
                         return cvmm_errf(err, "%s: unexpected text after edx: '%s'", where, p);
+                e.flags = cvmm_cpuid_flags_for(e.leaf, e.subleaf);
                 if (cvmm_cpuid_add_unique(t, &e, where, err))
                         return -1;
         }
@@ -187,6 +188,7 @@ static int parse_cvmm_json(struct cvmm_cpuid_table *t, struct json_object *root,
                                 return cvmm_errf(err, "%s: \"%s\" missing or not a 32-bit number",
                                                  where, keys[k]);
                 }
+                e.flags = cvmm_cpuid_flags_for(e.leaf, e.subleaf);
                 if (cvmm_cpuid_add_unique(t, &e, where, err))
                         return -1;
         }

@@ -105,6 +105,7 @@ static struct cvmm_cpuid_entry *slot(struct cvmm_cpuid_table *t, uint32_t leaf, 
         memset(&t->entries[i], 0, sizeof(t->entries[i]));
         t->entries[i].leaf = leaf;
         t->entries[i].subleaf = subleaf;
+        t->entries[i].flags = cvmm_cpuid_flags_for(leaf, subleaf);
         return &t->entries[i];
 }
 
@@ -213,4 +214,9 @@ bool cvmm_cpuid_leaf_indexed(uint32_t leaf)
         default:
                 return false;
         }
+}
+
+uint32_t cvmm_cpuid_flags_for(uint32_t leaf, uint32_t subleaf)
+{
+        return cvmm_cpuid_leaf_indexed(leaf) || subleaf ? CVMM_CPUID_FLAG_INDEXED : 0;
 }

@@ -231,11 +231,18 @@ static uint64_t comps_of(const struct cvmm_cpuid_table *t)
         return l.xcr0_supported | l.xss_supported;
 }
 
-/* True when the two tables hold the same entries with the same values. */
+/* True when the two tables hold the same entries with the same values (flags aside). */
 static bool same_table(const struct cvmm_cpuid_table *a, const struct cvmm_cpuid_table *b)
 {
-        return a->count == b->count &&
-               memcmp(a->entries, b->entries, a->count * sizeof(a->entries[0])) == 0;
+        if (a->count != b->count)
+                return false;
+        for (size_t i = 0; i < a->count; i++) {
+                const struct cvmm_cpuid_entry *x = &a->entries[i], *y = &b->entries[i];
+                if (x->leaf != y->leaf || x->subleaf != y->subleaf ||
+                    memcmp(x->regs, y->regs, sizeof(x->regs)) != 0)
+                        return false;
+        }
+        return true;
 }
 
 /* Forced bits outside leaf 0xD's component masks and sizes: restore or remove, bit by bit. */

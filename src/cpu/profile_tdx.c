@@ -61,7 +61,8 @@ static int add_named_entries(struct cvmm_cpuid_table *t)
                 uint32_t sub = r->subleaf == CVMM_TDX_ANY_SUBLEAF ? 0 : r->subleaf;
                 if (r->leaf == 0x21 || cvmm_cpuid_get(t, r->leaf, sub))
                         continue;
-                struct cvmm_cpuid_entry e = {.leaf = r->leaf, .subleaf = sub};
+                struct cvmm_cpuid_entry e = {
+                    .leaf = r->leaf, .subleaf = sub, .flags = cvmm_cpuid_flags_for(r->leaf, sub)};
                 if (cvmm_cpuid_put(t, &e))
                         return -1;
         }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -105,6 +106,9 @@ int kvm_vcpu_create(const struct kvm_host *h, int vm, unsigned id, int *fd, stru
         return 0;
 }
 
+/* cvmm's entry flags are KVM's: KVM_GET_* fill them, KVM_SET_CPUID2 gets them back as they are. */
+static_assert(CVMM_CPUID_FLAG_INDEXED == KVM_CPUID_FLAG_SIGNIFCANT_INDEX, "entry flags");
+
 int kvm_vcpu_set_cpuid(int vcpu, const struct cvmm_cpuid_table *t, struct cvmm_err *err)
 {
         struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + t->count * sizeof(c->entries[0]));
@@ -116,14 +120,8 @@ int kvm_vcpu_set_cpuid(int vcpu, const struct cvmm_cpuid_table *t, struct cvmm_e
                 struct kvm_cpuid_entry2 *k = &c->entries[i];
                 k->function = e->leaf;
                 k->index = e->subleaf;
-                /*
-                 * Leaves whose subleaves differ are flagged so KVM matches on ECX; the table
-                 * marks them by having a subleaf other than 0, or by being one of the leaves
-                 * the SDM defines as indexed.
-                 */
-                k->flags = cvmm_cpuid_leaf_indexed(e->leaf) || e->subleaf
-                               ? KVM_CPUID_FLAG_SIGNIFCANT_INDEX
-                               : 0;
+                /* KVM's own flags where it made the entry; cvmm_cpuid_flags_for() elsewhere. */
+                k->flags = e->flags;
                 k->eax = e->regs[CVMM_EAX];
                 k->ebx = e->regs[CVMM_EBX];
                 k->ecx = e->regs[CVMM_ECX];
@@ -165,6 +163,7 @@ int kvm_vcpu_get_cpuid(int vcpu, struct cvmm_cpuid_table *t, struct cvmm_err *er
                             .leaf = k->function,
                             .subleaf = k->index,
                             .regs = {k->eax, k->ebx, k->ecx, k->edx},
+                            .flags = k->flags,
                         };
                         if (cvmm_cpuid_put(t, &e)) {
                                 free(c);

@@ -61,6 +61,7 @@ static int read_supported(int kvm, struct cvmm_cpuid_table *t, struct cvmm_err *
                     .leaf = k->function,
                     .subleaf = (k->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) ? k->index : 0,
                     .regs = {k->eax, k->ebx, k->ecx, k->edx},
+                    .flags = k->flags,
                 };
                 if (cvmm_cpuid_put(t, &e)) {
                         free(c);

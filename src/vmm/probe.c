@@ -294,7 +294,11 @@ static int sweep_once(struct probe *p, struct sweep_list *l, struct cvmm_cpuid_t
         cvmm_cpuid_free(seen);
         cvmm_cpuid_init(seen);
         for (uint32_t i = 0; i < l->n; i++) {
-                struct cvmm_cpuid_entry e = {.leaf = l->pairs[i][0], .subleaf = l->pairs[i][1]};
+                struct cvmm_cpuid_entry e = {
+                    .leaf = l->pairs[i][0],
+                    .subleaf = l->pairs[i][1],
+                    .flags = cvmm_cpuid_flags_for(l->pairs[i][0], l->pairs[i][1]),
+                };
                 memcpy(e.regs, p->mem + PROBE_RESULTS + 16 * (size_t)i, 16);
                 if (cvmm_cpuid_put(seen, &e))
                         return cvmm_errf(err, "probe: out of memory");

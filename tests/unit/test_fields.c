@@ -1,15 +1,128 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The library's CPUID field knowledge on real dumps: the dynamic fields and each vCPU's table
- * (the APIC IDs set per vCPU, nothing else changed).
+ * The library's CPUID field knowledge on real dumps: the indexed leaves and the entry flags,
+ * the dynamic fields, and each vCPU's table (the APIC IDs set per vCPU, nothing else changed).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
+#include "cvmm/diff.h"
 #include "cvmm/effective.h"
 #include "cvmm/profile.h"
+
+static void indexed_leaves(void **state)
+{
+        (void)state;
+        static const uint32_t indexed[] = {
+            0x4,  0x7,  0xb,  0xd,  0xf,  0x10, 0x12,       0x14,       0x17,      0x18,
+            0x1d, 0x1e, 0x1f, 0x20, 0x23, 0x24, 0x8000001d, 0x80000020, 0x80000026};
+        static const uint32_t plain[] = {0x0,        0x1,        0x2,        0x3,        0x5,
+                                         0x6,        0xa,        0x16,       0x19,       0x21,
+                                         0x22,       0x40000000, 0x80000000, 0x80000001, 0x80000008,
+                                         0x8000001e, 0x8000001f, 0x80000021};
+        for (size_t i = 0; i < sizeof(indexed) / sizeof(indexed[0]); i++) {
+                assert_true(cvmm_cpuid_leaf_indexed(indexed[i]));
+                assert_int_equal(cvmm_cpuid_flags_for(indexed[i], 0), CVMM_CPUID_FLAG_INDEXED);
+        }
+        for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+                assert_false(cvmm_cpuid_leaf_indexed(plain[i]));
+                assert_int_equal(cvmm_cpuid_flags_for(plain[i], 0), 0);
+                /* a subleaf other than 0 exists only where the subleaf counts */
+                assert_int_equal(cvmm_cpuid_flags_for(plain[i], 1), CVMM_CPUID_FLAG_INDEXED);
+        }
+}
+
+#define Z32 "00000000000000000000000000000000"
+
+/* A Firecracker fingerprint keeps the flags KVM (Linux 5.10) gave; they agree with the list. */
+static void flags_of_a_kvm_fingerprint(void **state)
+{
+        (void)state;
+        struct cvmm_cpuid_table t;
+        load_data(&t, "firecracker/fingerprint_INTEL_SKYLAKE_5.10host.json");
+        size_t flagged = 0;
+        for (size_t i = 0; i < t.count; i++) {
+                const struct cvmm_cpuid_entry *e = &t.entries[i];
+                assert_int_equal(e->flags, cvmm_cpuid_flags_for(e->leaf, e->subleaf));
+                flagged += e->flags == CVMM_CPUID_FLAG_INDEXED;
+        }
+        assert_true(flagged > 10); /* 4, 7, 0xb, 0xd's subleaves, ... */
+        assert_int_equal(cvmm_cpuid_get(&t, 0xd, 0)->flags, CVMM_CPUID_FLAG_INDEXED);
+        assert_int_equal(cvmm_cpuid_get(&t, 0x1, 0)->flags, 0);
+        cvmm_cpuid_free(&t);
+        /* A file's flag is kept even where the list would say otherwise. */
+        const char *fc = "{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"subleaf\": \"0x0\", "
+                         "\"flags\": 1, \"modifiers\": ["
+                         "{\"register\": \"eax\", \"bitmap\": \"0b" Z32 "\"},"
+                         "{\"register\": \"ebx\", \"bitmap\": \"0b" Z32 "\"},"
+                         "{\"register\": \"ecx\", \"bitmap\": \"0b" Z32 "\"},"
+                         "{\"register\": \"edx\", \"bitmap\": \"0b" Z32 "\"}]}]}";
+        struct cvmm_err err;
+        if (cvmm_cpuid_parse(&t, fc, strlen(fc), "fc", NULL, &err))
+                fail_msg("%s", err.msg);
+        assert_int_equal(cvmm_cpuid_get(&t, 0x1, 0)->flags, CVMM_CPUID_FLAG_INDEXED);
+        cvmm_cpuid_free(&t);
+}
+
+/* Dumps and cvmm JSON have no flags: every entry gets the library's, and so do added ones. */
+static void flags_of_tables_without_flags(void **state)
+{
+        (void)state;
+        struct cvmm_cpuid_table t, j;
+        load_data(&t, "intel-sapphire-rapids.cpuid");
+        char *json = cvmm_cpuid_format_json(&t, NULL);
+        assert_non_null(json);
+        struct cvmm_err err;
+        assert_int_equal(cvmm_cpuid_parse(&j, json, strlen(json), "json", NULL, &err), 0);
+        free(json);
+        assert_int_equal(j.count, t.count);
+        for (size_t i = 0; i < t.count; i++) {
+                const struct cvmm_cpuid_entry *e = &t.entries[i];
+                assert_int_equal(e->flags, cvmm_cpuid_flags_for(e->leaf, e->subleaf));
+                assert_int_equal(j.entries[i].flags, e->flags);
+        }
+        assert_int_equal(cvmm_cpuid_get(&t, 0x7, 0)->flags, CVMM_CPUID_FLAG_INDEXED);
+        assert_int_equal(cvmm_cpuid_get(&t, 0x6, 0)->flags, 0);
+        /* an entry a rule adds */
+        assert_null(cvmm_cpuid_get(&t, 0x24, 0));
+        assert_int_equal(cvmm_cpuid_set_reg(&t, 0x24, 0, CVMM_EAX, 1, "test"), 0);
+        assert_int_equal(cvmm_cpuid_get(&t, 0x24, 0)->flags, CVMM_CPUID_FLAG_INDEXED);
+        /* put keeps the flags it is given (KVM's) */
+        struct cvmm_cpuid_entry e = {.leaf = 0x80000020, .flags = 0};
+        assert_int_equal(cvmm_cpuid_put(&t, &e), 0);
+        assert_int_equal(cvmm_cpuid_get(&t, 0x80000020, 0)->flags, 0);
+        cvmm_cpuid_free(&j);
+        cvmm_cpuid_free(&t);
+}
+
+/* Flags are not content: the same registers under other flags are the same table. */
+static void flags_do_not_enter_output_or_diff(void **state)
+{
+        (void)state;
+        struct cvmm_cpuid_table t, u;
+        load_data(&t, "intel-sapphire-rapids.cpuid");
+        assert_int_equal(cvmm_cpuid_copy(&u, &t), 0);
+        for (size_t i = 0; i < u.count; i++)
+                u.entries[i].flags ^= CVMM_CPUID_FLAG_INDEXED | 0x6;
+        size_t n = 1;
+        char *d = cvmm_cpuid_diff(&t, &u, &n);
+        assert_non_null(d);
+        assert_int_equal(n, 0);
+        free(d);
+        char *a = cvmm_cpuid_format_raw(&t), *b = cvmm_cpuid_format_raw(&u);
+        assert_string_equal(a, b);
+        free(a);
+        free(b);
+        a = cvmm_cpuid_format_json(&t, NULL);
+        b = cvmm_cpuid_format_json(&u, NULL);
+        assert_string_equal(a, b);
+        free(a);
+        free(b);
+        cvmm_cpuid_free(&u);
+        cvmm_cpuid_free(&t);
+}
 
 /* The source and the table of vCPU apic_id agree outside the APIC ID fields, which hold it. */
 static void assert_vcpu_table(const struct cvmm_cpuid_table *t, const struct cvmm_cpuid_table *v,
@@ -116,6 +229,10 @@ static void dynamic_fields(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+            cmocka_unit_test(indexed_leaves),
+            cmocka_unit_test(flags_of_a_kvm_fingerprint),
+            cmocka_unit_test(flags_of_tables_without_flags),
+            cmocka_unit_test(flags_do_not_enter_output_or_diff),
             cmocka_unit_test(dynamic_fields),
             cmocka_unit_test(vcpu_tables_of_a_real_dump),
             cmocka_unit_test(vcpu_three_of_sapphire_rapids),

@@ -48,6 +48,7 @@ char *read_data(const char *name, size_t *len)
 void put(struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t sub, uint32_t eax, uint32_t ebx,
          uint32_t ecx, uint32_t edx)
 {
-        struct cvmm_cpuid_entry e = {leaf, sub, {eax, ebx, ecx, edx}};
+        struct cvmm_cpuid_entry e = {
+            leaf, sub, {eax, ebx, ecx, edx}, cvmm_cpuid_flags_for(leaf, sub)};
         assert_int_equal(cvmm_cpuid_put(t, &e), 0);
 }
