@@ -140,7 +140,11 @@ struct cvmm_cpuid_meta {
         uint64_t xss;
         unsigned cpus;
 };
-/* Writes the table as cvmm JSON (with the per-entry change trace); NULL on ENOMEM. */
+/*
+ * Writes the table as cvmm JSON; NULL on ENOMEM. Each entry has leaf, subleaf, eax..edx, then
+ * "dynamic" when some of its bits are computed at run time ({"ebx": "0xff000000"}: the
+ * registers with a nonzero cvmm_cpuid_dynamic_mask, and those masks), then its change trace.
+ */
 char *cvmm_cpuid_format_json(const struct cvmm_cpuid_table *t, const struct cvmm_cpuid_meta *meta);
 
 #endif

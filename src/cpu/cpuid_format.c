@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cvmm/cpuid.h"
+#include "cvmm/effective.h"
 #include "util/strbuf.h"
 
 char *cvmm_cpuid_format_raw(const struct cvmm_cpuid_table *t)
@@ -48,6 +49,23 @@ static bool append(struct json_object *a, struct json_object *v)
                 return true;
         json_object_put(v);
         return false;
+}
+
+/* Adds {"reg": mask} for the registers of (leaf, subleaf) with run-time bits, if any; false
+ * on ENOMEM. */
+static bool add_dynamic(struct json_object *o, uint32_t leaf, uint32_t subleaf)
+{
+        struct json_object *dyn = NULL;
+        for (int r = 0; r < CVMM_NREGS; r++) {
+                uint32_t mask = cvmm_cpuid_dynamic_mask(leaf, subleaf, (enum cvmm_reg)r);
+                if (!mask)
+                        continue;
+                if (!dyn && !put(o, "dynamic", dyn = json_object_new_object()))
+                        return false;
+                if (!put(dyn, cvmm_reg_name((enum cvmm_reg)r), hex(mask, 8)))
+                        return false;
+        }
+        return true;
 }
 
 /* Adds the change trace for (leaf, subleaf) to o, if any; false on ENOMEM. */
@@ -96,7 +114,7 @@ static bool add_entries(struct json_object *root, const struct cvmm_cpuid_table 
                 for (int r = 0; r < CVMM_NREGS; r++)
                         if (!put(o, cvmm_reg_name((enum cvmm_reg)r), hex(e->regs[r], 8)))
                                 return false;
-                if (!add_changes(o, t, e->leaf, e->subleaf))
+                if (!add_dynamic(o, e->leaf, e->subleaf) || !add_changes(o, t, e->leaf, e->subleaf))
                         return false;
         }
         return true;

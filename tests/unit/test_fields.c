@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The library's CPUID field knowledge on real dumps: the indexed leaves and the entry flags,
- * the dynamic fields, and each vCPU's table (the APIC IDs set per vCPU, nothing else changed).
+ * the dynamic fields and their marks in cvmm JSON, and each vCPU's table (the APIC IDs set per
+ * vCPU, nothing else changed).
  */
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,6 +228,96 @@ static void dynamic_fields(void **state)
         assert_int_equal(cvmm_cpuid_dynamic_mask(0x4, 0, CVMM_EAX), 0);
 }
 
+/* The "dynamic" object of entry (leaf, subleaf) in cvmm JSON, or NULL. */
+static struct json_object *dynamic_of(struct json_object *root, uint32_t leaf, uint32_t subleaf)
+{
+        struct json_object *entries, *v;
+        assert_true(json_object_object_get_ex(root, "entries", &entries));
+        for (size_t i = 0; i < json_object_array_length(entries); i++) {
+                struct json_object *o = json_object_array_get_idx(entries, i);
+                uint32_t l, s;
+                assert_true(json_object_object_get_ex(o, "leaf", &v));
+                l = (uint32_t)strtoul(json_object_get_string(v), NULL, 16);
+                assert_true(json_object_object_get_ex(o, "subleaf", &v));
+                s = (uint32_t)strtoul(json_object_get_string(v), NULL, 16);
+                if (l == leaf && s == subleaf)
+                        return json_object_object_get_ex(o, "dynamic", &v) ? v : NULL;
+        }
+        fail_msg("no entry 0x%x.%u", leaf, subleaf);
+        return NULL;
+}
+
+/* Every entry's "dynamic" names exactly the registers with a nonzero mask, with the mask. */
+static void assert_marks(const struct cvmm_cpuid_table *t, struct json_object *root)
+{
+        for (size_t i = 0; i < t->count; i++) {
+                const struct cvmm_cpuid_entry *e = &t->entries[i];
+                struct json_object *dyn = dynamic_of(root, e->leaf, e->subleaf), *v;
+                int marked = 0;
+                for (int r = 0; r < CVMM_NREGS; r++) {
+                        uint32_t m = cvmm_cpuid_dynamic_mask(e->leaf, e->subleaf, r);
+                        const char *name = cvmm_reg_name((enum cvmm_reg)r);
+                        if (!m) {
+                                assert_false(dyn && json_object_object_get_ex(dyn, name, &v));
+                                continue;
+                        }
+                        char want[16];
+                        snprintf(want, sizeof(want), "0x%08x", m);
+                        assert_non_null(dyn);
+                        assert_true(json_object_object_get_ex(dyn, name, &v));
+                        assert_string_equal(json_object_get_string(v), want);
+                        marked++;
+                }
+                if (dyn)
+                        assert_int_equal(json_object_object_length(dyn), marked);
+                else
+                        assert_int_equal(marked, 0);
+        }
+}
+
+static void json_marks_dynamic_fields(void **state)
+{
+        (void)state;
+        static const char *const dumps[] = {"intel-sapphire-rapids.cpuid",
+                                            "amd-epyc-9334-genoa.cpuid"};
+        for (size_t d = 0; d < 2; d++) {
+                struct cvmm_cpuid_table t, back;
+                load_data(&t, dumps[d]);
+                char *json = cvmm_cpuid_format_json(&t, NULL);
+                assert_non_null(json);
+                struct json_object *root = json_tokener_parse(json);
+                assert_non_null(root);
+                assert_marks(&t, root);
+                struct json_object *dyn = dynamic_of(root, 0x1, 0), *v;
+                assert_non_null(dyn);
+                assert_true(json_object_object_get_ex(dyn, "ebx", &v));
+                assert_string_equal(json_object_get_string(v), "0xff000000");
+                assert_true(json_object_object_get_ex(dyn, "ecx", &v));
+                assert_string_equal(json_object_get_string(v), "0x08000000");
+                assert_true(json_object_object_get_ex(dynamic_of(root, 0xd, 0), "ebx", &v));
+                assert_string_equal(json_object_get_string(v), "0xffffffff");
+                assert_null(dynamic_of(root, 0xd, 2));
+                assert_null(dynamic_of(root, 0x7, 1));
+                if (d == 1) {
+                        assert_true(
+                            json_object_object_get_ex(dynamic_of(root, 0x8000001e, 0), "eax", &v));
+                        assert_string_equal(json_object_get_string(v), "0xffffffff");
+                }
+                json_object_put(root);
+                /* The marks are output only: cvmm JSON reads back as the same table. */
+                struct cvmm_err err;
+                assert_int_equal(cvmm_cpuid_parse(&back, json, strlen(json), "json", NULL, &err),
+                                 0);
+                size_t n = 1;
+                char *diff = cvmm_cpuid_diff(&t, &back, &n);
+                assert_int_equal(n, 0);
+                free(diff);
+                free(json);
+                cvmm_cpuid_free(&back);
+                cvmm_cpuid_free(&t);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -234,6 +326,7 @@ int main(void)
             cmocka_unit_test(flags_of_tables_without_flags),
             cmocka_unit_test(flags_do_not_enter_output_or_diff),
             cmocka_unit_test(dynamic_fields),
+            cmocka_unit_test(json_marks_dynamic_fields),
             cmocka_unit_test(vcpu_tables_of_a_real_dump),
             cmocka_unit_test(vcpu_three_of_sapphire_rapids),
         };
