@@ -31,11 +31,12 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from cpuidview import dynamic_mask, invalid_topology_level, parse_raw  # noqa: E402
+from cpuidview import DynamicMask, invalid_topology_level, parse_raw  # noqa: E402
 import nested as nested_vm  # noqa: E402
 
 CVMM, GUEST, SRC = (os.path.abspath(a) for a in sys.argv[1:4])
 NESTED_TCG = os.environ.get("CVMM_TEST_ENV") == "nested-tcg"
+dynamic_mask = DynamicMask(CVMM)  # cvmm's own list of the fields computed at run time
 TMP = tempfile.mkdtemp(prefix="cvmm-guests-")
 passed = failed = 0
 
@@ -78,13 +79,17 @@ class Run:
 def table(*flags):
     """cvmm's table for these flags, as {(leaf, sub): [eax, ebx, ecx, edx]}."""
     p = subprocess.run([CVMM, "cpuid", "show", *flags], capture_output=True, check=True)
-    return parse_raw(p.stdout.decode())
+    t = parse_raw(p.stdout.decode())
+    dynamic_mask.learn(t)
+    return t
 
 
 def probe_table(*flags):
     """`cvmm cpuid probe`: the table a guest of this host really sees under these flags."""
     p = subprocess.run([CVMM, "cpuid", "probe", *flags], capture_output=True, check=True)
-    return parse_raw(p.stdout.decode()), p.stdout.decode()
+    t = parse_raw(p.stdout.decode())
+    dynamic_mask.learn(t)
+    return t, p.stdout.decode()
 
 
 def static_diff(a, b):

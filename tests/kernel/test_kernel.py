@@ -49,13 +49,14 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from cpuidview import dynamic_mask, invalid_topology_level, parse_raw  # noqa: E402
+from cpuidview import DynamicMask, invalid_topology_level, parse_raw  # noqa: E402
 import nested as nested_vm  # noqa: E402
 
 CVMM, GUEST, SRC = (os.path.abspath(a) for a in sys.argv[1:4])
 BUILD = os.path.dirname(os.path.abspath(CVMM))
 GDIR = os.path.join(BUILD, "guest")
 TMP = tempfile.mkdtemp(prefix="cvmm-kernel-")
+dynamic_mask = DynamicMask(CVMM)  # cvmm's own list of the fields computed at run time
 MEM = 256 << 20
 # Kernel arguments that shorten early boot under emulation: no delay-loop calibration, no
 # timer check; reboot through the keyboard controller so --no-reboot ends the run.
@@ -314,6 +315,7 @@ def enforced_suite(nested):
             ok("XSAVE consistency problem" not in out, f"{n}: no XSAVE consistency problem")
         seen = parse_raw(out.split("CVMM-CPUID-BEGIN", 1)[-1].split("CVMM-CPUID-END", 1)[0])
         tab = parse_raw(b["probe"])
+        dynamic_mask.learn(tab)
         bad = []
         for key in sorted(set(seen) | set(tab)):
             leaf, sub = key
