@@ -76,7 +76,10 @@ const struct cvmm_cpuid_entry *cvmm_cpuid_get(const struct cvmm_cpuid_table *t, 
 /* Register value of (leaf, subleaf), or 0 when the entry is absent. */
 uint32_t cvmm_cpuid_reg(const struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t subleaf,
                         enum cvmm_reg reg);
-/* Inserts or replaces an entry, flags as given (no trace). Returns 0, or -1 on ENOMEM. */
+/*
+ * Inserts or replaces an entry (no trace), with the flags given, plus CVMM_CPUID_FLAG_INDEXED
+ * when the subleaf is not 0. Returns 0, or -1 on allocation failure.
+ */
 int cvmm_cpuid_put(struct cvmm_cpuid_table *t, const struct cvmm_cpuid_entry *e);
 /* Removes (leaf, subleaf) if present; returns true when something was removed. */
 bool cvmm_cpuid_remove(struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t subleaf);

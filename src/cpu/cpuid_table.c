@@ -115,6 +115,9 @@ int cvmm_cpuid_put(struct cvmm_cpuid_table *t, const struct cvmm_cpuid_entry *e)
         if (!s)
                 return -1;
         *s = *e;
+        /* A subleaf other than 0 only exists where CPUID matches on it. */
+        if (s->subleaf)
+                s->flags |= CVMM_CPUID_FLAG_INDEXED;
         return 0;
 }
 

@@ -95,6 +95,10 @@ static void flags_of_tables_without_flags(void **state)
         struct cvmm_cpuid_entry e = {.leaf = 0x80000020, .flags = 0};
         assert_int_equal(cvmm_cpuid_put(&t, &e), 0);
         assert_int_equal(cvmm_cpuid_get(&t, 0x80000020, 0)->flags, 0);
+        /* ... but a subleaf other than 0 is always indexed */
+        e = (struct cvmm_cpuid_entry){.leaf = 0x80000020, .subleaf = 1, .flags = 0};
+        assert_int_equal(cvmm_cpuid_put(&t, &e), 0);
+        assert_int_equal(cvmm_cpuid_get(&t, 0x80000020, 1)->flags, CVMM_CPUID_FLAG_INDEXED);
         cvmm_cpuid_free(&j);
         cvmm_cpuid_free(&t);
 }
