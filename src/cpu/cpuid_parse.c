@@ -62,6 +62,19 @@ static void mark_partial(struct cvmm_cpuid_table *t)
                      !cvmm_cpuid_get(t, 7, 0) || !cvmm_cpuid_get(t, 0xd, 0);
 }
 
+/* Adds an entry a dump gave (no flags of its own: they follow the leaf), refusing repeats. */
+static int add_parsed(struct cvmm_cpuid_table *t, struct cvmm_cpuid_entry *e, const char *where,
+                      struct cvmm_err *err)
+{
+        e->flags = cvmm_cpuid_flags_for(e->leaf, e->subleaf);
+        return cvmm_cpuid_add_unique(t, e, where, err);
+}
+
+static int found_any(const struct cvmm_cpuid_table *t, const char *name, struct cvmm_err *err)
+{
+        return t->count ? 0 : cvmm_errf(err, "%s: no CPUID entries found", name);
+}
+
 /*
  * `cpuid -r` output. Lines: "CPU:" / "CPU N:" headers, then
  * "   0x0000000d 0x01: eax=0x0000000f ebx=0x00000988 ecx=0x00000000 edx=0x00000000".
@@ -127,13 +140,10 @@ static int parse_raw(struct cvmm_cpuid_table *t, const char *buf, size_t len, co
                 skip_spaces(&p);
                 if (*p != '\0')
                         return cvmm_errf(err, "%s: unexpected text after edx: '%s'", where, p);
-                e.flags = cvmm_cpuid_flags_for(e.leaf, e.subleaf);
-                if (cvmm_cpuid_add_unique(t, &e, where, err))
+                if (add_parsed(t, &e, where, err))
                         return -1;
         }
-        if (t->count == 0)
-                return cvmm_errf(err, "%s: no CPUID entries found", name);
-        return 0;
+        return found_any(t, name, err);
 }
 
 /* Reads a JSON value that is a number or a string holding a decimal or 0x-hex number. */
@@ -188,13 +198,10 @@ static int parse_cvmm_json(struct cvmm_cpuid_table *t, struct json_object *root,
                                 return cvmm_errf(err, "%s: \"%s\" missing or not a 32-bit number",
                                                  where, keys[k]);
                 }
-                e.flags = cvmm_cpuid_flags_for(e.leaf, e.subleaf);
-                if (cvmm_cpuid_add_unique(t, &e, where, err))
+                if (add_parsed(t, &e, where, err))
                         return -1;
         }
-        if (t->count == 0)
-                return cvmm_errf(err, "%s: no CPUID entries found", name);
-        return 0;
+        return found_any(t, name, err);
 }
 
 int cvmm_cpuid_parse(struct cvmm_cpuid_table *t, const char *buf, size_t len, const char *name,
@@ -264,6 +271,17 @@ int cvmm_cpuid_parse(struct cvmm_cpuid_table *t, const char *buf, size_t len, co
         return 0;
 }
 
+/* Parses buf[0..len) (room for a NUL at buf[len]) read from name, then frees it. */
+static int parse_owned(struct cvmm_cpuid_table *t, char *buf, size_t len, const char *name,
+                       const char *empty, enum cvmm_cpuid_format *fmt_out, struct cvmm_err *err)
+{
+        buf[len] = '\0';
+        int rc = len == 0 ? cvmm_errf(err, "%s: %s", name, empty)
+                          : cvmm_cpuid_parse(t, buf, len, name, fmt_out, err);
+        free(buf);
+        return rc;
+}
+
 /* Reads all of standard input (a pipe or a file), up to CVMM_MAX_INPUT bytes. */
 static int load_stdin(struct cvmm_cpuid_table *t, enum cvmm_cpuid_format *fmt_out,
                       struct cvmm_err *err)
@@ -301,14 +319,7 @@ static int load_stdin(struct cvmm_cpuid_table *t, enum cvmm_cpuid_format *fmt_ou
                         break;
                 len += (size_t)r;
         }
-        buf[len] = '\0';
-        if (len == 0) {
-                free(buf);
-                return cvmm_errf(err, "%s: empty input", name);
-        }
-        int rc = cvmm_cpuid_parse(t, buf, len, name, fmt_out, err);
-        free(buf);
-        return rc;
+        return parse_owned(t, buf, len, name, "empty input", fmt_out, err);
 }
 
 int cvmm_cpuid_load(struct cvmm_cpuid_table *t, const char *path, enum cvmm_cpuid_format *fmt_out,
@@ -350,12 +361,5 @@ int cvmm_cpuid_load(struct cvmm_cpuid_table *t, const char *path, enum cvmm_cpui
                 got += (size_t)r;
         }
         close(fd);
-        buf[len] = '\0';
-        if (len == 0) {
-                free(buf);
-                return cvmm_errf(err, "%s: empty file", path);
-        }
-        int rc = cvmm_cpuid_parse(t, buf, len, path, fmt_out, err);
-        free(buf);
-        return rc;
+        return parse_owned(t, buf, len, path, "empty file", fmt_out, err);
 }
