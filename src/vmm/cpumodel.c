@@ -114,105 +114,102 @@ char *cpumodel_describe(const struct cvmm_attribution *a, size_t max)
 
 struct json_object *cpumodel_linux_json(const struct cvmm_linux_boot *lb, enum cvmm_linux_version v)
 {
+        bool ok = true;
         struct json_object *o = json_object_new_object();
         if (!o)
                 return NULL;
-        json_object_object_add(o, "version", json_object_new_string(cvmm_linux_version_name(v)));
-        json_object_object_add(o, "uses_xsave", json_object_new_boolean(lb->xsave_used));
-        json_object_object_add(o, "xcr0", json_hex(lb->plan.xcr0));
-        json_object_object_add(o, "xss", json_hex(lb->plan.xss));
-        json_object_object_add(o, "xfeatures", json_hex(lb->features));
-        json_object_object_add(o, "context_size", json_object_new_int64(lb->context_size));
-        json_object_object_add(o, "user_size", json_object_new_int64(lb->user_size));
-        json_object_object_add(o, "kernel_size", json_object_new_int64(lb->kernel_size));
-        json_object_object_add(o, "computed_size", json_object_new_int64(lb->computed_size));
-        json_object_object_add(o, "misordered", json_object_new_boolean(lb->misordered));
-        json_object_object_add(o, "consistency_problem",
-                               json_object_new_boolean(lb->consistency_problem));
+        json_put(&ok, o, "version", json_object_new_string(cvmm_linux_version_name(v)));
+        json_put(&ok, o, "uses_xsave", json_object_new_boolean(lb->xsave_used));
+        json_put(&ok, o, "xcr0", json_hex(lb->plan.xcr0));
+        json_put(&ok, o, "xss", json_hex(lb->plan.xss));
+        json_put(&ok, o, "xfeatures", json_hex(lb->features));
+        json_put(&ok, o, "context_size", json_object_new_int64(lb->context_size));
+        json_put(&ok, o, "user_size", json_object_new_int64(lb->user_size));
+        json_put(&ok, o, "kernel_size", json_object_new_int64(lb->kernel_size));
+        json_put(&ok, o, "computed_size", json_object_new_int64(lb->computed_size));
+        json_put(&ok, o, "misordered", json_object_new_boolean(lb->misordered));
+        json_put(&ok, o, "consistency_problem", json_object_new_boolean(lb->consistency_problem));
         struct json_object *lines = json_object_new_array();
         for (size_t i = 0; i < lb->nlines; i++)
-                json_object_array_add(lines, json_object_new_string(lb->lines[i]));
-        json_object_object_add(o, "lines", lines);
-        json_object_object_add(o, "verdict", json_object_new_string(lb->verdict));
-        return o;
+                json_append(&ok, lines, json_object_new_string(lb->lines[i]));
+        json_put(&ok, o, "lines", lines);
+        json_put(&ok, o, "verdict", json_object_new_string(lb->verdict));
+        return json_finish(ok, o);
 }
 
 static struct json_object *attribution_json(const struct cvmm_attribution *a)
 {
+        bool ok = true;
         struct json_object *arr = json_object_new_array();
         for (size_t i = 0; i < a->count; i++) {
                 const struct cvmm_attr_field *f = &a->fields[i];
                 struct json_object *o = json_object_new_object();
                 char d[400];
                 cvmm_attr_describe(f, d, sizeof(d));
-                json_object_object_add(o, "leaf", json_hex(f->leaf));
-                json_object_object_add(o, "subleaf", json_hex(f->subleaf));
-                json_object_object_add(o, "register",
-                                       json_object_new_string(cvmm_reg_name(f->reg)));
-                json_object_object_add(o, "set_by_cvmm", json_hex(f->table));
-                json_object_object_add(o, "kvm_get_cpuid2", json_hex(f->kvm));
-                json_object_object_add(o, "guest", json_hex(f->guest));
-                json_object_object_add(o, "attributed_to",
-                                       json_object_new_string(f->source == CVMM_ATTR_KVM
-                                                                  ? "kvm-rewrite"
-                                                                  : "guest-neither"));
-                json_object_object_add(o, "description", json_object_new_string(d));
-                json_object_array_add(arr, o);
+                json_put(&ok, o, "leaf", json_hex(f->leaf));
+                json_put(&ok, o, "subleaf", json_hex(f->subleaf));
+                json_put(&ok, o, "register", json_object_new_string(cvmm_reg_name(f->reg)));
+                json_put(&ok, o, "set_by_cvmm", json_hex(f->table));
+                json_put(&ok, o, "kvm_get_cpuid2", json_hex(f->kvm));
+                json_put(&ok, o, "guest", json_hex(f->guest));
+                json_put(&ok, o, "attributed_to",
+                         json_object_new_string(f->source == CVMM_ATTR_KVM ? "kvm-rewrite"
+                                                                           : "guest-neither"));
+                json_put(&ok, o, "description", json_object_new_string(d));
+                json_append(&ok, arr, o);
         }
-        return arr;
+        return json_finish(ok, arr);
 }
 
 static struct json_object *names_json(const char *const *names, size_t n)
 {
+        bool ok = true;
         struct json_object *arr = json_object_new_array();
         for (size_t i = 0; i < n; i++)
-                json_object_array_add(arr, json_object_new_string(names[i]));
-        return arr;
+                json_append(&ok, arr, json_object_new_string(names[i]));
+        return json_finish(ok, arr);
 }
 
 struct json_object *cpumodel_json(const struct cpumodel *m)
 {
+        bool ok = true;
         struct json_object *o = json_object_new_object();
         if (!o)
                 return NULL;
-        json_object_object_add(o, "rounds", json_object_new_int((int)m->rounds));
-        json_object_object_add(o, "host_kept_table", json_object_new_boolean(!m->first.count));
-        json_object_object_add(o, "guest_sees_table", json_object_new_boolean(m->enforced));
-        json_object_object_add(o, "fields_compared", json_object_new_int64(m->last.compared));
-        json_object_object_add(o, "attribution", attribution_json(&m->first));
-        json_object_object_add(o, "remaining_differences", attribution_json(&m->last));
+        json_put(&ok, o, "rounds", json_object_new_int((int)m->rounds));
+        json_put(&ok, o, "host_kept_table", json_object_new_boolean(!m->first.count));
+        json_put(&ok, o, "guest_sees_table", json_object_new_boolean(m->enforced));
+        json_put(&ok, o, "fields_compared", json_object_new_int64(m->last.compared));
+        json_put(&ok, o, "attribution", attribution_json(&m->first));
+        json_put(&ok, o, "remaining_differences", attribution_json(&m->last));
         struct json_object *r = json_object_new_object();
-        json_object_object_add(r, "restored_features",
-                               names_json(m->rec.restored, m->rec.nrestored));
-        json_object_object_add(r, "removed_features", names_json(m->rec.removed, m->rec.nremoved));
-        json_object_object_add(r, "other_bits_adopted",
-                               json_object_new_int((int)m->rec.other_bits));
-        json_object_object_add(r, "xsave_components_restored", json_hex(m->rec.comps_restored));
-        json_object_object_add(r, "xsave_components_missing", json_hex(m->rec.comps_missing));
-        json_object_object_add(r, "xsave_components_removed", json_hex(m->rec.comps_removed));
-        json_object_object_add(o, "reconcile", r);
+        json_put(&ok, r, "restored_features", names_json(m->rec.restored, m->rec.nrestored));
+        json_put(&ok, r, "removed_features", names_json(m->rec.removed, m->rec.nremoved));
+        json_put(&ok, r, "other_bits_adopted", json_object_new_int((int)m->rec.other_bits));
+        json_put(&ok, r, "xsave_components_restored", json_hex(m->rec.comps_restored));
+        json_put(&ok, r, "xsave_components_missing", json_hex(m->rec.comps_missing));
+        json_put(&ok, r, "xsave_components_removed", json_hex(m->rec.comps_removed));
+        json_put(&ok, o, "reconcile", r);
         if (m->xstate_probed) {
                 struct json_object *x = json_object_new_object();
-                json_object_object_add(x, "xcr0", json_hex(m->linux_boot.plan.xcr0));
-                json_object_object_add(x, "xss", json_hex(m->linux_boot.plan.xss));
-                json_object_object_add(x, "done", json_object_new_boolean(m->xstate.done));
+                json_put(&ok, x, "xcr0", json_hex(m->linux_boot.plan.xcr0));
+                json_put(&ok, x, "xss", json_hex(m->linux_boot.plan.xss));
+                json_put(&ok, x, "done", json_object_new_boolean(m->xstate.done));
                 if (!m->xstate.done) {
-                        json_object_object_add(x, "stopped_at",
-                                               json_object_new_string(m->xstate.step));
-                        json_object_object_add(x, "vector",
-                                               json_object_new_int((int)m->xstate.vector));
+                        json_put(&ok, x, "stopped_at", json_object_new_string(m->xstate.step));
+                        json_put(&ok, x, "vector", json_object_new_int((int)m->xstate.vector));
                 }
-                json_object_object_add(x, "d0_ebx", json_object_new_int64(m->xstate.d0[1]));
-                json_object_object_add(x, "d1_ebx", json_object_new_int64(m->xstate.d1[1]));
-                json_object_object_add(o, "xsave_probe", x);
+                json_put(&ok, x, "d0_ebx", json_object_new_int64(m->xstate.d0[1]));
+                json_put(&ok, x, "d1_ebx", json_object_new_int64(m->xstate.d1[1]));
+                json_put(&ok, o, "xsave_probe", x);
         }
-        json_object_object_add(o, "linux", cpumodel_linux_json(&m->linux_boot, m->linux_version));
-        json_object_object_add(o, "check_errors", json_object_new_int((int)m->check.errors));
-        json_object_object_add(o, "check_warnings", json_object_new_int((int)m->check.warnings));
+        json_put(&ok, o, "linux", cpumodel_linux_json(&m->linux_boot, m->linux_version));
+        json_put(&ok, o, "check_errors", json_object_new_int((int)m->check.errors));
+        json_put(&ok, o, "check_warnings", json_object_new_int((int)m->check.warnings));
         struct cvmm_cpuid_meta meta = {.source = "probe", .cpus = 1};
         char *t = cvmm_cpuid_format_json(&m->seen, &meta);
         struct json_object *tj = t ? json_tokener_parse(t) : NULL;
         free(t);
-        json_object_object_add(o, "effective_table", tj);
-        return o;
+        json_put(&ok, o, "effective_table", tj);
+        return json_finish(ok, o);
 }
