@@ -257,55 +257,60 @@ static char *report_json(const struct cvmm_check_report *r, const struct cvmm_li
                          const char *source, const struct cpuid_args *a,
                          const struct cvmm_model_result *res)
 {
+        bool ok = true;
         struct json_object *root = json_object_new_object();
-        json_object_object_add(root, "source", json_object_new_string(source));
-        json_object_object_add(
-            root, "profile",
+        if (!root)
+                return NULL;
+        json_put(&ok, root, "source", json_object_new_string(source));
+        json_put(
+            &ok, root, "profile",
             json_object_new_string(a->have_profile ? cvmm_profile_name(a->model.profile) : "none"));
-        json_object_object_add(root, "xcr0", json_hex(res->xcr0));
-        json_object_object_add(root, "xss", json_hex(res->xss));
+        json_put(&ok, root, "xcr0", json_hex(res->xcr0));
+        json_put(&ok, root, "xss", json_hex(res->xss));
         struct json_object *arr = json_object_new_array();
         for (size_t i = 0; i < r->count; i++) {
                 const struct cvmm_finding *f = &r->findings[i];
                 struct json_object *o = json_object_new_object();
-                json_object_object_add(o, "severity",
-                                       json_object_new_string(cvmm_severity_name(f->severity)));
-                json_object_object_add(o, "rule", json_object_new_string(f->rule));
-                json_object_object_add(o, "leaf", json_hex(f->leaf));
-                json_object_object_add(o, "subleaf", json_hex(f->subleaf));
+                json_put(&ok, o, "severity",
+                         json_object_new_string(cvmm_severity_name(f->severity)));
+                json_put(&ok, o, "rule", json_object_new_string(f->rule));
+                json_put(&ok, o, "leaf", json_hex(f->leaf));
+                json_put(&ok, o, "subleaf", json_hex(f->subleaf));
                 if (f->reg >= 0)
-                        json_object_object_add(
-                            o, "register",
-                            json_object_new_string(cvmm_reg_name((enum cvmm_reg)f->reg)));
+                        json_put(&ok, o, "register",
+                                 json_object_new_string(cvmm_reg_name((enum cvmm_reg)f->reg)));
                 if (f->bit >= 0)
-                        json_object_object_add(o, "bit", json_object_new_int(f->bit));
-                json_object_object_add(o, "field", json_object_new_string(f->field));
-                json_object_object_add(o, "expected", json_object_new_string(f->expected));
-                json_object_object_add(o, "actual", json_object_new_string(f->actual));
-                json_object_object_add(o, "message", json_object_new_string(f->message));
-                json_object_array_add(arr, o);
+                        json_put(&ok, o, "bit", json_object_new_int(f->bit));
+                json_put(&ok, o, "field", json_object_new_string(f->field));
+                json_put(&ok, o, "expected", json_object_new_string(f->expected));
+                json_put(&ok, o, "actual", json_object_new_string(f->actual));
+                json_put(&ok, o, "message", json_object_new_string(f->message));
+                json_append(&ok, arr, o);
         }
-        json_object_object_add(root, "findings", arr);
+        json_put(&ok, root, "findings", arr);
         struct json_object *sk = json_object_new_array();
         for (size_t i = 0; i < r->nskipped; i++)
-                json_object_array_add(sk, json_object_new_string(r->skipped[i]));
-        json_object_object_add(root, "skipped", sk);
+                json_append(&ok, sk, json_object_new_string(r->skipped[i]));
+        json_put(&ok, root, "skipped", sk);
         const struct cvmm_linux_view *v = &r->linux_view;
         struct json_object *lv = json_object_new_object();
-        json_object_object_add(lv, "uses_xsave", json_object_new_boolean(v->xsave_used));
-        json_object_object_add(lv, "xfeatures", json_hex(v->features));
-        json_object_object_add(lv, "format",
-                               json_object_new_string(v->compacted ? "compacted" : "standard"));
-        json_object_object_add(lv, "context_size", json_object_new_int64(v->kernel_size));
-        json_object_object_add(lv, "computed_size", json_object_new_int64(v->computed_size));
-        json_object_object_add(lv, "consistency_warning",
-                               json_object_new_boolean(v->consistency_warning));
+        json_put(&ok, lv, "uses_xsave", json_object_new_boolean(v->xsave_used));
+        json_put(&ok, lv, "xfeatures", json_hex(v->features));
+        json_put(&ok, lv, "format",
+                 json_object_new_string(v->compacted ? "compacted" : "standard"));
+        json_put(&ok, lv, "context_size", json_object_new_int64(v->kernel_size));
+        json_put(&ok, lv, "computed_size", json_object_new_int64(v->computed_size));
+        json_put(&ok, lv, "consistency_warning", json_object_new_boolean(v->consistency_warning));
         if (v->disable_reason[0])
-                json_object_object_add(lv, "reason", json_object_new_string(v->disable_reason));
-        json_object_object_add(root, "linux_guest", lv);
-        json_object_object_add(root, "linux_boot", cpumodel_linux_json(lb, a->linux_version));
-        json_object_object_add(root, "errors", json_object_new_int((int)r->errors));
-        json_object_object_add(root, "warnings", json_object_new_int((int)r->warnings));
+                json_put(&ok, lv, "reason", json_object_new_string(v->disable_reason));
+        json_put(&ok, root, "linux_guest", lv);
+        json_put(&ok, root, "linux_boot", cpumodel_linux_json(lb, a->linux_version));
+        json_put(&ok, root, "errors", json_object_new_int((int)r->errors));
+        json_put(&ok, root, "warnings", json_object_new_int((int)r->warnings));
+        if (!ok) { /* an allocation failed: no half report */
+                json_object_put(root);
+                return NULL;
+        }
         const char *s =
             json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                      JSON_C_TO_STRING_NOSLASHESCAPE);

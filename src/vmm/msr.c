@@ -126,7 +126,8 @@ static const char *level(const struct msr_vm *m)
         return cvmm_profile_get(m->cfg.profile)->confidential ? "warning" : "debug";
 }
 
-json_object *msr_log_object(const struct msr_vm *m, const char *event)
+/* A log object carrying the wall-clock time (UTC, microseconds), the level and the event. */
+static json_object *msr_log_object(const struct msr_vm *m, const char *event, bool *ok)
 {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -136,18 +137,27 @@ json_object *msr_log_object(const struct msr_vm *m, const char *event)
         size_t n = strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
         snprintf(t + n, sizeof(t) - n, ".%06ldZ", ts.tv_nsec / 1000);
         json_object *o = json_object_new_object();
-        json_object_object_add(o, "time", json_object_new_string(t));
-        json_object_object_add(o, "level", json_object_new_string(level(m)));
-        json_object_object_add(o, "event", json_object_new_string(event));
+        json_put(ok, o, "time", json_object_new_string(t));
+        json_put(ok, o, "level", json_object_new_string(level(m)));
+        json_put(ok, o, "event", json_object_new_string(event));
         return o;
 }
 
-void msr_log_emit(const struct msr_vm *m, json_object *o)
+/*
+ * Writes o as one line on the MSR log and frees it. When building it failed (out of memory),
+ * a fixed line still says that an event of that kind happened.
+ */
+static void msr_log_emit(const struct msr_vm *m, json_object *o, bool ok, const char *event)
 {
-        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                              JSON_C_TO_STRING_NOSLASHESCAPE);
+        const char *s = ok && o ? json_object_to_json_string_ext(
+                                      o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                                : NULL;
         if (s)
                 fprintf(m->log, "%s\n", s);
+        else
+                fprintf(m->log,
+                        "{\"level\":\"error\",\"event\":\"%s\",\"error\":\"out of memory\"}\n",
+                        event);
         json_object_put(o);
 }
 
@@ -155,25 +165,27 @@ void msr_log_emit(const struct msr_vm *m, json_object *o)
 static void msr_log_json(struct msr_vm *m, unsigned vcpu, uint32_t index, bool write, uint64_t rip,
                          const struct msr_outcome *o)
 {
+        bool ok = true;
         if (o->tracking_full) {
-                json_object *f = msr_log_object(m, "unknown-msr-tracking-full");
-                json_object_object_add(f, "max_pairs", json_object_new_int(MSR_KEYS_MAX));
-                msr_log_emit(m, f);
+                json_object *f = msr_log_object(m, "unknown-msr-tracking-full", &ok);
+                json_put(&ok, f, "max_pairs", json_object_new_int(MSR_KEYS_MAX));
+                msr_log_emit(m, f, ok, "unknown-msr-tracking-full");
+                ok = true;
         }
-        json_object *j = msr_log_object(m, "unknown-msr");
-        json_object_object_add(j, "vcpu", json_object_new_int((int)vcpu));
-        json_object_object_add(j, "msr", json_hex(index));
+        json_object *j = msr_log_object(m, "unknown-msr", &ok);
+        json_put(&ok, j, "vcpu", json_object_new_int((int)vcpu));
+        json_put(&ok, j, "msr", json_hex(index));
         if (o->name)
-                json_object_object_add(j, "name", json_object_new_string(o->name));
-        json_object_object_add(j, "access", json_object_new_string(write ? "write" : "read"));
-        json_object_object_add(j, "rip", json_hex(rip));
-        json_object_object_add(j, "action",
-                               json_object_new_string(m->cfg.unknown_ignore
-                                                          ? (write ? "write dropped" : "read as 0")
-                                                          : "#GP injected"));
-        json_object_object_add(j, "first", json_object_new_boolean(o->first));
-        json_object_object_add(j, "suppressed", json_object_new_uint64(o->suppressed_before));
-        msr_log_emit(m, j);
+                json_put(&ok, j, "name", json_object_new_string(o->name));
+        json_put(&ok, j, "access", json_object_new_string(write ? "write" : "read"));
+        json_put(&ok, j, "rip", json_hex(rip));
+        json_put(&ok, j, "action",
+                 json_object_new_string(m->cfg.unknown_ignore
+                                            ? (write ? "write dropped" : "read as 0")
+                                            : "#GP injected"));
+        json_put(&ok, j, "first", json_object_new_boolean(o->first));
+        json_put(&ok, j, "suppressed", json_object_new_uint64(o->suppressed_before));
+        msr_log_emit(m, j, ok, "unknown-msr");
 }
 
 void msr_log(struct msr_vm *m, unsigned vcpu, uint32_t index, bool write, uint64_t rip,
@@ -253,25 +265,25 @@ void msr_summary(const struct msr_vm *m, const struct msr_vcpu_stats *stats, uns
         long n = cvmm_keyset_snapshot(&m->keys, &items);
         uint64_t untracked = atomic_load(&m->keys.overflow);
         if (m->cfg.log_json) {
-                json_object *o = msr_log_object(m, "unknown-msr-summary");
-                json_object_object_add(o, "reads", json_object_new_uint64(r));
-                json_object_object_add(o, "writes", json_object_new_uint64(w));
-                json_object_object_add(o, "distinct", json_object_new_int64(n < 0 ? 0 : n));
+                bool ok = true;
+                json_object *o = msr_log_object(m, "unknown-msr-summary", &ok);
+                json_put(&ok, o, "reads", json_object_new_uint64(r));
+                json_put(&ok, o, "writes", json_object_new_uint64(w));
+                json_put(&ok, o, "distinct", json_object_new_int64(n < 0 ? 0 : n));
                 json_object *top = json_object_new_array();
                 for (long i = 0; i < n && i < 8; i++) {
                         json_object *p = json_object_new_object();
-                        json_object_object_add(p, "msr", json_hex(items[i].key >> 1));
-                        json_object_object_add(
-                            p, "access",
-                            json_object_new_string(items[i].key & 1 ? "write" : "read"));
-                        json_object_object_add(p, "count", json_object_new_uint64(items[i].count));
-                        json_object_array_add(top, p);
+                        json_put(&ok, p, "msr", json_hex(items[i].key >> 1));
+                        json_put(&ok, p, "access",
+                                 json_object_new_string(items[i].key & 1 ? "write" : "read"));
+                        json_put(&ok, p, "count", json_object_new_uint64(items[i].count));
+                        json_append(&ok, top, p);
                 }
-                json_object_object_add(o, "most_frequent", top);
-                json_object_object_add(o, "untracked", json_object_new_uint64(untracked));
-                json_object_object_add(o, "lines_emitted", json_object_new_uint64(em));
-                json_object_object_add(o, "suppressed", json_object_new_uint64(sup));
-                msr_log_emit(m, o);
+                json_put(&ok, o, "most_frequent", top);
+                json_put(&ok, o, "untracked", json_object_new_uint64(untracked));
+                json_put(&ok, o, "lines_emitted", json_object_new_uint64(em));
+                json_put(&ok, o, "suppressed", json_object_new_uint64(sup));
+                msr_log_emit(m, o, ok, "unknown-msr-summary");
                 free(items);
                 return;
         }

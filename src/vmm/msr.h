@@ -86,14 +86,6 @@ void msr_vm_free(struct msr_vm *m);
 void msr_handle(struct msr_vm *m, struct msr_vcpu_stats *stats, unsigned vcpu, uint32_t index,
                 bool write, uint32_t reason, uint64_t now_ns, uint64_t rip, struct msr_outcome *o);
 
-/*
- * --log-format json: a log object carrying the wall-clock time (UTC, microseconds), the level
- * and the event name; msr_log_emit writes it as one line on the MSR log and frees it.
- */
-struct json_object;
-struct json_object *msr_log_object(const struct msr_vm *m, const char *event);
-void msr_log_emit(const struct msr_vm *m, struct json_object *o);
-
 /* Writes the warning line for an access msr_handle said to log. The value is never logged. */
 void msr_log(struct msr_vm *m, unsigned vcpu, uint32_t index, bool write, uint64_t rip,
              const struct msr_outcome *o);
