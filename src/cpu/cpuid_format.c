@@ -7,6 +7,7 @@
 
 #include "cvmm/cpuid.h"
 #include "cvmm/effective.h"
+#include "util/json.h"
 #include "util/strbuf.h"
 
 char *cvmm_cpuid_format_raw(const struct cvmm_cpuid_table *t)
@@ -30,27 +31,6 @@ static struct json_object *hex(uint64_t v, int width)
         return json_object_new_string(buf);
 }
 
-/*
- * json-c's allocations, checked: put() adds v to object o under key, append() adds v to array
- * a. Both take v even when it is NULL (a failed json_object_new_*) and return false, having
- * freed it, when it could not be added; an added v belongs to its container.
- */
-static bool put(struct json_object *o, const char *key, struct json_object *v)
-{
-        if (v && json_object_object_add(o, key, v) == 0)
-                return true;
-        json_object_put(v);
-        return false;
-}
-
-static bool append(struct json_object *a, struct json_object *v)
-{
-        if (v && json_object_array_add(a, v) == 0)
-                return true;
-        json_object_put(v);
-        return false;
-}
-
 /* Adds {"reg": mask} for the registers of (leaf, subleaf) with run-time bits, if any; false
  * on ENOMEM. */
 static bool add_dynamic(struct json_object *o, uint32_t leaf, uint32_t subleaf)
@@ -60,9 +40,9 @@ static bool add_dynamic(struct json_object *o, uint32_t leaf, uint32_t subleaf)
                 uint32_t mask = cvmm_cpuid_dynamic_mask(leaf, subleaf, (enum cvmm_reg)r);
                 if (!mask)
                         continue;
-                if (!dyn && !put(o, "dynamic", dyn = json_object_new_object()))
+                if (!dyn && !json_put(NULL, o, "dynamic", dyn = json_object_new_object()))
                         return false;
-                if (!put(dyn, cvmm_reg_name((enum cvmm_reg)r), hex(mask, 8)))
+                if (!json_put(NULL, dyn, cvmm_reg_name((enum cvmm_reg)r), hex(mask, 8)))
                         return false;
         }
         return true;
@@ -77,15 +57,17 @@ static bool add_changes(struct json_object *o, const struct cvmm_cpuid_table *t,
                 const struct cvmm_cpuid_change *c = &t->changes[i];
                 if (c->leaf != leaf || c->subleaf != subleaf || c->reg == CVMM_NREGS)
                         continue;
-                if (!arr && !put(o, "changes", arr = json_object_new_array()))
+                if (!arr && !json_put(NULL, o, "changes", arr = json_object_new_array()))
                         return false;
                 struct json_object *co = json_object_new_object();
-                if (!append(arr, co) ||
-                    !put(co, "register", json_object_new_string(cvmm_reg_name(c->reg))) ||
-                    !put(co, "rule", json_object_new_string(c->rule)) ||
-                    !put(co, "before", hex(c->before, 8)) || !put(co, "after", hex(c->after, 8)) ||
-                    !put(co, "cleared", hex(c->before & ~c->after, 8)) ||
-                    !put(co, "set", hex(c->after & ~c->before, 8)))
+                if (!json_append(NULL, arr, co) ||
+                    !json_put(NULL, co, "register",
+                              json_object_new_string(cvmm_reg_name(c->reg))) ||
+                    !json_put(NULL, co, "rule", json_object_new_string(c->rule)) ||
+                    !json_put(NULL, co, "before", hex(c->before, 8)) ||
+                    !json_put(NULL, co, "after", hex(c->after, 8)) ||
+                    !json_put(NULL, co, "cleared", hex(c->before & ~c->after, 8)) ||
+                    !json_put(NULL, co, "set", hex(c->after & ~c->before, 8)))
                         return false;
         }
         return true;
@@ -93,26 +75,28 @@ static bool add_changes(struct json_object *o, const struct cvmm_cpuid_table *t,
 
 static bool add_meta(struct json_object *root, const struct cvmm_cpuid_meta *meta)
 {
-        return put(root, "profile",
-                   json_object_new_string(meta->profile ? meta->profile : "none")) &&
-               (!meta->source || put(root, "source", json_object_new_string(meta->source))) &&
-               put(root, "cpus", json_object_new_int((int)meta->cpus)) &&
-               put(root, "xcr0", hex(meta->xcr0, 1)) && put(root, "xss", hex(meta->xss, 1));
+        return json_put(NULL, root, "profile",
+                        json_object_new_string(meta->profile ? meta->profile : "none")) &&
+               (!meta->source ||
+                json_put(NULL, root, "source", json_object_new_string(meta->source))) &&
+               json_put(NULL, root, "cpus", json_object_new_int((int)meta->cpus)) &&
+               json_put(NULL, root, "xcr0", hex(meta->xcr0, 1)) &&
+               json_put(NULL, root, "xss", hex(meta->xss, 1));
 }
 
 static bool add_entries(struct json_object *root, const struct cvmm_cpuid_table *t)
 {
         struct json_object *entries = json_object_new_array();
-        if (!put(root, "entries", entries))
+        if (!json_put(NULL, root, "entries", entries))
                 return false;
         for (size_t i = 0; i < t->count; i++) {
                 const struct cvmm_cpuid_entry *e = &t->entries[i];
                 struct json_object *o = json_object_new_object();
-                if (!append(entries, o) || !put(o, "leaf", hex(e->leaf, 8)) ||
-                    !put(o, "subleaf", hex(e->subleaf, 2)))
+                if (!json_append(NULL, entries, o) || !json_put(NULL, o, "leaf", hex(e->leaf, 8)) ||
+                    !json_put(NULL, o, "subleaf", hex(e->subleaf, 2)))
                         return false;
                 for (int r = 0; r < CVMM_NREGS; r++)
-                        if (!put(o, cvmm_reg_name((enum cvmm_reg)r), hex(e->regs[r], 8)))
+                        if (!json_put(NULL, o, cvmm_reg_name((enum cvmm_reg)r), hex(e->regs[r], 8)))
                                 return false;
                 if (!add_dynamic(o, e->leaf, e->subleaf) || !add_changes(o, t, e->leaf, e->subleaf))
                         return false;
@@ -128,12 +112,12 @@ static bool add_removed(struct json_object *root, const struct cvmm_cpuid_table 
                 const struct cvmm_cpuid_change *c = &t->changes[i];
                 if (c->reg != CVMM_NREGS || cvmm_cpuid_get(t, c->leaf, c->subleaf))
                         continue;
-                if (!removed && !put(root, "removed", removed = json_object_new_array()))
+                if (!removed && !json_put(NULL, root, "removed", removed = json_object_new_array()))
                         return false;
                 struct json_object *o = json_object_new_object();
-                if (!append(removed, o) || !put(o, "leaf", hex(c->leaf, 8)) ||
-                    !put(o, "subleaf", hex(c->subleaf, 2)) ||
-                    !put(o, "rule", json_object_new_string(c->rule)))
+                if (!json_append(NULL, removed, o) || !json_put(NULL, o, "leaf", hex(c->leaf, 8)) ||
+                    !json_put(NULL, o, "subleaf", hex(c->subleaf, 2)) ||
+                    !json_put(NULL, o, "rule", json_object_new_string(c->rule)))
                         return false;
         }
         return true;
@@ -145,7 +129,7 @@ char *cvmm_cpuid_format_json(const struct cvmm_cpuid_table *t, const struct cvmm
         if (!root)
                 return NULL;
         char *out = NULL;
-        if (put(root, "format", json_object_new_string("cvmm-cpuid-v1")) &&
+        if (json_put(NULL, root, "format", json_object_new_string("cvmm-cpuid-v1")) &&
             (!meta || add_meta(root, meta)) && add_entries(root, t) && add_removed(root, t)) {
                 const char *s = json_object_to_json_string_ext(
                     root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |

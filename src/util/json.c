@@ -10,26 +10,34 @@ struct json_object *json_hex(uint64_t v)
         return json_object_new_string(b);
 }
 
-void json_put(bool *ok, struct json_object *o, const char *key, struct json_object *v)
+static bool failed(bool *ok)
+{
+        if (ok)
+                *ok = false;
+        return false;
+}
+
+bool json_put(bool *ok, struct json_object *o, const char *key, struct json_object *v)
 {
         if (v && o && json_object_object_add(o, key, v) == 0)
-                return;
+                return true;
         json_object_put(v);
-        *ok = false;
+        return failed(ok);
 }
 
-void json_put_null(bool *ok, struct json_object *o, const char *key)
+bool json_put_null(bool *ok, struct json_object *o, const char *key)
 {
-        if (!o || json_object_object_add(o, key, NULL) != 0)
-                *ok = false;
+        if (o && json_object_object_add(o, key, NULL) == 0)
+                return true;
+        return failed(ok);
 }
 
-void json_append(bool *ok, struct json_object *a, struct json_object *v)
+bool json_append(bool *ok, struct json_object *a, struct json_object *v)
 {
         if (v && a && json_object_array_add(a, v) == 0)
-                return;
+                return true;
         json_object_put(v);
-        *ok = false;
+        return failed(ok);
 }
 
 struct json_object *json_finish(bool ok, struct json_object *o)
