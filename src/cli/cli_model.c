@@ -3,11 +3,17 @@
 #include "cli/cli.h"
 #include "vmm/host.h"
 
+/* "cvmm: CMD: MSG HINT", or "cvmm: MSG HINT" without a command. */
+static void cmd_error(const char *cmd, const char *msg, const char *hint)
+{
+        cli_error("%s%s%s%s", cmd ? cmd : "", cmd ? ": " : "", msg, hint);
+}
+
 int cli_host_open(const char *cmd, const char *open_hint, struct vmm_host **h)
 {
         struct cvmm_err err;
         if (vmm_host_open(h, &err)) {
-                cli_error("%s%s%s%s", cmd ? cmd : "", cmd ? ": " : "", err.msg, open_hint);
+                cmd_error(cmd, err.msg, open_hint);
                 return EXIT_HOST;
         }
         return EXIT_OK;
@@ -19,7 +25,7 @@ int cli_host_model(const char *cmd, struct vmm_host *h, const struct cvmm_model_
         struct cvmm_err err;
         bool bad_opts;
         if (vmm_host_model(h, opts, lv, m, &bad_opts, &err)) {
-                cli_error("%s: %s", cmd, err.msg);
+                cmd_error(cmd, err.msg, "");
                 return bad_opts ? EXIT_USAGE : EXIT_HOST;
         }
         return EXIT_OK;
@@ -30,7 +36,7 @@ int cli_source_table(const char *cmd, const char *from, struct cvmm_cpuid_table 
         struct cvmm_err err;
         if (from) {
                 if (cvmm_cpuid_load(t, from, NULL, &err)) {
-                        cli_error("%s%s%s", cmd ? cmd : "", cmd ? ": " : "", err.msg);
+                        cmd_error(cmd, err.msg, "");
                         return EXIT_USAGE;
                 }
                 return EXIT_OK;
@@ -41,7 +47,7 @@ int cli_source_table(const char *cmd, const char *from, struct cvmm_cpuid_table 
         if (rc)
                 return rc;
         if (vmm_host_supported_cpuid(h, t, &err)) {
-                cli_error("%s%s%s", cmd ? cmd : "", cmd ? ": " : "", err.msg);
+                cmd_error(cmd, err.msg, "");
                 rc = EXIT_HOST;
         }
         vmm_host_close(h);

@@ -582,8 +582,7 @@ static void run_usage(FILE *f)
 /* What one run holds; run_free releases it. */
 struct run {
         struct run_args a;
-        struct boot_image img;
-        bool have_img;
+        struct boot_image img; /* opened before anything else: run_free always frees it */
         struct vmm_host *host;
         struct cpumodel model;
         bool modelled;
@@ -698,8 +697,7 @@ static void run_free(struct run *r)
         if (r->modelled)
                 cpumodel_free(&r->model);
         vmm_host_close(r->host);
-        if (r->have_img)
-                boot_image_free(&r->img);
+        boot_image_free(&r->img);
 }
 
 int cli_run(int argc, char **argv, uint64_t t_start_ns)
@@ -716,7 +714,6 @@ int cli_run(int argc, char **argv, uint64_t t_start_ns)
                 cli_error("run: %s", err.msg);
                 return EXIT_USAGE;
         }
-        r.have_img = true;
         int rc = run_prepare(&r, t_start_ns);
         if (rc)
                 r.status = rc;

@@ -100,6 +100,30 @@ static void dev_console_attach(void *ctx, void *dev,
         vm->console_rx = receive;
 }
 
+/* Frees every device state[] holds (the ones with state), leaving state[] all NULL. */
+static void devices_free(void *state[DEV_MAX])
+{
+        for (unsigned i = 0; dev_registry[i]; i++) {
+                if (state[i] && dev_registry[i]->destroy)
+                        dev_registry[i]->destroy(state[i]);
+                state[i] = NULL;
+        }
+}
+
+/* Creates every listed device on bus in order; on a failure frees those created. */
+static int devices_make(const struct dev_host *host, const struct dev_config *dc,
+                        struct io_bus *bus, struct hw_platform *plat, void *state[DEV_MAX],
+                        struct cvmm_err *err)
+{
+        for (unsigned i = 0; dev_registry[i]; i++) {
+                if (dev_registry[i]->create(host, dc, bus, plat, &state[i], err)) {
+                        devices_free(state);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
 static int devices_create(struct vm *vm, struct cvmm_err *err)
 {
         vm->devhost = (struct dev_host){.ctx = vm,
@@ -108,13 +132,8 @@ static int devices_create(struct vm *vm, struct cvmm_err *err)
                                         .request = dev_request,
                                         .console_write = dev_console_write,
                                         .console_attach = dev_console_attach};
-        for (unsigned i = 0; dev_registry[i]; i++) {
-                const struct dev_ops *d = dev_registry[i];
-                if (d->create(&vm->devhost, &vm->cfg->dev, &vm->bus, &vm->platform,
-                              &vm->dev_state[i], err))
-                        return -1;
-        }
-        return 0;
+        return devices_make(&vm->devhost, &vm->cfg->dev, &vm->bus, &vm->platform, vm->dev_state,
+                            err);
 }
 
 static void noop_irq_level(void *ctx, unsigned line, bool high)
@@ -154,14 +173,10 @@ int vm_devices_check(const struct dev_config *dc, struct cvmm_err *err)
         struct io_bus bus = {.n = 0};
         struct hw_platform plat = {0};
         void *state[DEV_MAX] = {NULL};
-        int rc = 0;
-        unsigned n = 0;
-        for (; dev_registry[n] && rc == 0; n++)
-                rc = dev_registry[n]->create(&none, dc, &bus, &plat, &state[n], err);
-        for (unsigned i = 0; i < n; i++)
-                if (dev_registry[i]->destroy && state[i])
-                        dev_registry[i]->destroy(state[i]);
-        return rc;
+        if (devices_make(&none, dc, &bus, &plat, state, err))
+                return -1;
+        devices_free(state);
+        return 0;
 }
 
 static void devices_reset(struct vm *vm)
@@ -169,15 +184,6 @@ static void devices_reset(struct vm *vm)
         for (unsigned i = 0; dev_registry[i]; i++)
                 if (vm->dev_state[i] && dev_registry[i]->reset)
                         dev_registry[i]->reset(vm->dev_state[i]);
-}
-
-static void devices_destroy(struct vm *vm)
-{
-        for (unsigned i = 0; dev_registry[i]; i++) {
-                if (vm->dev_state[i] && dev_registry[i]->destroy)
-                        dev_registry[i]->destroy(vm->dev_state[i]);
-                vm->dev_state[i] = NULL;
-        }
 }
 
 /* Writes the one fault report: what stopped, where, and the registers. */
@@ -751,7 +757,7 @@ void vm_destroy(struct vm *vm)
                 if (vm->input_wake[i] >= 0)
                         close(vm->input_wake[i]);
         vm_teardown(vm);
-        devices_destroy(vm);
+        devices_free(vm->dev_state);
         guestmem_free(&vm->mem);
         free(vm->stats.io_in);
         free(vm->stats.io_out);
