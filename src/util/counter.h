@@ -11,6 +11,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "cvmm/ratelimit.h"
+
 typedef _Atomic uint64_t cvmm_counter;
 
 static inline uint64_t counter_get(const cvmm_counter *c)
@@ -21,8 +23,8 @@ static inline uint64_t counter_get(const cvmm_counter *c)
 /* Only the counter's own writer calls this. Saturates rather than wraps. */
 static inline void counter_add(cvmm_counter *c, uint64_t n)
 {
-        uint64_t v = atomic_load_explicit(c, memory_order_relaxed);
-        atomic_store_explicit(c, v + n < v ? UINT64_MAX : v + n, memory_order_relaxed);
+        atomic_store_explicit(c, cvmm_sat_add(atomic_load_explicit(c, memory_order_relaxed), n),
+                              memory_order_relaxed);
 }
 
 #endif

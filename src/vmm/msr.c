@@ -41,6 +41,12 @@ void msr_vm_free(struct msr_vm *m)
         cvmm_keyset_free(&m->keys);
 }
 
+/* Unknown accesses are logged in a confidential profile, and in any profile with --debug. */
+static bool logs_unknown(const struct msr_vm *m)
+{
+        return cvmm_profile_get(m->cfg.profile)->confidential || m->cfg.debug;
+}
+
 void msr_handle(struct msr_vm *m, struct msr_vcpu_stats *stats, unsigned vcpu, uint32_t index,
                 bool write, uint32_t reason, uint64_t now_ns, uint64_t rip, struct msr_outcome *o)
 {
@@ -97,8 +103,7 @@ void msr_handle(struct msr_vm *m, struct msr_vcpu_stats *stats, unsigned vcpu, u
                 counter_add(&stats->gp_unknown, 1);
                 o->inject_gp = true;
         }
-        bool confidential = cvmm_profile_get(m->cfg.profile)->confidential;
-        if (!confidential && !m->cfg.debug)
+        if (!logs_unknown(m))
                 return;
         if (first) {
                 /* A new key, or the first key past the bound: always said, never throttled. */
@@ -259,7 +264,7 @@ void msr_summary(const struct msr_vm *m, const struct msr_vcpu_stats *stats, uns
                 em += counter_get(&stats[i].emitted);
                 sup += counter_get(&stats[i].suppressed);
         }
-        if (!(r + w) || (!cvmm_profile_get(m->cfg.profile)->confidential && !m->cfg.debug))
+        if (!(r + w) || !logs_unknown(m))
                 return;
         struct cvmm_keyset_item *items;
         long n = cvmm_keyset_snapshot(&m->keys, &items);
