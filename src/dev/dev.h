@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The device model. A device is one file that defines a `struct dev_ops` and is listed in
- * dev_registry (dev/registry.c). The VMM creates every listed device once per VM, in list
+ * The device model. A device is one file src/dev/NAME.c that defines `struct dev_ops dev_NAME`
+ * and is named in meson.build's dev_names, from which tools/dev-registry.py writes
+ * dev_registry. The VMM creates every listed device once per VM, in list
  * order, resets each at a platform reset and destroys each at the end. A device claims I/O
  * port or MMIO ranges on the VM's bus, says what the firmware tables must describe in struct
  * hw_platform, and reaches the VM only through struct dev_host: none knows about KVM.

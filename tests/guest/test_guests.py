@@ -158,15 +158,8 @@ def compare_enforced(name, seen, tab, cr4):
 def nested(partial=False):
     """Runs this script inside tools/nested-kvm.sh; returns its exit status (77: skipped)."""
     gdir = os.path.join(os.path.dirname(os.path.abspath(CVMM)), "guest")
-
-    def prepare():
-        p = subprocess.run([os.path.join(SRC, "tools", "fetch-kernel.sh"), gdir],
-                           capture_output=True)
-        if p.returncode:
-            print(f"FAIL fetching the kernel for the nested VM: {p.stderr.decode()}")
-        return p.returncode == 0
-
-    return nested_vm.rerun(__file__, CVMM, GUEST, SRC, gdir, [], prepare, partial)
+    return nested_vm.rerun(__file__, CVMM, GUEST, SRC, gdir, [],
+                           lambda: nested_vm.fetch_kernel(SRC, gdir), partial)
 
 
 SECRET = "5ec2e7da7a5ec2e7"  # the value the guest writes: guest data, never to be logged

@@ -26,12 +26,8 @@ TMP = tempfile.mkdtemp(prefix="cvmm-races-")
 def main():
     if not os.path.exists("/dev/kvm"):
         gdir = os.path.join(os.path.dirname(CVMM), "guest")
-
-        def prepare():
-            return subprocess.run([os.path.join(SRC, "tools", "fetch-kernel.sh"), gdir],
-                                  capture_output=True).returncode == 0
-
-        return nested_vm.rerun(__file__, CVMM, GUEST, SRC, gdir, [], prepare)
+        return nested_vm.rerun(__file__, CVMM, GUEST, SRC, gdir, [],
+                               lambda: nested_vm.fetch_kernel(SRC, gdir))
     unenforced = ["--allow-unenforced-cpuid"]
     cases = [
         ("two-vCPU unknown-MSR storm, --metrics-interval 0.1", "msrstorm 20000 2", "STORM-DONE",

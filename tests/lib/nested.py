@@ -12,6 +12,15 @@ WHY_PARTIAL = ("this host's KVM rewrites the CPUID table (no hardware virtualiza
                "hardware-virtualization assertions run as well")
 
 
+def fetch_kernel(src, gdir):
+    """tools/fetch-kernel.sh into gdir: the nested VM's kernel and KVM modules. Returns whether
+    it worked, saying why when it did not."""
+    p = subprocess.run([os.path.join(src, "tools", "fetch-kernel.sh"), gdir], capture_output=True)
+    if p.returncode:
+        print(f"FAIL fetching the kernel for the nested VM: {p.stderr.decode()}")
+    return p.returncode == 0
+
+
 def rerun(script, cvmm, guest, src, gdir, files, prepare, partial=False):
     """Runs `python3 script cvmm guest src` in the nested VM with files (plus this library)
     copied in; prepare() fetches what the VM needs and returns False on failure. Returns the
