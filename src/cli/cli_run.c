@@ -586,6 +586,7 @@ struct run {
         struct vmm_host *host;
         struct cpumodel model;
         bool modelled;
+        struct json_object *model_json; /* the model in --metrics: built once per run */
         struct vm_config cfg;
         struct vm *vm;
         const char *outcome;
@@ -606,6 +607,10 @@ static int run_prepare(struct run *r, uint64_t t_start_ns)
         r->modelled = true;
         if (report_model(&r->a, &r->model) != EXIT_OK)
                 return EXIT_USAGE;
+        if (r->a.metrics && !(r->model_json = cpumodel_json(&r->model))) {
+                cli_error("run: out of memory");
+                return EXIT_HOST;
+        }
         r->cfg = (struct vm_config){
             .image = &r->img,
             .cmdline = r->a.cmdline,
@@ -636,6 +641,7 @@ static void run_guest(struct run *r)
                               .s = {.outcome = "running",
                                     .profile = cvmm_profile_name(r->a.model.profile),
                                     .model = &r->model,
+                                    .model_json = r->model_json,
                                     .kernel_kind = boot_kind_name(r->img.kind),
                                     .live = true}};
         bool ticking = r->a.metrics_interval_ns && ticker_start(&tick, &err) == 0;
@@ -680,7 +686,8 @@ static void run_metrics(struct run *r)
         struct run_summary s = {.outcome = r->outcome,
                                 .exit_status = r->status,
                                 .profile = cvmm_profile_name(r->a.model.profile),
-                                .model = r->modelled ? &r->model : NULL,
+                                .model = &r->model, /* made before the VM */
+                                .model_json = r->model_json,
                                 .kernel_kind = boot_kind_name(r->img.kind)};
         char *json = metrics_json(r->vm, &s);
         if (!json || write_metrics(r->a.metrics, json)) {
@@ -694,6 +701,7 @@ static void run_metrics(struct run *r)
 static void run_free(struct run *r)
 {
         vm_destroy(r->vm);
+        json_object_put(r->model_json);
         if (r->modelled)
                 cpumodel_free(&r->model);
         vmm_host_close(r->host);

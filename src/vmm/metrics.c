@@ -166,7 +166,7 @@ char *metrics_json(const struct vm *vm, const struct run_summary *s)
                 json_put(&ok, p, "fields_compared", u64(m->first.compared));
                 json_put(&ok, p, "fields_differing", u64(m->first.count));
                 json_put(&ok, root, "cpuid_probe", p);
-                json_put(&ok, root, "cpu_model", cpumodel_json(m));
+                json_put(&ok, root, "cpu_model", json_object_get(s->model_json));
         }
         json_object *h = json_object_new_object();
         int diffs = atomic_load(&vm->stats.handoff_diffs); /* handoff_first is written first */

@@ -20,6 +20,11 @@ struct run_summary {
         int exit_status;
         const char *profile;
         const struct cpumodel *model; /* NULL when not computed */
+        /*
+         * cpumodel_json(model), built once by the caller (it does not change during a run, and
+         * live files are written every interval); metrics_json takes its own reference.
+         */
+        struct json_object *model_json;
         const char *kernel_kind;
         bool live;         /* written while the guest runs: no exit status yet */
         uint64_t snapshot; /* live files: 1, 2, ... */
