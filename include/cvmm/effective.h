@@ -43,6 +43,24 @@ int cvmm_cpuid_for_vcpu(const struct cvmm_cpuid_table *t, uint32_t apic_id,
 void cvmm_cpuid_absent_regs(const struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t subleaf,
                             uint32_t regs[CVMM_NREGS]);
 
+/* A static field in which two tables differ (cvmm_cpuid_static_diff). */
+struct cvmm_static_diff {
+        uint32_t leaf, subleaf;
+        enum cvmm_reg reg;
+        uint32_t a, b;     /* the field in each table (cvmm_cpuid_absent_regs where absent) */
+        bool a_has, b_has; /* whether the table has the (leaf, subleaf) entry */
+};
+
+/*
+ * Counts the static fields (outside cvmm_cpuid_dynamic_mask) in which tables a and b differ,
+ * over every (leaf, subleaf) either holds; a table without an entry reads as KVM answers it
+ * (cvmm_cpuid_absent_regs). The first difference, in a's order and then b's, is stored in
+ * *first when first is not NULL. For example, the table cvmm set on a vCPU against what
+ * KVM_GET_CPUID2 returned.
+ */
+unsigned cvmm_cpuid_static_diff(const struct cvmm_cpuid_table *a, const struct cvmm_cpuid_table *b,
+                                struct cvmm_static_diff *first);
+
 /* Who decided a field the guest sees differently from cvmm's table. */
 enum cvmm_attr_source {
         CVMM_ATTR_KVM,   /* KVM rewrote it: KVM_GET_CPUID2 returns what the guest sees */

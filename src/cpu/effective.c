@@ -96,6 +96,52 @@ static void regs_of(const struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t su
                 cvmm_cpuid_absent_regs(t, leaf, subleaf, regs);
 }
 
+/* The static bits of (leaf, subleaf, r): the ones a table decides. */
+static uint32_t static_bits(uint32_t leaf, uint32_t subleaf, int r)
+{
+        return ~cvmm_cpuid_dynamic_mask(leaf, subleaf, (enum cvmm_reg)r);
+}
+
+/* Counts the static fields of `from`'s entries in which `other` differs; records the first. */
+static unsigned diff_entries(const struct cvmm_cpuid_table *from,
+                             const struct cvmm_cpuid_table *other, bool from_is_a, bool skip_common,
+                             unsigned count, struct cvmm_static_diff *first)
+{
+        unsigned n = 0;
+        for (size_t i = 0; i < from->count; i++) {
+                const struct cvmm_cpuid_entry *e = &from->entries[i];
+                bool common = cvmm_cpuid_get(other, e->leaf, e->subleaf) != NULL;
+                if (skip_common && common)
+                        continue; /* compared from the other side */
+                uint32_t o[CVMM_NREGS];
+                regs_of(other, e->leaf, e->subleaf, o);
+                for (int r = 0; r < CVMM_NREGS; r++) {
+                        uint32_t keep = static_bits(e->leaf, e->subleaf, r);
+                        if ((e->regs[r] & keep) == (o[r] & keep))
+                                continue;
+                        if (first && count + n == 0)
+                                *first = (struct cvmm_static_diff){
+                                    .leaf = e->leaf,
+                                    .subleaf = e->subleaf,
+                                    .reg = (enum cvmm_reg)r,
+                                    .a = from_is_a ? e->regs[r] : o[r],
+                                    .b = from_is_a ? o[r] : e->regs[r],
+                                    .a_has = from_is_a || common,
+                                    .b_has = !from_is_a || common,
+                                };
+                        n++;
+                }
+        }
+        return n;
+}
+
+unsigned cvmm_cpuid_static_diff(const struct cvmm_cpuid_table *a, const struct cvmm_cpuid_table *b,
+                                struct cvmm_static_diff *first)
+{
+        unsigned n = diff_entries(a, b, true, false, 0, first);
+        return n + diff_entries(b, a, false, true, n, first);
+}
+
 static int attr_add(struct cvmm_attribution *a, const struct cvmm_attr_field *f)
 {
         if (a->count == a->capacity) {
@@ -121,7 +167,7 @@ int cvmm_attribute(const struct cvmm_cpuid_table *table, const struct cvmm_cpuid
                 if (kvm)
                         regs_of(kvm, g->leaf, g->subleaf, k);
                 for (int r = 0; r < CVMM_NREGS; r++) {
-                        uint32_t keep = ~cvmm_cpuid_dynamic_mask(g->leaf, g->subleaf, r);
+                        uint32_t keep = static_bits(g->leaf, g->subleaf, r);
                         if (!keep)
                                 continue;
                         a->compared++;

@@ -598,25 +598,14 @@ static void check_handoff(struct vm *vm, int fd, const struct cvmm_cpuid_table *
         struct cvmm_err e;
         if (kvm_vcpu_get_cpuid(fd, &got, &e))
                 return;
-        int diffs = 0;
-        for (size_t i = 0; i < set->count; i++) {
-                const struct cvmm_cpuid_entry *a = &set->entries[i];
-                const struct cvmm_cpuid_entry *b = cvmm_cpuid_get(&got, a->leaf, a->subleaf);
-                for (int r = 0; r < CVMM_NREGS; r++) {
-                        uint32_t keep = ~cvmm_cpuid_dynamic_mask(a->leaf, a->subleaf, r);
-                        uint32_t bv = b ? b->regs[r] : 0;
-                        if ((a->regs[r] & keep) == (bv & keep))
-                                continue;
-                        if (!diffs)
-                                snprintf(vm->stats.handoff_first, sizeof(vm->stats.handoff_first),
-                                         "leaf 0x%x.%u %s: set 0x%08x, KVM returned %s0x%08x",
-                                         a->leaf, a->subleaf, cvmm_reg_name(r), a->regs[r],
-                                         b ? "" : "no entry, ", bv);
-                        diffs++;
-                }
-        }
-        diffs += (int)(got.count > set->count ? got.count - set->count : 0);
-        vm->stats.handoff_diffs = diffs;
+        struct cvmm_static_diff d;
+        unsigned diffs = cvmm_cpuid_static_diff(set, &got, &d);
+        if (diffs)
+                snprintf(vm->stats.handoff_first, sizeof(vm->stats.handoff_first),
+                         "leaf 0x%x.%u %s: set %s0x%08x, KVM returned %s0x%08x", d.leaf, d.subleaf,
+                         cvmm_reg_name(d.reg), d.a_has ? "" : "no entry, ", d.a,
+                         d.b_has ? "" : "no entry, ", d.b);
+        vm->stats.handoff_diffs = (int)diffs;
         cvmm_cpuid_free(&got);
 }
 

@@ -285,6 +285,58 @@ static void linux_versions_and_plan(void **state)
         cvmm_cpuid_free(&t);
 }
 
+/*
+ * Two tables compared outside the dynamic bits, over the union of their entries: on the PVM
+ * host's table and the guest's view of it, every static field the attribution finds differs,
+ * and nothing else; a dynamic bit alone, or an entry of zeros only one table holds, is no
+ * difference, and the first difference is reported with the side that lacks the entry.
+ */
+static void static_diff_counts_the_union_outside_dynamic_bits(void **state)
+{
+        (void)state;
+        struct cvmm_cpuid_table table, seen;
+        load_pvm(&table, &seen, NULL);
+        struct cvmm_attribution a;
+        assert_int_equal(cvmm_attribute(&table, NULL, &seen, &a), 0);
+        assert_true(a.count > 0);
+        struct cvmm_static_diff d;
+        /* seen holds only leaves the table has, so the union is the table's entries */
+        assert_int_equal(cvmm_cpuid_static_diff(&seen, &table, &d), a.count);
+        assert_int_equal(d.leaf, a.fields[0].leaf);
+        assert_int_equal(d.subleaf, a.fields[0].subleaf);
+        assert_int_equal(d.reg, a.fields[0].reg);
+        assert_int_equal(d.a, a.fields[0].guest);
+        assert_int_equal(d.b, a.fields[0].table);
+        assert_int_equal(cvmm_cpuid_static_diff(&table, &table, &d), 0);
+        cvmm_attribution_free(&a);
+
+        struct cvmm_cpuid_table x = {0}, y = {0};
+        struct cvmm_cpuid_entry e1 = {.leaf = 1, .regs = {0x000806f8, 0x00010800, 0x1, 0x2}};
+        assert_int_equal(cvmm_cpuid_put(&x, &e1), 0);
+        e1.regs[CVMM_EBX] = 0x07010800; /* the initial APIC ID: dynamic */
+        e1.regs[CVMM_ECX] |= 1u << 27;  /* OSXSAVE: dynamic */
+        assert_int_equal(cvmm_cpuid_put(&y, &e1), 0);
+        struct cvmm_cpuid_entry zero = {.leaf = 0x80000008};
+        assert_int_equal(cvmm_cpuid_put(&y, &zero), 0);
+        assert_int_equal(cvmm_cpuid_static_diff(&x, &y, &d), 0);
+        struct cvmm_cpuid_entry extra = {.leaf = 0x80000007, .regs = {0, 0, 0, 0x100}};
+        assert_int_equal(cvmm_cpuid_put(&y, &extra), 0);
+        assert_int_equal(cvmm_cpuid_static_diff(&x, &y, &d), 1);
+        assert_int_equal(d.leaf, 0x80000007);
+        assert_int_equal(d.reg, CVMM_EDX);
+        assert_false(d.a_has);
+        assert_true(d.b_has);
+        assert_int_equal(d.a, 0);
+        assert_int_equal(d.b, 0x100);
+        assert_int_equal(cvmm_cpuid_static_diff(&y, &x, &d), 1);
+        assert_true(d.a_has);
+        assert_false(d.b_has);
+        cvmm_cpuid_free(&x);
+        cvmm_cpuid_free(&y);
+        cvmm_cpuid_free(&table);
+        cvmm_cpuid_free(&seen);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -296,6 +348,7 @@ int main(void)
             cmocka_unit_test(reconcile_of_an_enforced_view_changes_nothing),
             cmocka_unit_test(linux66_differs_in_wording_only),
             cmocka_unit_test(linux_versions_and_plan),
+            cmocka_unit_test(static_diff_counts_the_union_outside_dynamic_bits),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
