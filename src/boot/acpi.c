@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ACPI tables for a hardware-reduced platform: RSDP, XSDT, FADT, DSDT (compiled by iasl from
- * acpi/dsdt.asl) and MADT. They give the guest its processors (Linux kernels built without
- * MP-table support, Debian's among them, need the MADT for SMP), the I/O APIC, the reset
- * register (0xcf9) and the sleep control register (0x600) that powers the VM off.
+ * acpi/dsdt.asl), MADT, and the SSDTs the devices add to struct hw_platform (each compiled
+ * from the device's own ASL, for example the console UART's). They give the guest its processors
+ * (Linux kernels built without MP-table support, Debian's among them, need the MADT for SMP), the
+ * I/O APIC, the reset register (0xcf9) and the sleep control register (0x600) that powers the VM
+ * off.
  */
 #include <string.h>
 
@@ -94,23 +96,42 @@ static void header(struct acpi_header *h, const char *sig, uint32_t len, uint8_t
         h->creator_revision = 1;
 }
 
-/* Copies a finished table to gpa (checksummed) and returns the next 64-byte aligned address. */
-static uint64_t place(uint8_t *base, uint64_t gpa, void *table, uint32_t len)
+/*
+ * Checksums a table cvmm built and copies it to gpa; *next is the 64-byte aligned address
+ * after it. Refuses a table that does not fit the area.
+ */
+static int place(uint8_t *base, uint64_t gpa, void *table, uint32_t len, uint64_t *next,
+                 struct cvmm_err *err)
 {
         struct acpi_header *h = table;
+        if (len > LAYOUT_ACPI + LAYOUT_ACPI_SIZE - gpa)
+                return cvmm_errf(err, "ACPI table %.4s does not fit the ACPI area", h->signature);
         h->checksum = 0;
         h->checksum = checksum(table, len);
         memcpy(base + (gpa - LAYOUT_ACPI), table, len);
-        return (gpa + len + 63) & ~63ull;
+        *next = (gpa + len + 63) & ~63ull;
+        return 0;
 }
 
-/* Copies the DSDT, as iasl compiled it, to gpa; *next is the 64-byte aligned address after it. */
-static int write_dsdt(uint8_t *base, uint64_t gpa, uint64_t *next, struct cvmm_err *err)
+/*
+ * Copies a definition block (the DSDT or a device's SSDT), as iasl compiled and checksummed it,
+ * to gpa; *next is the 64-byte aligned address after it. Refuses a block whose header does not
+ * give its own length, or one that does not fit the area.
+ */
+static int copy_aml(uint8_t *base, uint64_t gpa, const unsigned char *aml, size_t len,
+                    uint64_t *next, struct cvmm_err *err)
 {
-        if (cvmm_dsdt_aml_len > LAYOUT_ACPI_SIZE / 2)
-                return cvmm_errf(err, "DSDT too large");
-        memcpy(base + (gpa - LAYOUT_ACPI), cvmm_dsdt_aml, cvmm_dsdt_aml_len);
-        *next = (gpa + cvmm_dsdt_aml_len + 63) & ~63ull;
+        struct acpi_header h;
+        if (len < sizeof(h))
+                return cvmm_errf(err, "an ACPI definition block of %zu bytes has no header", len);
+        memcpy(&h, aml, sizeof(h));
+        if (h.length != len)
+                return cvmm_errf(err, "ACPI table %.4s says %u bytes but has %zu", h.signature,
+                                 h.length, len);
+        if (len > LAYOUT_ACPI + LAYOUT_ACPI_SIZE - gpa)
+                return cvmm_errf(err, "ACPI table %.4s does not fit the ACPI area", h.signature);
+        memcpy(base + (gpa - LAYOUT_ACPI), aml, len);
+        *next = (gpa + len + 63) & ~63ull;
         return 0;
 }
 
@@ -170,17 +191,22 @@ static uint32_t build_madt(uint8_t *madt, unsigned cpus)
         return off;
 }
 
+/* The XSDT's entries: the FADT, the MADT, then the devices' own tables. */
+#define XSDT_MAX (2 + HW_ACPI_TABLES)
+
 struct acpi_xsdt {
         struct acpi_header h;
-        uint64_t entries[2]; /* FADT, MADT */
+        uint64_t entries[XSDT_MAX];
 } __attribute__((packed));
 
-static void build_xsdt(struct acpi_xsdt *xsdt, uint64_t fadt_at, uint64_t madt_at)
+/* Fills the XSDT with n entries from at[]; returns its length. */
+static uint32_t build_xsdt(struct acpi_xsdt *xsdt, const uint64_t *at, unsigned n)
 {
         memset(xsdt, 0, sizeof(*xsdt));
-        header(&xsdt->h, "XSDT", sizeof(*xsdt), 1);
-        xsdt->entries[0] = fadt_at;
-        xsdt->entries[1] = madt_at;
+        uint32_t len = (uint32_t)(sizeof(xsdt->h) + n * sizeof(xsdt->entries[0]));
+        header(&xsdt->h, "XSDT", len, 1);
+        memcpy(xsdt->entries, at, n * sizeof(at[0]));
+        return len;
 }
 
 /* The ACPI 2 RSDP, at the start of the area, pointing at the XSDT. */
@@ -201,34 +227,43 @@ static void write_rsdp(uint8_t *base, uint64_t xsdt_at)
 int boot_write_acpi(const struct guest_mem *m, const struct hw_platform *plat, unsigned cpus,
                     struct cvmm_err *err)
 {
+        if (cpus > 254)
+                return cvmm_errf(err, "--cpus %u: the MADT describes at most 254 vCPUs", cpus);
+        if (plat->acpi_count > HW_ACPI_TABLES)
+                return cvmm_errf(err, "%u device ACPI tables, at most %d", plat->acpi_count,
+                                 HW_ACPI_TABLES);
         uint8_t *base = guestmem_ptr(m, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
         if (!base)
                 return cvmm_errf(err, "guest RAM too small for the ACPI tables");
         memset(base, 0, LAYOUT_ACPI_SIZE);
         uint64_t dsdt = LAYOUT_ACPI + 64; /* the RSDP goes first, at a 16-byte boundary */
-        uint64_t at = 0;
-        if (write_dsdt(base, dsdt, &at, err))
+        uint64_t at = 0, listed[XSDT_MAX];
+        if (copy_aml(base, dsdt, cvmm_dsdt_aml, cvmm_dsdt_aml_len, &at, err))
                 return -1;
 
         struct acpi_fadt fadt;
         build_fadt(&fadt, dsdt, plat);
-        uint64_t fadt_at = at;
-        at = place(base, at, &fadt, sizeof(fadt));
+        listed[0] = at;
+        if (place(base, at, &fadt, sizeof(fadt), &at, err))
+                return -1;
 
-        if (cpus > 254)
-                return cvmm_errf(err, "--cpus %u: the MADT describes at most 254 vCPUs", cpus);
         uint8_t madt[MADT_MAX];
         uint32_t madt_len = build_madt(madt, cpus);
-        uint64_t madt_at = at;
-        at = place(base, at, madt, madt_len);
+        listed[1] = at;
+        if (place(base, at, madt, madt_len, &at, err))
+                return -1;
+
+        for (unsigned i = 0; i < plat->acpi_count; i++) {
+                listed[2 + i] = at;
+                if (copy_aml(base, at, plat->acpi[i].aml, plat->acpi[i].len, &at, err))
+                        return -1;
+        }
 
         struct acpi_xsdt xsdt;
-        build_xsdt(&xsdt, fadt_at, madt_at);
+        uint32_t xsdt_len = build_xsdt(&xsdt, listed, 2 + plat->acpi_count);
         uint64_t xsdt_at = at;
-        at = place(base, at, &xsdt, sizeof(xsdt));
-        if (at > LAYOUT_ACPI + LAYOUT_ACPI_SIZE)
-                return cvmm_errf(err, "ACPI tables overflow their area");
-
+        if (place(base, at, &xsdt, xsdt_len, &at, err))
+                return -1;
         write_rsdp(base, xsdt_at);
         return 0;
 }

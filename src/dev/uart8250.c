@@ -5,11 +5,14 @@
 #include <string.h>
 
 #include "dev/dev.h"
+#include "dev/uart8250.h"
 
-/* 8250 UART (16550A without FIFO timing) at 0x3f8, IRQ 4: the console. */
-#define UART_BASE  0x3f8
-#define UART_IRQ   4
+/* 8250 UART (16550A without FIFO timing) at UART_BASE, IRQ UART_IRQ: the console. */
 #define UART_RXBUF 1024
+
+/* The SSDT compiled from uart8250.asl (meson.build). */
+extern const unsigned char dev_uart8250_aml[];
+extern const size_t dev_uart8250_aml_len;
 
 struct uart8250 {
         pthread_mutex_t lock;
@@ -192,7 +195,8 @@ static int uart_create(const struct dev_host *host, const struct dev_config *cfg
                        struct cvmm_err *err)
 {
         (void)cfg;
-        (void)plat; /* COM1 is described by the DSDT's static ASL */
+        if (hw_platform_add_acpi(plat, dev_uart8250_aml, dev_uart8250_aml_len, err))
+                return -1;
         struct uart8250 *u = calloc(1, sizeof(*u));
         if (!u)
                 return cvmm_errf(err, "out of memory");
@@ -202,7 +206,7 @@ static int uart_create(const struct dev_host *host, const struct dev_config *cfg
         u->lcr = 0x03; /* 8N1 */
         u->mcr = 0x08; /* OUT2 */
         struct io_range r = {.base = UART_BASE,
-                             .len = 8,
+                             .len = UART_LEN,
                              .name = "uart 0x3f8",
                              .dev = u,
                              .in = uart_in,

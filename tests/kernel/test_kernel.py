@@ -272,6 +272,11 @@ def enforced_suite(nested):
     ok(all(b["m"].get("cpuid_probe", {}).get("enforced") for b in boots),
        f"every boot{where}: cvmm's probe found the host kept the table it set")
     check_common(boots[0], "bzImage, 64-bit entry")
+    # The console UART is described only by its own SSDT (src/dev/uart8250.asl): an "NN:NN:"
+    # name is a PNP device Linux enumerated from ACPI, not a legacy probe.
+    ok(all(re.search(r"\n(?:\[[ .0-9]+\] )?\d\d:\d\d: ttyS0 at I/O 0x3f8 \(irq = \d+", b["out"])
+           for b in boots),
+       f"every boot{where}: the kernel enumerated COM1 from the UART's ACPI table")
     ok(boots[0]["rc"] == 0 and "CVMM-DONE" in boots[0]["out"],
        f"{pre}bzimage: reached user space and powered off (ACPI S5), exit 0")
     for b, (p, f) in zip(boots[1:], matrix):
