@@ -55,7 +55,7 @@ int main(void)
         struct msr_config cfg = {.profile = CVMM_PROFILE_TDX, .log_rate = 5, .log_burst = 10};
         struct msr_vm m;
         FILE *devnull = fopen("/dev/null", "w");
-        if (!devnull || msr_vm_init(&m, &cfg, &t, 2, devnull))
+        if (!devnull || msr_vm_init(&m, &cfg, &t, 2, devnull, NULL))
                 return 1;
         struct msr_vcpu_stats *all = msr_stats_alloc(2);
         struct worker w[2] = {{&m, all, 0, {0}}, {&m, all, 1, {0}}};

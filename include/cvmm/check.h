@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "cvmm/cpuid.h"
+#include "cvmm/profile.h"
 
 enum cvmm_severity { CVMM_SEV_ERROR, CVMM_SEV_WARNING };
 
@@ -53,6 +54,8 @@ struct cvmm_check_opts {
         bool have_xcr0, have_xss; /* EBX fields are checked strictly only for given values */
         uint64_t xcr0, xss;
         bool tdx; /* also check the TDX profile's constraints */
+        /* How advice names the XCR0/XSS options (only xcr0 and xss are read); may be NULL. */
+        const struct cvmm_model_names *names;
 };
 
 /*

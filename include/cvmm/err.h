@@ -4,9 +4,8 @@
  *
  * The library's one convention: a function that can fail returns 0, or -1 having filled its
  * struct cvmm_err (when not NULL) with one line. The exceptions take no cvmm_err and return -1
- * (or NULL) with no message: functions whose only failure is running out of memory, and
- * cvmm_keyset_init and cvmm_ratelimit_init, whose other failures are sizes and rates their
- * caller fixed. Each header says which of its functions these are. Where a message names a
+ * (or NULL) with no message: functions whose only failure is running out of memory. Each
+ * header says which of its functions these are. Where a message names a
  * value the caller was given, the caller says what to call it (a `what` argument,
  * cvmm_model_opts.names): the library never spells a CLI flag.
  */

@@ -10,8 +10,9 @@
  * summed when a line is reported or a report is made. No lock, no allocation after init, no
  * system call. The shards are one calloc: pages of shards that never count stay untouched.
  *
- * Errors (cvmm/err.h): cvmm_keyset_init and cvmm_keyset_snapshot return -1 with no message (out
- * of memory, or sizes out of range); cvmm_keyset_hit's -1 is a full set, not an error.
+ * Errors (cvmm/err.h): cvmm_keyset_init returns -1 with one line in err (sizes out of range, out
+ * of memory); cvmm_keyset_snapshot's only failure is out of memory, -1 with no message (the
+ * convention's exception); cvmm_keyset_hit's -1 is a full set, not an error.
  */
 #ifndef CVMM_KEYSET_H
 #define CVMM_KEYSET_H
@@ -20,6 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct cvmm_err;
 
 struct cvmm_keyset_slot {
         _Atomic uint64_t key1;     /* the key + 1; 0: empty slot */
@@ -47,9 +50,10 @@ struct cvmm_keyset {
 
 /*
  * Allocates a set for up to max_keys (1 .. 1 << 20) keys counted by nshards (1 .. 4096)
- * writers. Returns 0, or -1 (ENOMEM, range).
+ * writers. Returns 0, or -1 with err filled (range, ENOMEM).
  */
-int cvmm_keyset_init(struct cvmm_keyset *k, size_t max_keys, unsigned nshards);
+int cvmm_keyset_init(struct cvmm_keyset *k, size_t max_keys, unsigned nshards,
+                     struct cvmm_err *err);
 void cvmm_keyset_free(struct cvmm_keyset *k);
 
 /*

@@ -53,6 +53,9 @@ struct cvmm_model_names {
         const char *cpus, *profile, *xcr0, *xss;
 };
 
+/* given's names, with the library's word for every one it leaves NULL (given may be NULL). */
+struct cvmm_model_names cvmm_model_names_or_default(const struct cvmm_model_names *given);
+
 struct cvmm_model_opts {
         enum cvmm_profile profile;
         unsigned cpus;                   /* 1 .. CVMM_MAX_CPUS */

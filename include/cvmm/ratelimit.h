@@ -12,9 +12,8 @@
  * The clock is injected (nanoseconds, any epoch). A clock that goes backwards further than the
  * bucket's depth restarts the bucket instead of suppressing until it catches up.
  *
- * Errors (cvmm/err.h): the exception to the convention is cvmm_ratelimit_init, which returns a
- * bare -1 (no cvmm_err): its only failures are arguments its caller chose, and can check first.
- * Nothing else fails.
+ * Errors (cvmm/err.h): cvmm_ratelimit_init is the only function that fails (a rate or burst out
+ * of range), with the library's convention: -1 and one line in err.
  */
 #ifndef CVMM_RATELIMIT_H
 #define CVMM_RATELIMIT_H
@@ -22,6 +21,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+struct cvmm_err;
 
 struct cvmm_ratelimit {
         uint64_t interval_ns; /* T = 1e9 / rate */
@@ -31,9 +32,10 @@ struct cvmm_ratelimit {
 
 /*
  * Sets up a limiter allowing `burst` events at once and `per_sec` events per second on
- * average. Returns 0, or -1 (no message) when either is 0 or per_sec is above 1e9.
+ * average. Returns 0, or -1 with err filled when either is 0 or per_sec is above 1e9.
  */
-int cvmm_ratelimit_init(struct cvmm_ratelimit *rl, uint32_t per_sec, uint32_t burst);
+int cvmm_ratelimit_init(struct cvmm_ratelimit *rl, uint32_t per_sec, uint32_t burst,
+                        struct cvmm_err *err);
 
 /* Whether an event at now_ns may be logged. Safe from any thread. */
 bool cvmm_ratelimit_allow(struct cvmm_ratelimit *rl, uint64_t now_ns);

@@ -359,6 +359,7 @@ static int cmd_check(int argc, char **argv)
             .xcr0 = res.xcr0,
             .xss = res.xss,
             .tdx = a.have_profile && cvmm_profile_get(a.model.profile)->tdx_constraints,
+            .names = &cli_model_names,
         };
         struct cvmm_check_report r;
         bool oom = cvmm_check(&t, &co, &r) != 0;

@@ -235,7 +235,6 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
         a->cmdline = DEFAULT_CMDLINE;
         a->model.profile = CVMM_PROFILE_HOST;
         a->model.names = &cli_model_names;
-        a->model.names = &cli_model_names;
         a->msr.log_rate = DEFAULT_MSR_LOG_RATE;
         a->msr.log_burst = DEFAULT_MSR_LOG_BURST;
         bool seen[OPT_LAST + 1] = {false};

@@ -29,7 +29,8 @@ struct ctx {
         const struct cvmm_check_opts *o;
         struct cvmm_check_report *r;
         struct cvmm_xsave_layout l;
-        bool oom; /* a finding could not be stored */
+        struct cvmm_model_names names; /* how advice names the XCR0/XSS options */
+        bool oom;                      /* a finding could not be stored */
 };
 
 static void add(struct ctx *c, enum cvmm_severity sev, const char *rule, uint32_t leaf,
@@ -214,9 +215,10 @@ static void rules_geometry(struct ctx *c)
                 fmt_size(a, sizeof(a), ebx0);
                 add(c, c->o->have_xcr0 ? CVMM_SEV_ERROR : CVMM_SEV_WARNING, "xsave.ebx0-size", 0xd,
                     0, CVMM_EBX, -1, "size for XCR0", e, a,
-                    "0xD.0 EBX is not the standard size for XCR0 0x%llx%s",
+                    "0xD.0 EBX is not the standard size for XCR0 0x%llx%s%s%s",
                     (unsigned long long)xcr0,
-                    c->o->have_xcr0 ? "" : " (dynamic: a dump shows its OS's XCR0; pass --xcr0)");
+                    c->o->have_xcr0 ? "" : " (dynamic: a dump shows its OS's XCR0; give ",
+                    c->o->have_xcr0 ? "" : c->names.xcr0, c->o->have_xcr0 ? "" : " to judge)");
         }
         if (l->d1_eax & 0xa) {
                 uint32_t ebx1 = cvmm_cpuid_reg(c->t, 0xd, 1, CVMM_EBX);
@@ -228,9 +230,10 @@ static void rules_geometry(struct ctx *c)
                         add(c, strict ? CVMM_SEV_ERROR : CVMM_SEV_WARNING, "xsave.ebx1-size", 0xd,
                             1, CVMM_EBX, -1, "compacted size", e, a,
                             "0xD.1 EBX is not the compacted size (ascending order, 64-byte "
-                            "alignment) for XCR0|XSS 0x%llx%s",
-                            (unsigned long long)(xcr0 | xss),
-                            strict ? "" : " (dynamic: pass --xcr0/--xss)");
+                            "alignment) for XCR0|XSS 0x%llx%s%s%s%s%s",
+                            (unsigned long long)(xcr0 | xss), strict ? "" : " (dynamic: give ",
+                            strict ? "" : c->names.xcr0, strict ? "" : "/",
+                            strict ? "" : c->names.xss, strict ? "" : " to judge)");
                 }
         }
 }
@@ -486,7 +489,8 @@ int cvmm_check(const struct cvmm_cpuid_table *t, const struct cvmm_check_opts *o
                struct cvmm_check_report *r)
 {
         memset(r, 0, sizeof(*r));
-        struct ctx c = {.t = t, .o = opts, .r = r};
+        struct ctx c = {
+            .t = t, .o = opts, .r = r, .names = cvmm_model_names_or_default(opts->names)};
         cvmm_xsave_layout_read(t, &c.l);
         bool have_d0 = cvmm_cpuid_get(t, 0xd, 0) != NULL;
         bool have_d1 = cvmm_cpuid_get(t, 0xd, 1) != NULL;
@@ -526,10 +530,13 @@ int cvmm_check(const struct cvmm_cpuid_table *t, const struct cvmm_check_opts *o
         if (r->linux_view.consistency_warning)
                 add(&c, strict ? CVMM_SEV_ERROR : CVMM_SEV_WARNING, "linux.xsave-disabled", 0xd, 1,
                     CVMM_EBX, -1, "kernel_size", "", "",
-                    "a Linux guest prints '%s' and disables XSAVE%s", r->linux_view.disable_reason,
+                    "a Linux guest prints '%s' and disables XSAVE%s%s%s%s%s",
+                    r->linux_view.disable_reason,
                     strict ? ""
                            : " (if a monitor returned this static EBX; a dump's EBX reflects "
-                             "its OS's XCR0/XSS: pass --xcr0/--xss to judge)");
+                             "its OS's XCR0/XSS: give ",
+                    strict ? "" : c.names.xcr0, strict ? "" : "/", strict ? "" : c.names.xss,
+                    strict ? "" : " to judge)");
         return c.oom ? -1 : 0;
 }
 

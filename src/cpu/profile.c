@@ -191,12 +191,10 @@ static int host_profile(struct cvmm_cpuid_table *t, unsigned cpus, const char *c
         return 0;
 }
 
-/* opts->names, with the library's own word for every option the caller did not name. */
-static struct cvmm_model_names names_of(const struct cvmm_model_opts *opts)
+struct cvmm_model_names cvmm_model_names_or_default(const struct cvmm_model_names *given)
 {
         struct cvmm_model_names n = {
             .cpus = "cpus", .profile = "profile", .xcr0 = "XCR0", .xss = "XSS"};
-        const struct cvmm_model_names *given = opts->names;
         if (given && given->cpus)
                 n.cpus = given->cpus;
         if (given && given->profile)
@@ -212,7 +210,7 @@ int cvmm_model_build(struct cvmm_cpuid_table *t, const struct cvmm_model_opts *o
                      struct cvmm_model_result *res, struct cvmm_err *err)
 {
         *res = (struct cvmm_model_result){0};
-        struct cvmm_model_names names = names_of(opts);
+        struct cvmm_model_names names = cvmm_model_names_or_default(opts->names);
         if (opts->cpus < 1 || opts->cpus > CVMM_MAX_CPUS)
                 return cvmm_errf(err, "%s %u: must be 1 to %u", names.cpus, opts->cpus,
                                  CVMM_MAX_CPUS);

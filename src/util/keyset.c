@@ -4,15 +4,19 @@
 
 #include "cvmm/keyset.h"
 
+#include "cvmm/err.h"
+
 /* The README and MSR_KEYS_MAX's comment state the table's memory from these sizes. */
 _Static_assert(sizeof(struct cvmm_keyset_slot) == 24, "keyset slot size");
 _Static_assert(sizeof(struct cvmm_keyset_count) == 32, "keyset count size");
 
-int cvmm_keyset_init(struct cvmm_keyset *k, size_t max_keys, unsigned nshards)
+int cvmm_keyset_init(struct cvmm_keyset *k, size_t max_keys, unsigned nshards, struct cvmm_err *err)
 {
         memset(k, 0, sizeof(*k));
-        if (max_keys < 1 || max_keys > (1u << 20) || nshards < 1 || nshards > 4096)
-                return -1;
+        if (max_keys < 1 || max_keys > (1u << 20))
+                return cvmm_errf(err, "key set of %zu keys: must be 1 to %u", max_keys, 1u << 20);
+        if (nshards < 1 || nshards > 4096)
+                return cvmm_errf(err, "key set for %u writers: must be 1 to 4096", nshards);
         size_t n = 1;
         while (n < 2 * max_keys)
                 n <<= 1;
@@ -22,7 +26,7 @@ int cvmm_keyset_init(struct cvmm_keyset *k, size_t max_keys, unsigned nshards)
                 free(k->slots);
                 free(k->counts);
                 memset(k, 0, sizeof(*k));
-                return -1;
+                return cvmm_errf(err, "key set of %zu keys: out of memory", max_keys);
         }
         k->nslots = n;
         k->max_keys = max_keys;

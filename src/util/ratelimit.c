@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 #include "cvmm/ratelimit.h"
 
+#include "cvmm/err.h"
+
 #define NS_PER_SEC 1000000000ull
 
-int cvmm_ratelimit_init(struct cvmm_ratelimit *rl, uint32_t per_sec, uint32_t burst)
+int cvmm_ratelimit_init(struct cvmm_ratelimit *rl, uint32_t per_sec, uint32_t burst,
+                        struct cvmm_err *err)
 {
-        if (per_sec == 0 || burst == 0 || per_sec > NS_PER_SEC)
-                return -1;
+        if (per_sec == 0 || per_sec > NS_PER_SEC)
+                return cvmm_errf(err, "log rate %u: must be 1 to %llu lines per second", per_sec,
+                                 NS_PER_SEC);
+        if (burst == 0)
+                return cvmm_errf(err, "log burst 0: must be at least 1 line");
         rl->interval_ns = NS_PER_SEC / per_sec;
         rl->depth_ns = rl->interval_ns * burst; /* < 2^30 * 2^32: no overflow */
         atomic_init(&rl->tat, 0);

@@ -15,16 +15,16 @@ static const uint32_t filter_bases[] = {0x0, 0xc0000000u, 0x4b564d00u};
 static const uint32_t filter_spans[] = {FILTER_SPAN, FILTER_SPAN, 0x100};
 
 int msr_vm_init(struct msr_vm *m, const struct msr_config *cfg, const struct cvmm_cpuid_table *t,
-                unsigned nvcpus, FILE *log)
+                unsigned nvcpus, FILE *log, struct cvmm_err *err)
 {
         memset(m, 0, sizeof(*m));
         m->cfg = *cfg;
         m->log = log;
         cvmm_msr_env_from_cpuid(&m->env, t);
         atomic_init(&m->untracked_suppressed, 0);
-        if (cvmm_ratelimit_init(&m->limiter, cfg->log_rate, cfg->log_burst))
+        if (cvmm_ratelimit_init(&m->limiter, cfg->log_rate, cfg->log_burst, err))
                 return -1;
-        return cvmm_keyset_init(&m->keys, MSR_KEYS_MAX, nvcpus);
+        return cvmm_keyset_init(&m->keys, MSR_KEYS_MAX, nvcpus, err);
 }
 
 struct msr_vcpu_stats *msr_stats_alloc(unsigned n)

@@ -70,9 +70,9 @@ struct msr_outcome {
 /* n vCPUs' counters, zeroed and cache-line aligned (free with free()); NULL on ENOMEM. */
 struct msr_vcpu_stats *msr_stats_alloc(unsigned n);
 
-/* Sets up the policy, the limiter and the key table for nvcpus vCPUs; 0 or -1. */
+/* Sets up the policy, the limiter and the key table for nvcpus vCPUs; 0, or -1 with err. */
 int msr_vm_init(struct msr_vm *m, const struct msr_config *cfg, const struct cvmm_cpuid_table *t,
-                unsigned nvcpus, FILE *log);
+                unsigned nvcpus, FILE *log, struct cvmm_err *err);
 void msr_vm_free(struct msr_vm *m);
 
 /*

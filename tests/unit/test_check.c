@@ -242,6 +242,38 @@ static void test_strict_ebx_with_given_xcr0(void **state)
         cvmm_cpuid_free(&t);
 }
 
+/* Advice on dynamic fields names the options as the caller does, or in the library's words. */
+static void test_advice_names_options_as_the_caller_does(void **state)
+{
+        (void)state;
+        struct cvmm_cpuid_table t;
+        base(&t);
+        set(&t, 0xd, 0, CVMM_EBX, 0x1000);
+        set(&t, 0xd, 1, CVMM_EBX, 0x1000);
+        const struct cvmm_model_names flags = {.xcr0 = "--xcr0", .xss = "--xss"};
+        const struct {
+                const struct cvmm_model_names *names;
+                const char *ebx0, *ebx1;
+        } cases[] = {
+            {NULL, "give XCR0 to judge)", "give XCR0/XSS to judge)"},
+            {&flags, "give --xcr0 to judge)", "give --xcr0/--xss to judge)"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct cvmm_check_opts o = {.names = cases[i].names};
+                struct cvmm_check_report r;
+                assert_int_equal(cvmm_check(&t, &o, &r), 0);
+                const struct cvmm_finding *f0 = find(&r, "xsave.ebx0-size");
+                const struct cvmm_finding *f1 = find(&r, "xsave.ebx1-size");
+                assert_non_null(f0);
+                assert_non_null(f1);
+                assert_non_null(strstr(f0->message, cases[i].ebx0));
+                assert_non_null(strstr(f1->message, cases[i].ebx1));
+                assert_null(strstr(f0->message, "pass "));
+                cvmm_check_report_free(&r);
+        }
+        cvmm_cpuid_free(&t);
+}
+
 /* The OpenVMM case: 10704 in 0xD.1 EBX for XCR0 0x600e7 | XSS 0x800 disables XSAVE in Linux. */
 static void test_linux_consistency_problem(void **state)
 {
@@ -372,6 +404,7 @@ int main(void)
             cmocka_unit_test(test_base_is_clean),
             cmocka_unit_test(test_each_rule),
             cmocka_unit_test(test_strict_ebx_with_given_xcr0),
+            cmocka_unit_test(test_advice_names_options_as_the_caller_does),
             cmocka_unit_test(test_linux_consistency_problem),
             cmocka_unit_test(test_partial_skips),
             cmocka_unit_test(test_zen2_pkru_without_pku),

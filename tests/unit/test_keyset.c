@@ -4,13 +4,14 @@
 #include <stdlib.h>
 
 #include "testutil.h"
+#include "cvmm/err.h"
 #include "cvmm/keyset.h"
 
 static void first_sighting_once_per_key(void **state)
 {
         (void)state;
         struct cvmm_keyset k;
-        assert_int_equal(cvmm_keyset_init(&k, 4, 2), 0);
+        assert_int_equal(cvmm_keyset_init(&k, 4, 2, NULL), 0);
         bool first;
         long a = cvmm_keyset_hit(&k, 0x1cf0u << 1, 0, 0x100, 10, &first);
         assert_true(a >= 0);
@@ -42,7 +43,7 @@ static void suppressed_counts_are_per_key(void **state)
 {
         (void)state;
         struct cvmm_keyset k;
-        assert_int_equal(cvmm_keyset_init(&k, 8, 2), 0);
+        assert_int_equal(cvmm_keyset_init(&k, 8, 2, NULL), 0);
         bool first;
         long a = cvmm_keyset_hit(&k, 1, 0, 0, 0, &first);
         long b = cvmm_keyset_hit(&k, 2, 0, 0, 0, &first);
@@ -62,7 +63,7 @@ static void the_bound_and_its_one_overflow_line(void **state)
 {
         (void)state;
         struct cvmm_keyset k;
-        assert_int_equal(cvmm_keyset_init(&k, 3, 1), 0);
+        assert_int_equal(cvmm_keyset_init(&k, 3, 1, NULL), 0);
         bool first;
         for (uint64_t key = 0; key < 3; key++)
                 assert_true(cvmm_keyset_hit(&k, key, 0, 0, 0, &first) >= 0);
@@ -77,9 +78,13 @@ static void the_bound_and_its_one_overflow_line(void **state)
         assert_false(first);
         assert_int_equal(atomic_load(&k.overflow), 3);
         cvmm_keyset_free(&k);
-        assert_int_equal(cvmm_keyset_init(&k, 0, 1), -1);
-        assert_int_equal(cvmm_keyset_init(&k, (1u << 20) + 1, 1), -1);
-        assert_int_equal(cvmm_keyset_init(&k, 4, 0), -1);
+        struct cvmm_err err;
+        assert_int_equal(cvmm_keyset_init(&k, 0, 1, &err), -1);
+        assert_string_equal(err.msg, "key set of 0 keys: must be 1 to 1048576");
+        assert_int_equal(cvmm_keyset_init(&k, (1u << 20) + 1, 1, &err), -1);
+        assert_string_equal(err.msg, "key set of 1048577 keys: must be 1 to 1048576");
+        assert_int_equal(cvmm_keyset_init(&k, 4, 0, &err), -1);
+        assert_string_equal(err.msg, "key set for 0 writers: must be 1 to 4096");
 }
 
 #define PER_THREAD 200000
@@ -108,7 +113,7 @@ static void counts_add_up_under_two_threads(void **state)
 {
         (void)state;
         struct cvmm_keyset k;
-        assert_int_equal(cvmm_keyset_init(&k, KEYS, 2), 0);
+        assert_int_equal(cvmm_keyset_init(&k, KEYS, 2, NULL), 0);
         struct worker w[2] = {{&k, 0, 0}, {&k, 1, 0}};
         pthread_t t[2];
         for (int i = 0; i < 2; i++)

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "cvmm/err.h"
 #include "cvmm/ratelimit.h"
 #include "testutil.h"
 
@@ -17,7 +18,7 @@
 static struct cvmm_ratelimit make(uint32_t rate, uint32_t burst)
 {
         struct cvmm_ratelimit rl;
-        assert_int_equal(cvmm_ratelimit_init(&rl, rate, burst), 0);
+        assert_int_equal(cvmm_ratelimit_init(&rl, rate, burst, NULL), 0);
         return rl;
 }
 
@@ -25,10 +26,15 @@ static void test_init_refuses_zero(void **state)
 {
         (void)state;
         struct cvmm_ratelimit rl;
-        assert_int_equal(cvmm_ratelimit_init(&rl, 0, 5), -1);
-        assert_int_equal(cvmm_ratelimit_init(&rl, 5, 0), -1);
-        assert_int_equal(cvmm_ratelimit_init(&rl, 2000000000u, 5), -1);
-        assert_int_equal(cvmm_ratelimit_init(&rl, 1, UINT32_MAX), 0);
+        struct cvmm_err err;
+        assert_int_equal(cvmm_ratelimit_init(&rl, 0, 5, &err), -1);
+        assert_string_equal(err.msg, "log rate 0: must be 1 to 1000000000 lines per second");
+        assert_int_equal(cvmm_ratelimit_init(&rl, 5, 0, &err), -1);
+        assert_string_equal(err.msg, "log burst 0: must be at least 1 line");
+        assert_int_equal(cvmm_ratelimit_init(&rl, 2000000000u, 5, &err), -1);
+        assert_string_equal(err.msg,
+                            "log rate 2000000000: must be 1 to 1000000000 lines per second");
+        assert_int_equal(cvmm_ratelimit_init(&rl, 1, UINT32_MAX, NULL), 0);
 }
 
 static void test_burst_then_refill(void **state)
