@@ -26,7 +26,8 @@ enum dev_request { DEV_POWEROFF = 1, DEV_RESET, DEV_EXIT };
 /* What a device may ask of its VM. Every callback may be called from a vCPU thread. */
 struct dev_host {
         void *ctx;
-        void (*irq_edge)(void *ctx, unsigned line);             /* one edge on an ISA line */
+        /* one edge on an ISA line the device declared (hw_platform_edge_irq) */
+        void (*irq_edge)(void *ctx, unsigned line);
         void (*irq_level)(void *ctx, unsigned line, bool high); /* a level-triggered line */
         /* power-off, reset, or (DEV_EXIT) end the VMM with exit status `status` */
         void (*request)(void *ctx, enum dev_request req, int status);

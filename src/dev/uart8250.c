@@ -195,7 +195,8 @@ static int uart_create(const struct dev_host *host, const struct dev_config *cfg
                        struct cvmm_err *err)
 {
         (void)cfg;
-        if (hw_platform_add_acpi(plat, dev_uart8250_aml, dev_uart8250_aml_len, err))
+        if (hw_platform_add_acpi(plat, dev_uart8250_aml, dev_uart8250_aml_len, err) ||
+            hw_platform_edge_irq(plat, UART_IRQ, err))
                 return -1;
         struct uart8250 *u = calloc(1, sizeof(*u));
         if (!u)

@@ -5,7 +5,8 @@
  * names a port that no device claims.
  *
  * Error convention: hw_platform_add_acpi returns 0, or -1 with err set when the platform
- * already holds HW_ACPI_TABLES tables.
+ * already holds HW_ACPI_TABLES tables; hw_platform_edge_irq returns 0, or -1 with err set for a
+ * line that is not an ISA line.
  */
 #ifndef CVMM_HW_PLATFORM_H
 #define CVMM_HW_PLATFORM_H
@@ -15,7 +16,8 @@
 
 #include "cvmm/err.h"
 
-#define HW_ACPI_TABLES 4 /* device tables (SSDTs) one platform may hold */
+#define HW_ACPI_TABLES 4  /* device tables (SSDTs) one platform may hold */
+#define HW_ISA_IRQS    16 /* ISA interrupt lines 0-15 */
 
 /* A definition block a device contributes (an SSDT, compiled from its ASL by iasl). */
 struct hw_acpi_table {
@@ -30,6 +32,8 @@ struct hw_platform {
         /* the devices' own ACPI tables, in creation order, listed in the XSDT after the MADT */
         struct hw_acpi_table acpi[HW_ACPI_TABLES];
         unsigned acpi_count;
+        /* ISA lines a device raises edges on (bit N: line N); the VMM gives each an irqfd */
+        uint16_t edge_irqs;
 };
 
 static inline int hw_platform_add_acpi(struct hw_platform *plat, const unsigned char *aml,
@@ -39,6 +43,16 @@ static inline int hw_platform_add_acpi(struct hw_platform *plat, const unsigned 
                 return cvmm_errf(err, "the platform holds at most %d device ACPI tables",
                                  HW_ACPI_TABLES);
         plat->acpi[plat->acpi_count++] = (struct hw_acpi_table){aml, len};
+        return 0;
+}
+
+/* Declares that a device raises edges on ISA line `line` (what it calls dev_host.irq_edge with). */
+static inline int hw_platform_edge_irq(struct hw_platform *plat, unsigned line,
+                                       struct cvmm_err *err)
+{
+        if (line >= HW_ISA_IRQS)
+                return cvmm_errf(err, "IRQ %u is not an ISA line (0-%d)", line, HW_ISA_IRQS - 1);
+        plat->edge_irqs |= (uint16_t)(1u << line);
         return 0;
 }
 

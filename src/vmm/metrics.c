@@ -177,6 +177,10 @@ char *metrics_json(const struct vm *vm, const struct run_summary *s)
         json_put(&ok, root, "cpuid_handoff", h);
         ok = exits_json(vm, root) && ok;
         json_put(&ok, root, "mmio_unclaimed", u64(atomic_load(&vm->stats.mmio_unknown)));
+        struct json_object *irq = json_object_new_object();
+        json_put(&ok, irq, "irqfd", u64(atomic_load(&vm->stats.edges_irqfd)));
+        json_put(&ok, irq, "irq_line", u64(atomic_load(&vm->stats.edges_ioctl)));
+        json_put(&ok, root, "isa_edges", irq);
         json_put(&ok, root, "msr", msr_json(vm));
         if (!ok) { /* an allocation failed: no half document */
                 json_object_put(root);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <poll.h>
@@ -67,10 +68,50 @@ static void dev_irq_level(void *ctx, unsigned line, bool high)
         kvm_ioctl_raw(vm->fd, KVM_IRQ_LINE, &l);
 }
 
+/*
+ * An edge: one eventfd write where KVM has the line as an irqfd (KVM pulses the line itself,
+ * high then low), else two KVM_IRQ_LINE calls. Lines are ISA lines (the device declared them).
+ */
 static void dev_irq_edge(void *ctx, unsigned line)
 {
+        struct vm *vm = ctx;
+        if (line < HW_ISA_IRQS && atomic_load(&vm->irqfd_live[line])) {
+                uint64_t one = 1;
+                if (write(vm->irq_event[line], &one, sizeof(one)) == (ssize_t)sizeof(one)) {
+                        atomic_fetch_add(&vm->stats.edges_irqfd, 1);
+                        return;
+                }
+        }
         dev_irq_level(ctx, line, true);
         dev_irq_level(ctx, line, false);
+        atomic_fetch_add(&vm->stats.edges_ioctl, 1);
+}
+
+/* An eventfd for every edge line the devices declared, kept until vm_destroy. */
+static int irq_events_open(struct vm *vm, struct cvmm_err *err)
+{
+        for (unsigned line = 0; line < HW_ISA_IRQS; line++) {
+                if (!(vm->platform.edge_irqs & (1u << line)))
+                        continue;
+                vm->irq_event[line] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+                if (vm->irq_event[line] < 0)
+                        return cvmm_errf(err, "eventfd for IRQ %u: %s", line, strerror(errno));
+        }
+        return 0;
+}
+
+/*
+ * Binds each line's eventfd to the new KVM VM (its irqchip exists). A host whose KVM refuses
+ * an irqfd keeps that line on KVM_IRQ_LINE: the guest sees the same edges either way.
+ */
+static void irqfds_assign(struct vm *vm)
+{
+        for (unsigned line = 0; line < HW_ISA_IRQS; line++) {
+                if (vm->irq_event[line] < 0)
+                        continue;
+                struct kvm_irqfd f = {.fd = (uint32_t)vm->irq_event[line], .gsi = line};
+                atomic_store(&vm->irqfd_live[line], kvm_ioctl_raw(vm->fd, KVM_IRQFD, &f) == 0);
+        }
 }
 
 static void dev_request(void *ctx, enum dev_request req, int status)
@@ -540,6 +581,8 @@ int vm_create(struct vmm_host *h, const struct vm_config *cfg, struct vm **out,
         vm->kvm = &h->kvm;
         vm->fd = -1;
         vm->input_wake[0] = vm->input_wake[1] = -1;
+        for (unsigned i = 0; i < HW_ISA_IRQS; i++)
+                vm->irq_event[i] = -1;
         vm->stats.handoff_diffs = -1;
         pthread_mutex_init(&vm->end_lock, NULL);
         pthread_cond_init(&vm->end_cond, NULL);
@@ -553,18 +596,13 @@ int vm_create(struct vmm_host *h, const struct vm_config *cfg, struct vm **out,
                 cvmm_errf(err, "out of memory");
                 goto fail;
         }
-        if (cfg->msr.debug &&
-            (cvmm_keyset_init(&vm->unclaimed, MSR_KEYS_MAX, cfg->cpus) ||
-             cvmm_ratelimit_init(&vm->unclaimed_limiter, cfg->msr.log_rate, cfg->msr.log_burst))) {
-                cvmm_errf(err, "out of memory");
+        if (cfg->msr.debug && (cvmm_keyset_init(&vm->unclaimed, MSR_KEYS_MAX, cfg->cpus, err) ||
+                               cvmm_ratelimit_init(&vm->unclaimed_limiter, cfg->msr.log_rate,
+                                                   cfg->msr.log_burst, err)))
                 goto fail;
-        }
-        if (msr_vm_init(&vm->msr, &cfg->msr, cfg->cpuid, cfg->cpus, stderr)) {
-                cvmm_errf(err, "MSR policy: the log rate and burst must be at least 1, and the key "
-                               "table needs memory");
+        if (msr_vm_init(&vm->msr, &cfg->msr, cfg->cpuid, cfg->cpus, stderr, err))
                 goto fail;
-        }
-        if (devices_create(vm, err))
+        if (devices_create(vm, err) || irq_events_open(vm, err))
                 goto fail;
         *out = vm;
         return 0;
@@ -586,6 +624,8 @@ static void vm_teardown(struct vm *vm)
                 v->started = false;
                 atomic_store(&v->kickable, false);
         }
+        for (unsigned line = 0; line < HW_ISA_IRQS; line++)
+                atomic_store(&vm->irqfd_live[line], false); /* closing the VM drops its irqfds */
         if (vm->fd >= 0)
                 close(vm->fd);
         vm->fd = -1;
@@ -622,6 +662,7 @@ static int vm_start(struct vm *vm, struct cvmm_err *err)
         if (KVM_CHECKED(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &map_addr, err) < 0 ||
             KVM_CHECKED(vm->fd, KVM_CREATE_IRQCHIP, NULL, err) < 0)
                 return -1;
+        irqfds_assign(vm);
         /* MSRs KVM refuses or does not know, and those the filter denies, come to cvmm. The
          * FILTER reason must be enabled before a filter exists, or denials become #GP. */
         struct kvm_enable_cap cap = {.cap = KVM_CAP_X86_USER_SPACE_MSR,
@@ -747,6 +788,9 @@ void vm_destroy(struct vm *vm)
                         close(vm->input_wake[i]);
         vm_teardown(vm);
         devices_free(vm->dev_state);
+        for (unsigned i = 0; i < HW_ISA_IRQS; i++)
+                if (vm->irq_event[i] >= 0)
+                        close(vm->irq_event[i]);
         guestmem_free(&vm->mem);
         free(vm->stats.io_in);
         free(vm->stats.io_out);

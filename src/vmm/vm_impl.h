@@ -57,6 +57,7 @@ struct vm_stats {
         _Atomic uint64_t reboots;
         _Atomic uint64_t t_first_run_ns; /* first KVM_RUN of the boot vCPU */
         _Atomic uint64_t t_end_ns;
+        _Atomic uint64_t edges_irqfd, edges_ioctl; /* ISA edges by the path that raised them */
         atomic_int handoff_diffs; /* KVM_GET_CPUID2 fields differing from the table; -1: not read */
         char handoff_first[160];
 };
@@ -73,6 +74,13 @@ struct vm {
         void *console_dev;           /* the device taking console input */
         void (*console_rx)(void *dev, const uint8_t *data, unsigned len);
         int exit_status; /* VM_EXIT: the status the device chose */
+        /*
+         * An eventfd per declared edge line (-1: none), open for the VM's whole life so a
+         * device never writes to a closed descriptor; irqfd_live[N] while the current KVM VM
+         * has it as an irqfd (KVM_IRQFD), else edges go through KVM_IRQ_LINE.
+         */
+        int irq_event[HW_ISA_IRQS];
+        atomic_bool irqfd_live[HW_ISA_IRQS];
         struct vcpu *vcpus;
         struct msr_vm msr;
         /* --debug: unclaimed ports and MMIO, first sighting per key, then a bucket */

@@ -21,6 +21,8 @@
  *                   write to each
  *   msrmany K N W   N reads spread round-robin over K distinct unknown MSRs, then W writes of
  *                   each (the guest data written must never be logged)
+ *   irq N           N COM1 transmit interrupts through the 8259A (ISA IRQ 4, vector 0x24): each
+ *                   enables THRE in IER, halts until the handler counts it, disables it again
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -51,6 +53,9 @@ int try_wrmsr(uint32_t index, uint64_t value);
 void guest_main(uint32_t start_info);
 void ap_main(unsigned index);
 void exc_c(struct frame *f);
+void irq_c(void);
+void irq4_stub(void);
+extern uint8_t idt[];
 
 static inline void outb(uint16_t port, uint8_t v)
 {
@@ -464,6 +469,55 @@ static void test_debugexit(const char *arg)
         puts_("DEBUGEXIT-IGNORED\n");
 }
 
+static volatile unsigned irq4_count;
+
+void irq_c(void)
+{
+        (void)inb(COM1 + 2); /* IIR: reading it acknowledges THRE */
+        irq4_count++;
+        outb(0x20, 0x20); /* non-specific EOI to the master 8259A */
+}
+
+/* A 64-bit interrupt gate for vector vec in the code segment 0x10. */
+static void set_gate(unsigned vec, void (*fn)(void))
+{
+        uint64_t a = (uint64_t)(uintptr_t)fn;
+        uint16_t w[8] = {
+            (uint16_t)a,         0x10, 0x8e00, (uint16_t)(a >> 16), (uint16_t)(a >> 32),
+            (uint16_t)(a >> 48), 0,    0};
+        for (unsigned i = 0; i < 8; i++) {
+                idt[vec * 16 + 2 * i] = (uint8_t)w[i];
+                idt[vec * 16 + 2 * i + 1] = (uint8_t)(w[i] >> 8);
+        }
+}
+
+static void test_irq(const char *arg)
+{
+        unsigned n = parse_dec(arg);
+        set_gate(0x24, irq4_stub);
+        /* 8259A pair: ICW1 (edge, ICW4 follows), ICW2 vector base, ICW3 cascade on 2, ICW4 8086 */
+        static const uint8_t icw[2][4] = {{0x11, 0x20, 0x04, 0x01}, {0x11, 0x28, 0x02, 0x01}};
+        for (unsigned c = 0; c < 2; c++) {
+                uint16_t base = c ? 0xa0 : 0x20;
+                outb(base, icw[c][0]);
+                for (unsigned i = 1; i < 4; i++)
+                        outb((uint16_t)(base + 1), icw[c][i]);
+        }
+        outb(0x21, (uint8_t) ~(1u << 4)); /* only IRQ 4 */
+        outb(0xa1, 0xff);
+        outb(COM1 + 4, 0x08); /* MCR OUT2: the UART's interrupt output reaches the PIC */
+        for (unsigned i = 0; i < n; i++) {
+                unsigned before = irq4_count;
+                outb(COM1 + 1, 0x02); /* IER: THRE, with THR empty */
+                while (irq4_count == before)
+                        __asm__ volatile("sti; hlt; cli" ::: "memory");
+                outb(COM1 + 1, 0x00);
+        }
+        puts_("IRQ4 ");
+        put_dec(irq4_count);
+        puts_("\n");
+}
+
 static void test_reboot(void)
 {
         uint8_t boots = inb(COM1 + 7); /* the scratch register survives a platform reset */
@@ -509,6 +563,8 @@ void guest_main(uint32_t start_info)
                 test_mmio(arg);
         } else if (streq_prefix(cmd, "msrmany", &arg)) {
                 test_msrmany(arg);
+        } else if (streq_prefix(cmd, "irq", &arg)) {
+                test_irq(arg);
         } else if (streq_prefix(cmd, "triple", &arg)) {
                 triple_fault();
         } else if (!streq_prefix(cmd, "poweroff", &arg)) {

@@ -4,6 +4,7 @@
  * stubs that let guest code expect a fault, and the real-mode trampoline for application
  * processors.
  */
+#define IDT_VECTORS 0x25 /* exceptions 0-21, the COM1 IRQ at 0x24 */
 #define CR0_PE  0x1
 #define CR0_MP  0x2
 #define CR0_PG  0x80000000
@@ -162,6 +163,30 @@ exc_common:
         addq $16, %rsp
         iretq
 
+/* ISA IRQ 4 (COM1) through the 8259A at vector 0x24: irq_c acknowledges it. */
+        .globl irq4_stub
+irq4_stub:
+        pushq %rax
+        pushq %rcx
+        pushq %rdx
+        pushq %rsi
+        pushq %rdi
+        pushq %r8
+        pushq %r9
+        pushq %r10
+        pushq %r11
+        call irq_c
+        popq %r11
+        popq %r10
+        popq %r9
+        popq %r8
+        popq %rdi
+        popq %rsi
+        popq %rdx
+        popq %rcx
+        popq %rax
+        iretq
+
 idt_setup:
         leaq exc_table(%rip), %r8
         leaq idt(%rip), %r9
@@ -260,7 +285,7 @@ gdt_desc:
         .word gdt_end - gdt - 1
         .quad gdt
 idt_desc:
-        .word 22 * 16 - 1
+        .word IDT_VECTORS * 16 - 1
         .quad idt
 ap_next:
         .long 1
@@ -270,7 +295,8 @@ ap_next:
 boot_pml4: .skip 4096
 boot_pdpt: .skip 4096
 boot_pd:   .skip 4096
-idt:       .skip 22 * 16
+        .globl idt
+idt:       .skip IDT_VECTORS * 16
         .balign 16
         .skip 16384
 stack_top:

@@ -22,6 +22,7 @@ own rules, not the CPUID mask. CVMM_NO_NESTED=1 skips instead.
 
 usage: test_guests.py CVMM GUEST_ELF SRCDIR
 """
+import fcntl
 import json
 import os
 import re
@@ -74,6 +75,15 @@ class Run:
     def show(self):
         print(f"  command: {self.cmd}\n  exit {self.rc}\n  stderr: {self.err.strip()[:2000]}"
               f"\n  stdout (tail): {self.out[-1500:]}")
+
+
+def kvm_has_irqfd():
+    """KVM_CHECK_EXTENSION(KVM_CAP_IRQFD) on this host's /dev/kvm."""
+    fd = os.open("/dev/kvm", os.O_RDWR)
+    try:
+        return fcntl.ioctl(fd, 0xAE03, 32) > 0
+    finally:
+        os.close(fd)
 
 
 def table(*flags):
@@ -450,6 +460,17 @@ def main():
     ok(r.rc == 0 and "DEBUGEXIT-IGNORED" in r.out and r.m.get("outcome") == "poweroff",
        f"without --debug-exit the port does nothing: the guest goes on and powers off "
        f"(exit {r.rc})")
+
+    # Device interrupts: each THRE interrupt the UART raises reaches the guest's 8259A once,
+    # through an irqfd where this host's KVM has them, else through KVM_IRQ_LINE.
+    irqfd = kvm_has_irqfd()
+    r = Run("irq 50", "--no-reboot", timeout=60)
+    edges = r.m.get("isa_edges", {})
+    want = {"irqfd": 50, "irq_line": 0} if irqfd else {"irqfd": 0, "irq_line": 50}
+    if not ok(r.rc == 0 and r.lines("IRQ4") == [["50"]] and edges == want,
+              f"50 UART interrupts reach the guest's PIC, each once, by "
+              f"{'irqfd' if irqfd else 'KVM_IRQ_LINE (no KVM_CAP_IRQFD)'} (edges {edges})"):
+        r.show()
 
     r = Run("triple")
     named = "KVM_EXIT_SHUTDOWN" in r.err if enforced else \

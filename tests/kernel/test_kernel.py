@@ -277,6 +277,12 @@ def enforced_suite(nested):
     ok(all(re.search(r"\n(?:\[[ .0-9]+\] )?\d\d:\d\d: ttyS0 at I/O 0x3f8 \(irq = \d+", b["out"])
            for b in boots),
        f"every boot{where}: the kernel enumerated COM1 from the UART's ACPI table")
+    # User space writes to the console through the 8250 driver's transmit interrupt (IRQ 4):
+    # those edges reach the guest through an irqfd (KVM_CAP_IRQFD, Debian's 6.1 KVM has it).
+    edges = [b["m"].get("isa_edges", {}) for b in boots]
+    ok(all(e.get("irqfd", 0) > 0 and e.get("irq_line") == 0 for e in edges),
+       f"every boot{where}: the UART's interrupts went through an irqfd "
+       f"({', '.join(str(e.get('irqfd')) for e in edges)} edges)")
     ok(boots[0]["rc"] == 0 and "CVMM-DONE" in boots[0]["out"],
        f"{pre}bzimage: reached user space and powered off (ACPI S5), exit 0")
     for b, (p, f) in zip(boots[1:], matrix):

@@ -209,6 +209,7 @@ static void test_ssdts_match_devices(void **state)
                          * the line its SSDT names, and only that one */
                         uart_seen++;
                         assert_int_equal(d.irqs, 1);
+                        assert_int_equal(g.plat.edge_irqs, 1u << d.irq[0]); /* declared */
                         r->out(r->dev, 0x3f9, &(uint8_t){0x02}, 1);
                         for (unsigned line = 0; line < 16; line++)
                                 assert_int_equal(g.rec.edges[line], line == d.irq[0] ? 1 : 0);
