@@ -107,6 +107,30 @@ ap64:
         hlt
         jmp 3b
 
+/* The registers a C function may clobber, in struct frame's order (guest.c). */
+        .macro push_scratch
+        pushq %rax
+        pushq %rcx
+        pushq %rdx
+        pushq %rsi
+        pushq %rdi
+        pushq %r8
+        pushq %r9
+        pushq %r10
+        pushq %r11
+        .endm
+        .macro pop_scratch
+        popq %r11
+        popq %r10
+        popq %r9
+        popq %r8
+        popq %rdi
+        popq %rsi
+        popq %rdx
+        popq %rcx
+        popq %rax
+        .endm
+
 /* Exception stubs: vector and (dummy) error code, then a common path into exc_c. */
         .macro stub v, has_err
 exc\v:
@@ -140,51 +164,19 @@ exc\v:
         stub 21,1
 
 exc_common:
-        pushq %rax
-        pushq %rcx
-        pushq %rdx
-        pushq %rsi
-        pushq %rdi
-        pushq %r8
-        pushq %r9
-        pushq %r10
-        pushq %r11
+        push_scratch
         movq %rsp, %rdi
         call exc_c
-        popq %r11
-        popq %r10
-        popq %r9
-        popq %r8
-        popq %rdi
-        popq %rsi
-        popq %rdx
-        popq %rcx
-        popq %rax
+        pop_scratch
         addq $16, %rsp
         iretq
 
 /* ISA IRQ 4 (COM1) through the 8259A at vector 0x24: irq_c acknowledges it. */
         .globl irq4_stub
 irq4_stub:
-        pushq %rax
-        pushq %rcx
-        pushq %rdx
-        pushq %rsi
-        pushq %rdi
-        pushq %r8
-        pushq %r9
-        pushq %r10
-        pushq %r11
+        push_scratch
         call irq_c
-        popq %r11
-        popq %r10
-        popq %r9
-        popq %r8
-        popq %rdi
-        popq %rsi
-        popq %rdx
-        popq %rcx
-        popq %rax
+        pop_scratch
         iretq
 
 idt_setup:

@@ -356,14 +356,6 @@ static void test_elf_classes(void **state)
         guestmem_free(&m64);
 }
 
-static uint8_t sum(const uint8_t *p, size_t n)
-{
-        uint8_t s = 0;
-        for (size_t i = 0; i < n; i++)
-                s = (uint8_t)(s + p[i]);
-        return s;
-}
-
 /* The MP table as Linux's mpparse reads it: floating pointer, checksums, one CPU per vCPU. */
 static void test_mptable(void **state)
 {
@@ -374,7 +366,7 @@ static void test_mptable(void **state)
         assert_int_equal(boot_write_mptable(&m, 4, &err), 0);
         const uint8_t *mpf = guestmem_ptr(&m, LAYOUT_EBDA, 16);
         assert_memory_equal(mpf, "_MP_", 4);
-        assert_int_equal(sum(mpf, 16), 0);
+        assert_int_equal(byte_sum(mpf, 16), 0);
         uint32_t phys;
         memcpy(&phys, mpf + 4, 4);
         const uint8_t *mpc = guestmem_ptr(&m, phys, 44);
@@ -382,7 +374,7 @@ static void test_mptable(void **state)
         uint16_t length, count;
         memcpy(&length, mpc + 4, 2);
         memcpy(&count, mpc + 34, 2);
-        assert_int_equal(sum(mpc, length), 0);
+        assert_int_equal(byte_sum(mpc, length), 0);
         assert_true(phys + length <= LAYOUT_LOW_END);
         unsigned cpus = 0, bsp = 0, ioapics = 0;
         const uint8_t *p = mpc + 44;
@@ -416,8 +408,8 @@ static const uint8_t *acpi_table(const struct guest_mem *m, const char *sig)
         const uint8_t *rsdp = guestmem_ptr(m, LAYOUT_ACPI, 36);
         assert_memory_equal(rsdp, "RSD PTR ", 8);
         assert_int_equal(rsdp[15], 2); /* revision: ACPI 2+, has the XSDT */
-        assert_int_equal(sum(rsdp, 20), 0);
-        assert_int_equal(sum(rsdp, 36), 0);
+        assert_int_equal(byte_sum(rsdp, 20), 0);
+        assert_int_equal(byte_sum(rsdp, 36), 0);
         uint64_t xsdt_at;
         memcpy(&xsdt_at, rsdp + 24, 8);
         const uint8_t *xsdt = guestmem_ptr(m, xsdt_at, 36);
@@ -425,7 +417,7 @@ static const uint8_t *acpi_table(const struct guest_mem *m, const char *sig)
         uint32_t len;
         memcpy(&len, xsdt + 4, 4);
         assert_true(len >= 36 && (len - 36) % 8 == 0);
-        assert_int_equal(sum(guestmem_ptr(m, xsdt_at, len), len), 0);
+        assert_int_equal(byte_sum(guestmem_ptr(m, xsdt_at, len), len), 0);
         for (uint32_t off = 36; off < len; off += 8) {
                 uint64_t at;
                 memcpy(&at, xsdt + off, 8);
@@ -434,7 +426,7 @@ static const uint8_t *acpi_table(const struct guest_mem *m, const char *sig)
                         continue;
                 uint32_t tlen;
                 memcpy(&tlen, t + 4, 4);
-                assert_int_equal(sum(guestmem_ptr(m, at, tlen), tlen), 0);
+                assert_int_equal(byte_sum(guestmem_ptr(m, at, tlen), tlen), 0);
                 return t;
         }
         fail_msg("no %s table in the XSDT", sig);

@@ -163,14 +163,6 @@ static void xsdt_entries(const struct guest_mem *m, uint64_t *at, unsigned *n)
         memcpy(at, xsdt + 36, *n * 8);
 }
 
-static uint8_t sum(const uint8_t *p, size_t n)
-{
-        uint8_t s = 0;
-        for (size_t i = 0; i < n; i++)
-                s = (uint8_t)(s + p[i]);
-        return s;
-}
-
 /* Every SSDT describes ports some device claims, exactly, and only lines devices raise. */
 static void test_ssdts_match_devices(void **state)
 {
@@ -191,7 +183,7 @@ static void test_ssdts_match_devices(void **state)
                 const uint8_t *t = guestmem_ptr(&m, at[i], 36);
                 uint32_t len;
                 memcpy(&len, t + 4, 4);
-                assert_int_equal(sum(guestmem_ptr(&m, at[i], len), len), 0);
+                assert_int_equal(byte_sum(guestmem_ptr(&m, at[i], len), len), 0);
                 if (memcmp(t, "SSDT", 4) != 0)
                         continue;
                 ssdts++;

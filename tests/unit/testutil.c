@@ -52,3 +52,11 @@ void put(struct cvmm_cpuid_table *t, uint32_t leaf, uint32_t sub, uint32_t eax, 
             leaf, sub, {eax, ebx, ecx, edx}, cvmm_cpuid_flags_for(leaf, sub)};
         assert_int_equal(cvmm_cpuid_put(t, &e), 0);
 }
+
+uint8_t byte_sum(const uint8_t *p, size_t n)
+{
+        uint8_t s = 0;
+        for (size_t i = 0; i < n; i++)
+                s = (uint8_t)(s + p[i]);
+        return s;
+}

@@ -13,6 +13,9 @@
 #include "cvmm/cpuid.h"
 
 /* Loads tests/data/<name> (directory from $CVMM_TESTDATA); fails the test on error. */
+/* The 8-bit sum of n bytes (ACPI and MP tables sum to 0). */
+uint8_t byte_sum(const uint8_t *p, size_t n);
+
 void load_data(struct cvmm_cpuid_table *t, const char *name);
 /* Reads a whole data file into a malloc'ed NUL-terminated buffer. */
 char *read_data(const char *name, size_t *len);
