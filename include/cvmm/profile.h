@@ -25,9 +25,22 @@ enum cvmm_profile {
  * What a profile means to the code that does not build its table (the MSR policy, the VMM,
  * the CLI): one row per profile, so a comparison with an id is a question about a property.
  */
+struct cvmm_cpuid_table;
+struct cvmm_model_opts;
+struct cvmm_model_result;
+struct cvmm_model_names;
+
 struct cvmm_profile_desc {
         enum cvmm_profile id;
-        const char *name;          /* "none", "host", "tdx" */
+        const char *name; /* "none", "host", "tdx" */
+        /*
+         * How the profile turns the source table into the guest's, before --features removals
+         * and the XSAVE re-derivation; NULL: the source as it is (no normalisation either).
+         */
+        int (*apply)(struct cvmm_cpuid_table *t, const struct cvmm_model_opts *opts,
+                     const struct cvmm_model_names *names, struct cvmm_model_result *res,
+                     struct cvmm_err *err);
+        bool needs_full_table;     /* a partial source table (a paste of a few leaves) is refused */
         bool parseable;            /* cvmm_profile_parse takes the name ('none' is no profile) */
         bool runnable;             /* a VM can use it ('none' is a view of a source table) */
         bool confidential;         /* unknown MSRs are always logged, at warning level */

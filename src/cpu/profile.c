@@ -13,12 +13,20 @@ static const char RULE_CR4[] = "host.cr4-dynamic";
 static const char RULE_NORM[] = "normalise.xstate";
 static const char RULE_FEAT[] = "features.remove";
 
+static int apply_host(struct cvmm_cpuid_table *t, const struct cvmm_model_opts *opts,
+                      const struct cvmm_model_names *names, struct cvmm_model_result *res,
+                      struct cvmm_err *err);
+static int apply_tdx(struct cvmm_cpuid_table *t, const struct cvmm_model_opts *opts,
+                     const struct cvmm_model_names *names, struct cvmm_model_result *res,
+                     struct cvmm_err *err);
+
 static const struct cvmm_profile_desc profiles[CVMM_NPROFILES] = {
     [CVMM_PROFILE_NONE] = {.id = CVMM_PROFILE_NONE, .name = "none"},
     [CVMM_PROFILE_HOST] =
         {
             .id = CVMM_PROFILE_HOST,
             .name = "host",
+            .apply = apply_host,
             .parseable = true,
             .runnable = true,
             .reconcile = true,
@@ -27,6 +35,8 @@ static const struct cvmm_profile_desc profiles[CVMM_NPROFILES] = {
         {
             .id = CVMM_PROFILE_TDX,
             .name = "tdx",
+            .apply = apply_tdx,
+            .needs_full_table = true,
             .parseable = true,
             .runnable = true,
             .confidential = true,
@@ -191,6 +201,25 @@ static int host_profile(struct cvmm_cpuid_table *t, unsigned cpus, const char *c
         return 0;
 }
 
+static int apply_host(struct cvmm_cpuid_table *t, const struct cvmm_model_opts *opts,
+                      const struct cvmm_model_names *names, struct cvmm_model_result *res,
+                      struct cvmm_err *err)
+{
+        (void)res;
+        return host_profile(t, opts->cpus, names->cpus, err);
+}
+
+static int apply_tdx(struct cvmm_cpuid_table *t, const struct cvmm_model_opts *opts,
+                     const struct cvmm_model_names *names, struct cvmm_model_result *res,
+                     struct cvmm_err *err)
+{
+        (void)names;
+        if (cvmm_tdx_apply(t, opts->cpus, &res->xfam))
+                return cvmm_errf(err, "out of memory");
+        res->not_intel = !cvmm_cpuid_is_intel(t);
+        return 0;
+}
+
 struct cvmm_model_names cvmm_model_names_or_default(const struct cvmm_model_names *given)
 {
         struct cvmm_model_names n = {
@@ -214,28 +243,20 @@ int cvmm_model_build(struct cvmm_cpuid_table *t, const struct cvmm_model_opts *o
         if (opts->cpus < 1 || opts->cpus > CVMM_MAX_CPUS)
                 return cvmm_errf(err, "%s %u: must be 1 to %u", names.cpus, opts->cpus,
                                  CVMM_MAX_CPUS);
-        if (opts->profile == CVMM_PROFILE_TDX && t->partial)
+        const struct cvmm_profile_desc *desc = cvmm_profile_get(opts->profile);
+        if (!desc)
+                return cvmm_errf(err, "%s %d: no such profile", names.profile, (int)opts->profile);
+        if (desc->needs_full_table && t->partial)
                 return cvmm_errf(err,
                                  "%s %s: the source is a partial table (leaves 0, 1, 7 and 0xD "
-                                 "are needed to apply the TDX rules)",
-                                 names.profile, cvmm_profile_name(opts->profile));
-        switch (opts->profile) {
-        case CVMM_PROFILE_HOST:
-                if (host_profile(t, opts->cpus, names.cpus, err))
-                        return -1;
-                break;
-        case CVMM_PROFILE_TDX:
-                if (cvmm_tdx_apply(t, opts->cpus, &res->xfam))
-                        return cvmm_errf(err, "out of memory");
-                res->not_intel = !cvmm_cpuid_is_intel(t);
-                break;
-        case CVMM_PROFILE_NONE:
-                break;
-        }
+                                 "are needed to apply its rules)",
+                                 names.profile, desc->name);
+        if (desc->apply && desc->apply(t, opts, &names, res, err))
+                return -1;
         for (size_t i = 0; i < opts->remove.count; i++)
                 if (cvmm_feature_remove(t, opts->remove.items[i], RULE_FEAT))
                         return cvmm_errf(err, "out of memory");
-        if (opts->profile != CVMM_PROFILE_NONE && cvmm_normalise_xstate(t, RULE_NORM))
+        if (desc->apply && cvmm_normalise_xstate(t, RULE_NORM))
                 return cvmm_errf(err, "out of memory");
 
         struct cvmm_xsave_layout l;
