@@ -58,12 +58,12 @@ static uint8_t checksum(const uint8_t *p, size_t n)
         return (uint8_t)-s;
 }
 
-/* The floating pointer structure at base, pointing at the configuration table after it. */
+/* The floating pointer structure at base, pointing at the configuration table at LAYOUT_EBDA. */
 static void write_mpf(uint8_t *base)
 {
         struct mpf_intel *mpf = (void *)base;
         memcpy(mpf->signature, "_MP_", 4);
-        mpf->physptr = (uint32_t)(LAYOUT_EBDA + sizeof(*mpf));
+        mpf->physptr = (uint32_t)LAYOUT_EBDA;
         mpf->length = 1; /* in 16-byte units */
         mpf->specification = 4;
         mpf->checksum = checksum(base, sizeof(*mpf));
@@ -125,18 +125,21 @@ int boot_write_mptable(const struct guest_mem *m, unsigned cpus, struct cvmm_err
 {
         if (cpus > 254)
                 return cvmm_errf(err, "--cpus %u: the MP table describes at most 254 vCPUs", cpus);
-        size_t size = sizeof(struct mpf_intel) + sizeof(struct mpc_table) +
-                      cpus * sizeof(struct mpc_cpu) + sizeof(struct mpc_bus) +
-                      sizeof(struct mpc_ioapic) + (ISA_IRQS + 2) * sizeof(struct mpc_intsrc);
-        if (size > LAYOUT_LOW_END - LAYOUT_EBDA)
+        /* 254 vCPUs: 44 + 254 * 20 + 8 + 8 + 18 * 8 = 5284 bytes, in the 7 KiB below the MPF */
+        size_t size = sizeof(struct mpc_table) + cpus * sizeof(struct mpc_cpu) +
+                      sizeof(struct mpc_bus) + sizeof(struct mpc_ioapic) +
+                      (ISA_IRQS + 2) * sizeof(struct mpc_intsrc);
+        _Static_assert(LAYOUT_MPF - LAYOUT_EBDA >= 5284, "the MP table for 254 vCPUs fits");
+        if (size > LAYOUT_MPF - LAYOUT_EBDA)
                 return cvmm_errf(err, "--cpus %u: the MP table does not fit in the EBDA", cpus);
-        uint8_t *base = guestmem_ptr(m, LAYOUT_EBDA, size);
-        if (!base)
+        uint8_t *mpfp = guestmem_ptr(m, LAYOUT_MPF, sizeof(struct mpf_intel));
+        uint8_t *p = guestmem_ptr(m, LAYOUT_EBDA, size);
+        if (!mpfp || !p)
                 return cvmm_errf(err, "guest RAM too small for the MP table");
-        memset(base, 0, size);
-        write_mpf(base);
+        memset(mpfp, 0, sizeof(struct mpf_intel));
+        write_mpf(mpfp);
+        memset(p, 0, size);
 
-        uint8_t *p = base + sizeof(struct mpf_intel);
         struct mpc_table *mpc = (void *)p;
         uint8_t *q = p + sizeof(*mpc);
         uint16_t entries = 0;

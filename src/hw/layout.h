@@ -12,7 +12,8 @@
 #define LAYOUT_PD          0xb000ull /* four page directories, 0xb000..0xefff */
 #define LAYOUT_CMDLINE     0x20000ull
 #define LAYOUT_CMDLINE_MAX 0x10000ull
-#define LAYOUT_EBDA        0x9fc00ull /* MP floating pointer and configuration table */
+#define LAYOUT_EBDA        0x9e000ull /* reserved to 640K: the MP configuration table, then */
+#define LAYOUT_MPF         0x9fc00ull /* the MP floating pointer, in the last KiB Linux scans */
 #define LAYOUT_LOW_END     0xa0000ull /* end of conventional memory */
 #define LAYOUT_BIOS        0xf0000ull /* reserved up to 1 MiB */
 #define LAYOUT_ACPI        0xf0000ull /* RSDP (found by the guest's scan), then the tables */
