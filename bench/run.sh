@@ -36,10 +36,11 @@ tools/mkinitramfs.sh "$BUILD/guest/initramfs.gz"
 ARGS=("$(realpath "$BUILD/cvmm")" "$(realpath "$BUILD/tests/cvmm-testguest.elf")"
 	"$(realpath "$BUILD/guest/vmlinux")" "$(realpath "$BUILD/guest/initramfs.gz")")
 PEAK=$(realpath "$BUILD/bench/peakrss")
-NESTED_ARGS=("$BUILD/guest" "${ARGS[@]}" "$(realpath bench/vm_bench.py)" "$PEAK"
+FLOOR=$(realpath "$BUILD/bench/floor")
+NESTED_ARGS=("$BUILD/guest" "${ARGS[@]}" "$(realpath bench/vm_bench.py)" "$PEAK" "$FLOOR"
 	/usr/bin/qemu-system-x86_64 /usr/share/qemu /usr/share/seabios --)
 if [ -e /dev/kvm ]; then
-	python3 bench/vm_bench.py "${ARGS[@]}" --peakrss "$PEAK"
+	python3 bench/vm_bench.py "${ARGS[@]}" --peakrss "$PEAK" --floor "$FLOOR"
 	# This host's KVM may lack hardware virtualization (a PVM-style KVM): the storm is also
 	# measured where KVM has its hardware-virtualization semantics, in the nested VM.
 	echo "== the storm again, inside a QEMU TCG VM with nested KVM (tools/nested-kvm.sh)"
@@ -51,5 +52,5 @@ else
 	echo "(no /dev/kvm on this host: running cvmm and QEMU inside a QEMU TCG VM with nested KVM)"
 	NESTED_TIMEOUT=3000 tools/nested-kvm.sh "${NESTED_ARGS[@]}" \
 		env CVMM_TEST_ENV=nested-tcg python3 "$(realpath bench/vm_bench.py)" "${ARGS[@]}" \
-		--runs "${BENCH_RUNS:-10}" --peakrss "$PEAK"
+		--runs "${BENCH_RUNS:-10}" --peakrss "$PEAK" --floor "$FLOOR"
 fi
