@@ -1,11 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* `cvmm run`: checks every input, builds the CPU model, probes enforcement, runs the guest. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
-#include <libgen.h>
-#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +19,7 @@
 #include "util/strbuf.h"
 #include "vmm/cpumodel.h"
 #include "vmm/metrics.h"
+#include "vmm/outfile.h"
 #include "vmm/vm.h"
 
 #define DEFAULT_MEMORY        (256ull << 20)
@@ -274,48 +272,6 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
         return 0;
 }
 
-/* The metrics file's directory must take a new file; checked before the guest runs. */
-static int check_metrics_path(const char *path, struct cvmm_err *err)
-{
-        char *copy = strdup(path);
-        if (!copy)
-                return cvmm_errf(err, "out of memory");
-        const char *dir = dirname(copy);
-        int ok = access(dir, W_OK | X_OK) == 0;
-        int e = errno;
-        free(copy);
-        if (!ok)
-                return cvmm_errf(err, "--metrics '%s': cannot create a file there: %s", path,
-                                 strerror(e));
-        return 0;
-}
-
-/* Writes the metrics whole: a temporary file renamed into place. */
-static int write_metrics(const char *path, const char *json)
-{
-        size_t n = strlen(path) + 16;
-        char *tmp = malloc(n);
-        if (!tmp)
-                return -1;
-        snprintf(tmp, n, "%s.XXXXXX", path);
-        int fd = mkstemp(tmp);
-        if (fd < 0) {
-                free(tmp);
-                return -1;
-        }
-        size_t len = strlen(json);
-        bool ok = write(fd, json, len) == (ssize_t)len && write(fd, "\n", 1) == 1;
-        ok = fchmod(fd, 0644) == 0 && ok;
-        ok = close(fd) == 0 && ok;
-        if (!ok || rename(tmp, path) != 0) {
-                unlink(tmp);
-                free(tmp);
-                return -1;
-        }
-        free(tmp);
-        return 0;
-}
-
 /*
  * --metrics-interval: a thread that rewrites the metrics file (atomically, as at exit) every
  * interval while the guest runs, so that an agent can scrape a long-running guest. It reads the
@@ -323,6 +279,7 @@ static int write_metrics(const char *path, const char *json)
  */
 struct ticker {
         struct vm *vm;
+        struct outfile *out;
         const char *path;
         uint64_t interval_ns;
         struct run_summary s;
@@ -331,6 +288,21 @@ struct ticker {
         pthread_cond_t cond;
         bool stop, warned;
 };
+
+/* The metrics document and its final newline, written whole (vmm/outfile.h). */
+static int write_metrics(struct outfile *out, const char *json, struct cvmm_err *err)
+{
+        size_t len = strlen(json);
+        char *doc = malloc(len + 2);
+        if (!doc)
+                return cvmm_errf(err, "out of memory");
+        memcpy(doc, json, len);
+        doc[len] = '\n';
+        doc[len + 1] = '\0';
+        int rc = outfile_write(out, doc, len + 1, err);
+        free(doc);
+        return rc;
+}
 
 static void ts_at(struct timespec *ts, uint64_t ns)
 {
@@ -351,12 +323,15 @@ static void *ticker_thread(void *arg)
                 pthread_mutex_unlock(&t->lock);
                 t->s.snapshot++;
                 char *json = metrics_json(t->vm, &t->s);
-                if ((!json || write_metrics(t->path, json)) && !t->warned) {
+                struct cvmm_err e;
+                if (!json)
+                        cvmm_errf(&e, "out of memory");
+                if ((!json || write_metrics(t->out, json, &e)) && !t->warned) {
                         t->warned = true; /* once: the file written at exit decides the status */
                         fprintf(stderr,
-                                "cvmm: warning: --metrics-interval: writing '%s' failed; "
+                                "cvmm: warning: --metrics-interval: writing '%s' failed: %s; "
                                 "retrying every interval\n",
-                                t->path);
+                                t->path, e.msg);
                 }
                 free(json);
                 uint64_t now = vm_now_ns();
@@ -581,6 +556,7 @@ static void run_usage(FILE *f)
 /* What one run holds; run_free releases it. */
 struct run {
         struct run_args a;
+        struct outfile out;    /* --metrics, checked before anything else runs */
         struct boot_image img; /* opened before anything else: run_free always frees it */
         struct vmm_host *host;
         struct cpumodel model;
@@ -635,6 +611,7 @@ static void run_guest(struct run *r)
 {
         struct cvmm_err err;
         struct ticker tick = {.vm = r->vm,
+                              .out = &r->out,
                               .path = r->a.metrics,
                               .interval_ns = r->a.metrics_interval_ns,
                               .s = {.outcome = "running",
@@ -677,10 +654,13 @@ static void run_guest(struct run *r)
         }
 }
 
-/* The metrics file, written whole once the VM exists; a failure makes a success a host error. */
+/*
+ * The metrics file, written whole once the VM exists; a failure makes a success a host error.
+ * A run refused as bad input (exit 2) writes nothing.
+ */
 static void run_metrics(struct run *r)
 {
-        if (!r->a.metrics || !r->vm)
+        if (!r->a.metrics || !r->vm || r->status == EXIT_USAGE)
                 return;
         struct run_summary s = {.outcome = r->outcome,
                                 .exit_status = r->status,
@@ -689,8 +669,11 @@ static void run_metrics(struct run *r)
                                 .model_json = r->model_json,
                                 .kernel_kind = boot_kind_name(r->img.kind)};
         char *json = metrics_json(r->vm, &s);
-        if (!json || write_metrics(r->a.metrics, json)) {
-                cli_error("run: writing --metrics '%s' failed", r->a.metrics);
+        struct cvmm_err err;
+        if (!json)
+                cvmm_errf(&err, "out of memory");
+        if (!json || write_metrics(&r->out, json, &err)) {
+                cli_error("run: writing --metrics '%s' failed: %s", r->a.metrics, err.msg);
                 if (r->status == EXIT_OK)
                         r->status = EXIT_HOST;
         }
@@ -705,6 +688,7 @@ static void run_free(struct run *r)
                 cpumodel_free(&r->model);
         vmm_host_close(r->host);
         boot_image_free(&r->img);
+        outfile_close(&r->out);
 }
 
 int cli_run(int argc, char **argv, uint64_t t_start_ns)
@@ -715,10 +699,18 @@ int cli_run(int argc, char **argv, uint64_t t_start_ns)
         }
         struct run r = {.outcome = "host-error", .status = EXIT_HOST};
         struct cvmm_err err;
-        if (parse_run(argc, argv, &r.a, &err) ||
-            (r.a.metrics && check_metrics_path(r.a.metrics, &err)) ||
-            boot_image_open(&r.img, r.a.kernel, r.a.initrd, &err)) {
+        if (parse_run(argc, argv, &r.a, &err)) {
                 cli_error("run: %s", err.msg);
+                return EXIT_USAGE;
+        }
+        /* Where the metrics go is checked first; nothing is created until the guest ran. */
+        if (r.a.metrics && outfile_open(&r.out, r.a.metrics, &err)) {
+                cli_error("run: --metrics '%s': %s", r.a.metrics, err.msg);
+                return EXIT_USAGE;
+        }
+        if (boot_image_open(&r.img, r.a.kernel, r.a.initrd, &err)) {
+                cli_error("run: %s", err.msg);
+                outfile_close(&r.out);
                 return EXIT_USAGE;
         }
         int rc = run_prepare(&r, t_start_ns);

@@ -65,7 +65,34 @@ expect_usage "run: debug-exit on the UART" "--debug-exit 0x3f8: I/O ports of deb
 expect_usage "run: debug-exit on the power register" "overlap power" -- run --kernel "$G" --debug-exit 0x5fe
 expect_usage "run: metrics interval without a file" "--metrics-interval needs --metrics FILE" -- run --kernel "$G" --metrics-interval 1
 expect_usage "run: metrics dir" "--metrics '$T/nodir/m.json'" -- run --kernel "$G" --metrics "$T/nodir/m.json"
-if [ -e "$T/nodir" ] || ls "$T"/*.json.* >/dev/null 2>&1; then bad "run: a refused run left files behind"; else ok; fi
+# --metrics: only a new file or a regular file is written; anything else is refused before the
+# guest runs (and before KVM), and left as it was.
+mkdir "$T/mdir"
+echo keep >"$T/mtarget"
+ln -s "$T/mtarget" "$T/mlink"
+ln -s "$T/nowhere.json" "$T/mdangling"
+mkfifo "$T/mfifo"
+expect_usage "run: metrics empty path" "--metrics '': the path is empty" -- run --kernel "$G" --metrics ""
+expect_usage "run: metrics symlink" "--metrics '$T/mlink': it is a symbolic link" -- run --kernel "$G" --metrics "$T/mlink"
+expect_usage "run: metrics dangling symlink" "it is a symbolic link" -- run --kernel "$G" --metrics "$T/mdangling"
+expect_usage "run: metrics FIFO" "--metrics '$T/mfifo': it is a FIFO" -- run --kernel "$G" --metrics "$T/mfifo"
+expect_usage "run: metrics directory" "--metrics '$T/mdir': it is a directory" -- run --kernel "$G" --metrics "$T/mdir"
+expect_usage "run: metrics trailing slash" "names a directory" -- run --kernel "$G" --metrics "$T/mdir/"
+expect_usage "run: metrics under a file" "'$T/mtarget' is not a directory" -- run --kernel "$G" --metrics "$T/mtarget/m.json"
+expect_usage "run: metrics on proc" "directory '/proc/self' is on proc" -- run --kernel "$G" --metrics /proc/self/comm
+if [ "$(id -u)" -eq 0 ]; then
+	# As root, a device node made here (never /dev itself: a broken cvmm would replace it).
+	mknod "$T/mnull" c 1 3
+	expect_usage "run: metrics device" "--metrics '$T/mnull': it is a character device" -- run --kernel "$G" --metrics "$T/mnull"
+	[ -c "$T/mnull" ] && ok || bad "run: the device node at --metrics was replaced"
+fi
+[ -L "$T/mlink" ] && [ -L "$T/mdangling" ] && [ ! -e "$T/nowhere.json" ] && [ -p "$T/mfifo" ] && [ -d "$T/mdir" ] &&
+	[ "$(cat "$T/mtarget")" = keep ] && ok || bad "run: a refused --metrics path was changed"
+# Exit 2 writes nothing: a refusal after --metrics was accepted leaves no file.
+expect_usage "run: refused with metrics" "avx9" -- run --kernel "$G" --features -avx9 --metrics "$T/m2.json"
+expect_usage "run: tiny memory with metrics" "at least 2M" -- run --kernel "$G" --memory 1M --metrics "$T/m2.json"
+expect_usage "run: bad kernel with metrics" "neither a bzImage" -- run --kernel "$T/notkernel" --metrics "$T/m2.json"
+if [ -e "$T/nodir" ] || [ -e "$T/m2.json" ] || ls "$T"/*.json.* >/dev/null 2>&1; then bad "run: a refused run left files behind"; else ok; fi
 
 expect_usage "missing file" "$T/nope: cannot open" -- cpuid show --from "$T/nope"
 expect_usage "truncated line" "trunc.cpuid:1: truncated" -- cpuid show --from "$T/trunc.cpuid"
@@ -161,6 +188,18 @@ if [ -e /dev/kvm ]; then
 	"$CVMM" cpuid probe --profile host --format json >"$T/eff.json" &&
 		"$CVMM" cpuid diff "$T/eff.json" "$T/eff.cpuid" >"$T/d" && ok || bad "probe: the json form is not the raw form's table: $(head -3 "$T/d")"
 	"$CVMM" cpuid diff - "$T/eff.cpuid" <"$T/eff.cpuid" >"$T/d" && ok || bad "diff - FILE of the same table: $(head -3 "$T/d")"
+	# run --metrics: a regular file is replaced whole; a tdx refusal (exit 2) writes nothing.
+	echo old >"$T/reg.json"
+	"$CVMM" run --kernel "$G" --no-reboot --metrics "$T/reg.json" >/dev/null 2>"$T/err" &&
+		grep -q '"complete":true' "$T/reg.json" && [ -f "$T/reg.json" ] && [ ! -L "$T/reg.json" ] && ok ||
+		bad "run: --metrics over a regular file: $(tail -1 "$T/err")"
+	"$CVMM" run --kernel "$G" --no-reboot --profile tdx --metrics "$T/run-tdx.json" >/dev/null 2>"$T/err"
+	case $? in
+	2) [ ! -e "$T/run-tdx.json" ] && ! ls "$T"/run-tdx.json.* >/dev/null 2>&1 && [ "$(wc -l <"$T/err")" -eq 1 ] && ok ||
+		bad "run: the tdx refusal (exit 2) left a metrics file or printed more than one line: $(cat "$T/err")" ;;
+	0) echo "note: this host's KVM enforces the tdx profile's CPUID: the tdx refusal is not exercised" ;;
+	*) bad "run --profile tdx: unexpected exit: $(tail -1 "$T/err")" ;;
+	esac
 else
 	echo "note: no /dev/kvm on this host: checking that cvmm says so (KVM source not exercised)"
 	"$CVMM" cpuid show >"$T/out" 2>"$T/err"
