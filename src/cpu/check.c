@@ -213,12 +213,15 @@ static void rules_geometry(struct ctx *c)
         if (ebx0 != want) {
                 fmt_size(e, sizeof(e), want);
                 fmt_size(a, sizeof(a), ebx0);
+                char why[128] = "";
+                if (!c->o->have_xcr0)
+                        snprintf(why, sizeof(why),
+                                 " (dynamic: a dump shows its OS's XCR0; give %s to judge)",
+                                 c->names.xcr0);
                 add(c, c->o->have_xcr0 ? CVMM_SEV_ERROR : CVMM_SEV_WARNING, "xsave.ebx0-size", 0xd,
                     0, CVMM_EBX, -1, "size for XCR0", e, a,
-                    "0xD.0 EBX is not the standard size for XCR0 0x%llx%s%s%s",
-                    (unsigned long long)xcr0,
-                    c->o->have_xcr0 ? "" : " (dynamic: a dump shows its OS's XCR0; give ",
-                    c->o->have_xcr0 ? "" : c->names.xcr0, c->o->have_xcr0 ? "" : " to judge)");
+                    "0xD.0 EBX is not the standard size for XCR0 0x%llx%s",
+                    (unsigned long long)xcr0, why);
         }
         if (l->d1_eax & 0xa) {
                 uint32_t ebx1 = cvmm_cpuid_reg(c->t, 0xd, 1, CVMM_EBX);
@@ -227,13 +230,15 @@ static void rules_geometry(struct ctx *c)
                 if (ebx1 != want) {
                         fmt_size(e, sizeof(e), want);
                         fmt_size(a, sizeof(a), ebx1);
+                        char why[128] = "";
+                        if (!strict)
+                                snprintf(why, sizeof(why), " (dynamic: give %s/%s to judge)",
+                                         c->names.xcr0, c->names.xss);
                         add(c, strict ? CVMM_SEV_ERROR : CVMM_SEV_WARNING, "xsave.ebx1-size", 0xd,
                             1, CVMM_EBX, -1, "compacted size", e, a,
                             "0xD.1 EBX is not the compacted size (ascending order, 64-byte "
-                            "alignment) for XCR0|XSS 0x%llx%s%s%s%s%s",
-                            (unsigned long long)(xcr0 | xss), strict ? "" : " (dynamic: give ",
-                            strict ? "" : c->names.xcr0, strict ? "" : "/",
-                            strict ? "" : c->names.xss, strict ? "" : " to judge)");
+                            "alignment) for XCR0|XSS 0x%llx%s",
+                            (unsigned long long)(xcr0 | xss), why);
                 }
         }
 }
@@ -527,16 +532,18 @@ int cvmm_check(const struct cvmm_cpuid_table *t, const struct cvmm_check_opts *o
                 r->linux_view.has_fpu = false;
         /* Judged strictly unless the size came from a dump's own (OS-dependent) EBX. */
         bool strict = opts->have_xcr0 || opts->have_xss || !r->linux_view.kernel_size_static;
-        if (r->linux_view.consistency_warning)
+        if (r->linux_view.consistency_warning) {
+                char why[192] = "";
+                if (!strict)
+                        snprintf(why, sizeof(why),
+                                 " (if a monitor returned this static EBX; a dump's EBX reflects "
+                                 "its OS's XCR0/XSS: give %s/%s to judge)",
+                                 c.names.xcr0, c.names.xss);
                 add(&c, strict ? CVMM_SEV_ERROR : CVMM_SEV_WARNING, "linux.xsave-disabled", 0xd, 1,
                     CVMM_EBX, -1, "kernel_size", "", "",
-                    "a Linux guest prints '%s' and disables XSAVE%s%s%s%s%s",
-                    r->linux_view.disable_reason,
-                    strict ? ""
-                           : " (if a monitor returned this static EBX; a dump's EBX reflects "
-                             "its OS's XCR0/XSS: give ",
-                    strict ? "" : c.names.xcr0, strict ? "" : "/", strict ? "" : c.names.xss,
-                    strict ? "" : " to judge)");
+                    "a Linux guest prints '%s' and disables XSAVE%s", r->linux_view.disable_reason,
+                    why);
+        }
         return c.oom ? -1 : 0;
 }
 
