@@ -97,20 +97,28 @@ static void header(struct acpi_header *h, const char *sig, uint32_t len, uint8_t
 }
 
 /*
- * Checksums a table cvmm built and copies it to gpa; *next is the 64-byte aligned address
- * after it. Refuses a table that does not fit the area.
+ * Copies a finished table (header first) to gpa; *next is the 64-byte aligned address after
+ * it. Refuses a table that does not fit the area.
  */
+static int put(uint8_t *base, uint64_t gpa, const void *table, size_t len, uint64_t *next,
+               struct cvmm_err *err)
+{
+        if (len > LAYOUT_ACPI + LAYOUT_ACPI_SIZE - gpa)
+                return cvmm_errf(err, "ACPI table %.4s does not fit the ACPI area",
+                                 (const char *)table);
+        memcpy(base + (gpa - LAYOUT_ACPI), table, len);
+        *next = (gpa + len + 63) & ~63ull;
+        return 0;
+}
+
+/* Checksums a table cvmm built and puts it at gpa. */
 static int place(uint8_t *base, uint64_t gpa, void *table, uint32_t len, uint64_t *next,
                  struct cvmm_err *err)
 {
         struct acpi_header *h = table;
-        if (len > LAYOUT_ACPI + LAYOUT_ACPI_SIZE - gpa)
-                return cvmm_errf(err, "ACPI table %.4s does not fit the ACPI area", h->signature);
         h->checksum = 0;
         h->checksum = checksum(table, len);
-        memcpy(base + (gpa - LAYOUT_ACPI), table, len);
-        *next = (gpa + len + 63) & ~63ull;
-        return 0;
+        return put(base, gpa, table, len, next, err);
 }
 
 /*
@@ -128,11 +136,7 @@ static int copy_aml(uint8_t *base, uint64_t gpa, const unsigned char *aml, size_
         if (h.length != len)
                 return cvmm_errf(err, "ACPI table %.4s says %u bytes but has %zu", h.signature,
                                  h.length, len);
-        if (len > LAYOUT_ACPI + LAYOUT_ACPI_SIZE - gpa)
-                return cvmm_errf(err, "ACPI table %.4s does not fit the ACPI area", h.signature);
-        memcpy(base + (gpa - LAYOUT_ACPI), aml, len);
-        *next = (gpa + len + 63) & ~63ull;
-        return 0;
+        return put(base, gpa, aml, len, next, err);
 }
 
 /* A byte-wide register at an I/O port. */
