@@ -199,10 +199,10 @@ def check_common(b, kind):
     if kind.startswith("PVH"):
         # Linux's PVH entry adds the ISA hole (0xa0000-0xfffff) as reserved, which merges
         # with cvmm's two reserved ranges.
-        want = [(0, 0x9FBFF, "usable"), (0x9FC00, 0xFFFFF, "reserved"),
+        want = [(0, 0x9DFFF, "usable"), (0x9E000, 0xFFFFF, "reserved"),
                 (0x100000, b["mem"] - 1, "usable")]
     else:
-        want = [(0, 0x9FBFF, "usable"), (0x9FC00, 0x9FFFF, "reserved"),
+        want = [(0, 0x9DFFF, "usable"), (0x9E000, 0x9FFFF, "reserved"),
                 (0xF0000, 0xFFFFF, "reserved"), (0x100000, b["mem"] - 1, "usable")]
     got = [(int(a, 16), int(z, 16), t) for a, z, t in e820]
     ok(got == want, f"{n}: e820 map as cvmm built it ({len(got)} entries)"
