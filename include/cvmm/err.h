@@ -19,8 +19,19 @@ struct cvmm_err {
         char msg[512];
 };
 
-/* Formats the message into err (if not NULL) and returns -1, so callers can `return
- * cvmm_errf(...)`. */
+/*
+ * Formats the message into err (if not NULL) and returns -1, so callers can `return
+ * cvmm_errf(...)`. Text quoted from input (file names, keys, pasted lines) can hold newlines
+ * or terminal escapes: a newline in the result is written as \n and every other control byte
+ * (below 0x20, and 0x7f) as \xNN, as the CLI's error line does, so the message stays one
+ * printable line whatever it quotes.
+ */
 int cvmm_errf(struct cvmm_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Copies src into dst (cap bytes, NUL-terminated), a newline as \n, other control bytes as
+ * \xNN; stops early rather than split an escape. Returns the length written.
+ */
+size_t cvmm_err_escape(char *dst, size_t cap, const char *src);
 
 #endif

@@ -197,6 +197,27 @@ static void test_raw_roundtrip_bytes(void **state)
         cvmm_cpuid_free(&t);
 }
 
+/* No byte below 0x20 (or 0x7f) anywhere in the message. */
+static void assert_one_printable_line(const char *msg)
+{
+        for (const unsigned char *p = (const unsigned char *)msg; *p; p++)
+                if (*p < 0x20 || *p == 0x7f)
+                        fail_msg("control byte 0x%02x in '%s'", *p, msg);
+}
+
+/* Input text quoted into an error (a name, a pasted line) cannot break the message's one line. */
+static void test_error_escapes_control_bytes(void **state)
+{
+        (void)state;
+        struct cvmm_cpuid_table t;
+        struct cvmm_err err;
+        const char *text = "   0x0 0x0: eax=0x0 ebx=0x0 ecx=0x0 edx=0x0 x\ry\033[2Jz\tw\x7f";
+        assert_int_equal(cvmm_cpuid_parse(&t, text, strlen(text), "a\nb", NULL, &err), -1);
+        assert_one_printable_line(err.msg);
+        assert_string_equal(err.msg,
+                            "a\\nb:1: unexpected text after edx: 'x\\x0dy\\x1b[2Jz\\x09w\\x7f'");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -207,6 +228,7 @@ int main(void)
             cmocka_unit_test(test_cvmm_json_roundtrip),
             cmocka_unit_test(test_raw_roundtrip_bytes),
             cmocka_unit_test(test_entry_limit),
+            cmocka_unit_test(test_error_escapes_control_bytes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
