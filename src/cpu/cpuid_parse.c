@@ -204,6 +204,187 @@ static int parse_cvmm_json(struct cvmm_cpuid_table *t, struct json_object *root,
         return found_any(t, name, err);
 }
 
+/* One object key seen by json_keys_check: which object, its decoded bytes, where it starts. */
+struct json_key {
+        size_t object;
+        size_t off, end; /* the token, quotes included */
+        char *bytes;
+        size_t len;
+};
+
+static bool json_key_same(const struct json_key *x, const struct json_key *y)
+{
+        return x->object == y->object && x->len == y->len && !memcmp(x->bytes, y->bytes, x->len);
+}
+
+/* By object, then bytes, then position: equal keys end up next to each other. */
+static int json_key_cmp(const void *a, const void *b)
+{
+        const struct json_key *x = a, *y = b;
+        if (x->object != y->object)
+                return x->object < y->object ? -1 : 1;
+        if (x->len != y->len)
+                return x->len < y->len ? -1 : 1;
+        int c = memcmp(x->bytes, y->bytes, x->len);
+        if (c)
+                return c;
+        return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static size_t line_of(const char *buf, size_t off)
+{
+        size_t l = 1;
+        for (size_t k = 0; k < off; k++)
+                l += buf[k] == '\n';
+        return l;
+}
+
+/* A string token's text as written (without its quotes), shortened for a message. */
+static void token_text(char *dst, size_t cap, const char *buf, size_t start, size_t end)
+{
+        size_t n = end - start - 2;
+        const char *more = "";
+        if (n > 64) {
+                n = 64;
+                more = "...";
+        }
+        snprintf(dst, cap, "%.*s%s", (int)n, buf + start + 1, more);
+}
+
+/*
+ * json-c keeps the last of two equal keys and cuts a string at "\u0000" where it is a key, so
+ * the tree cannot show either: this walks the text that json-c accepted (strict mode: no
+ * comments; strings in " or ') and refuses a NUL in any string and a key given twice in one
+ * object. Keys are compared as json-c decodes them, so "a" and "\u0061" are the same key.
+ */
+static int json_keys_check(const char *buf, size_t len, const char *name, struct cvmm_err *err)
+{
+        enum { MAX_DEPTH = 64 };
+        struct {
+                bool object;
+                bool expect_key;
+                size_t key_start, key_end; /* the latest key's token, for messages */
+        } stack[MAX_DEPTH];
+        int depth = 0;
+        size_t objects = 0, nkeys = 0, capkeys = 0;
+        size_t object_id[MAX_DEPTH];
+        struct json_key *keys = NULL;
+        char what[96];
+        struct json_tokener *tok = json_tokener_new();
+        if (!tok)
+                return cvmm_errf(err, "%s: out of memory", name);
+        int rc = 0;
+        for (size_t i = 0; i < len && rc == 0; i++) {
+                char c = buf[i];
+                if (c == '{' || c == '[') {
+                        if (depth == MAX_DEPTH) {
+                                rc = cvmm_errf(err, "%s:%zu: JSON nested too deeply", name,
+                                               line_of(buf, i));
+                                break;
+                        }
+                        stack[depth].object = c == '{';
+                        stack[depth].expect_key = c == '{';
+                        stack[depth].key_start = stack[depth].key_end = 0;
+                        object_id[depth] = objects++;
+                        depth++;
+                        continue;
+                }
+                if (c == '}' || c == ']') {
+                        if (depth > 0)
+                                depth--;
+                        continue;
+                }
+                if (c == ',' && depth > 0 && stack[depth - 1].object) {
+                        stack[depth - 1].expect_key = true;
+                        continue;
+                }
+                if (c != '"' && c != '\'')
+                        continue;
+                size_t start = i;
+                bool nul = false;
+                for (i++; i < len && buf[i] != c; i++) {
+                        if (buf[i] != '\\' || i + 1 >= len)
+                                continue;
+                        i++;
+                        if ((buf[i] == 'u' || buf[i] == 'U') && i + 4 < len &&
+                            strncmp(buf + i + 1, "0000", 4) == 0)
+                                nul = true;
+                }
+                size_t end = i + 1; /* one past the closing quote */
+                bool is_key = depth > 0 && stack[depth - 1].object && stack[depth - 1].expect_key;
+                if (nul) {
+                        if (is_key) {
+                                token_text(what, sizeof(what), buf, start, end);
+                                rc = cvmm_errf(err, "%s:%zu: key \"%s\" contains a NUL (\\u0000)",
+                                               name, line_of(buf, start), what);
+                        } else if (depth > 0 && stack[depth - 1].key_end) {
+                                token_text(what, sizeof(what), buf, stack[depth - 1].key_start,
+                                           stack[depth - 1].key_end);
+                                rc = cvmm_errf(err,
+                                               "%s:%zu: the string under key \"%s\" contains a "
+                                               "NUL (\\u0000)",
+                                               name, line_of(buf, start), what);
+                        } else {
+                                rc = cvmm_errf(err, "%s:%zu: a string contains a NUL (\\u0000)",
+                                               name, line_of(buf, start));
+                        }
+                        break;
+                }
+                if (!is_key)
+                        continue;
+                stack[depth - 1].expect_key = false;
+                stack[depth - 1].key_start = start;
+                stack[depth - 1].key_end = end;
+                if (nkeys == capkeys) {
+                        size_t nc = capkeys ? capkeys * 2 : 64;
+                        struct json_key *nk = realloc(keys, nc * sizeof(*nk));
+                        if (!nk) {
+                                rc = cvmm_errf(err, "%s: out of memory", name);
+                                break;
+                        }
+                        keys = nk;
+                        capkeys = nc;
+                }
+                /* Decode the key exactly as json-c does. */
+                json_tokener_reset(tok);
+                struct json_object *ko =
+                    json_tokener_parse_ex(tok, buf + start, (int)(end - start));
+                char *bytes = NULL;
+                size_t blen = 0;
+                if (ko && json_object_is_type(ko, json_type_string)) {
+                        blen = (size_t)json_object_get_string_len(ko);
+                        bytes = malloc(blen + 1);
+                        if (bytes)
+                                memcpy(bytes, json_object_get_string(ko), blen + 1);
+                }
+                json_object_put(ko);
+                if (!bytes) {
+                        rc = cvmm_errf(err, "%s:%zu: cannot read key", name, line_of(buf, start));
+                        break;
+                }
+                keys[nkeys++] = (struct json_key){object_id[depth - 1], start, end, bytes, blen};
+        }
+        if (rc == 0 && nkeys > 1) {
+                qsort(keys, nkeys, sizeof(*keys), json_key_cmp);
+                /* the repeat that comes first in the text */
+                size_t first = SIZE_MAX;
+                for (size_t k = 1; k < nkeys; k++)
+                        if (json_key_same(&keys[k], &keys[k - 1]) &&
+                            (first == SIZE_MAX || keys[k].off < keys[first].off))
+                                first = k;
+                if (first != SIZE_MAX) {
+                        token_text(what, sizeof(what), buf, keys[first].off, keys[first].end);
+                        rc = cvmm_errf(err, "%s:%zu: key \"%s\" given twice in one object", name,
+                                       line_of(buf, keys[first].off), what);
+                }
+        }
+        for (size_t k = 0; k < nkeys; k++)
+                free(keys[k].bytes);
+        free(keys);
+        json_tokener_free(tok);
+        return rc;
+}
+
 int cvmm_cpuid_parse(struct cvmm_cpuid_table *t, const char *buf, size_t len, const char *name,
                      enum cvmm_cpuid_format *fmt_out, struct cvmm_err *err)
 {
@@ -216,9 +397,11 @@ int cvmm_cpuid_parse(struct cvmm_cpuid_table *t, const char *buf, size_t len, co
         while (i < len && isspace((unsigned char)buf[i]))
                 i++;
         if (i < len && (buf[i] == '{' || buf[i] == '[')) {
+                /* Decode the key exactly as json-c does. */
                 struct json_tokener *tok = json_tokener_new();
                 if (!tok)
                         return cvmm_errf(err, "%s: out of memory", name);
+                json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
                 struct json_object *root = json_tokener_parse_ex(tok, buf, (int)len);
                 enum json_tokener_error jerr = json_tokener_get_error(tok);
                 size_t off = tok->char_offset;
@@ -244,7 +427,9 @@ int cvmm_cpuid_parse(struct cvmm_cpuid_table *t, const char *buf, size_t len, co
                                              ? "unexpected end of input"
                                              : json_tokener_error_desc(jerr));
                 }
-                if (cvmm_firecracker_detect(root)) {
+                if (json_keys_check(buf, len, name, err)) {
+                        rc = -1;
+                } else if (cvmm_firecracker_detect(root)) {
                         fmt = CVMM_FMT_FIRECRACKER;
                         rc = cvmm_firecracker_parse(t, root, name, err);
                 } else if (json_object_is_type(root, json_type_object) &&

@@ -218,6 +218,57 @@ static void test_error_escapes_control_bytes(void **state)
                             "a\\nb:1: unexpected text after edx: 'x\\x0dy\\x1b[2Jz\\x09w\\x7f'");
 }
 
+/* json-c would read "1\u0000x" as "1" and keep the last of two equal keys: both are refused. */
+static void test_json_nul_and_duplicate_keys(void **state)
+{
+        (void)state;
+        static const struct {
+                const char *text;
+                const char *msg;
+        } cases[] = {
+            {"{\"entries\": [{\"leaf\": \"1\\u0000x\", \"subleaf\": 0, \"eax\": 1, \"ebx\": 0, "
+             "\"ecx\": 0, \"edx\": 0}]}",
+             "in:1: the string under key \"leaf\" contains a NUL (\\u0000)"},
+            {"{\"entries\": [{\"leaf\": 1, \"subleaf\": 0, \"eax\": 1, \"ebx\": 0, \"ecx\": 0,\n"
+             " \"edx\": 0, \"eax\": 2}]}",
+             "in:2: key \"eax\" given twice in one object"},
+            /* the same key spelled with an escape */
+            {"{\"entries\": [{\"leaf\": 1, \"subleaf\": 0, \"eax\": 1, \"ebx\": 0, \"ecx\": 0, "
+             "\"edx\": 0, \"e\\u0061x\": 2}]}",
+             "in:1: key \"e\\u0061x\" given twice in one object"},
+            /* a key json-c would cut at the NUL, into a second "leaf" */
+            {"{\"entries\": [{\"leaf\": 1, \"leaf\\u0000\": 3, \"subleaf\": 0, \"eax\": 1, "
+             "\"ebx\": 0, \"ecx\": 0, \"edx\": 0}]}",
+             "in:1: key \"leaf\\u0000\" contains a NUL (\\u0000)"},
+            {"{\"entries\": [], \"entries\": [{\"leaf\": 1, \"subleaf\": 0, \"eax\": 1, "
+             "\"ebx\": 0, \"ecx\": 0, \"edx\": 0}]}",
+             "in:1: key \"entries\" given twice in one object"},
+            /* Firecracker: a register given as a NUL-carrying string */
+            {"{\"cpuid_modifiers\": [{\"leaf\": \"0x0\", \"subleaf\": \"0x0\", \"flags\": 0,\n"
+             "\"modifiers\": [{\"register\": \"eax\\u0000\", \"bitmap\": \"0b1\"}]}]}",
+             "in:2: the string under key \"register\" contains a NUL (\\u0000)"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct cvmm_cpuid_table t;
+                struct cvmm_err err;
+                if (parse(&t, cases[i].text, &err) != -1)
+                        fail_msg("case %zu accepted", i);
+                assert_string_equal(err.msg, cases[i].msg);
+                assert_int_equal(t.count, 0);
+        }
+        /* Equal keys in different objects, nested or side by side, are fine. */
+        const char *ok = "{\"entries\": [{\"leaf\": 1, \"subleaf\": 0, \"eax\": 1, \"ebx\": 0, "
+                         "\"ecx\": 0, \"edx\": 0, \"x\": {\"leaf\": 5, \"s\": \"a\\\\u0000\"}},\n"
+                         "{\"leaf\": 2, \"subleaf\": 0, \"eax\": 1, \"ebx\": 0, \"ecx\": 0, "
+                         "\"edx\": 0, \"y\": [{\"z\": 1}, {\"z\": 2}]}]}";
+        struct cvmm_cpuid_table t;
+        struct cvmm_err err;
+        if (parse(&t, ok, &err))
+                fail_msg("%s", err.msg);
+        assert_int_equal(t.count, 2);
+        cvmm_cpuid_free(&t);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -229,6 +280,7 @@ int main(void)
             cmocka_unit_test(test_raw_roundtrip_bytes),
             cmocka_unit_test(test_entry_limit),
             cmocka_unit_test(test_error_escapes_control_bytes),
+            cmocka_unit_test(test_json_nul_and_duplicate_keys),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
