@@ -17,6 +17,14 @@
 
 /* Readers refuse tables larger than this (a real CPU's table has a few hundred entries). */
 #define CVMM_MAX_ENTRIES 4096u
+/*
+ * Readers refuse input larger than this, before parsing it: CVMM_MAX_ENTRIES entries of 1 KiB
+ * each (4 MiB). The longest textual entry is a Firecracker modifier: about 680 bytes
+ * pretty-printed with 2-space indentation, 900 with 4; a cvmm JSON entry is about 100 and a
+ * `cpuid -r` line 80, so a full `cpuid -r` of several hundred CPUs fits too. The cap bounds
+ * json-c's tree: 150 MB peak for a 4 MiB array of small numbers, the worst case measured.
+ */
+#define CVMM_MAX_INPUT (CVMM_MAX_ENTRIES * 1024u)
 
 enum cvmm_reg { CVMM_EAX, CVMM_EBX, CVMM_ECX, CVMM_EDX, CVMM_NREGS };
 
@@ -124,11 +132,15 @@ enum cvmm_cpuid_format {
 /*
  * Parses a table from a buffer (`name` is used in messages, e.g. the file path). The format is
  * detected from the content. On error returns -1 with one line in err naming name:line, and
- * leaves t empty.
+ * leaves t empty. More than CVMM_MAX_INPUT bytes is refused before any parsing.
  */
 int cvmm_cpuid_parse(struct cvmm_cpuid_table *t, const char *buf, size_t len, const char *name,
                      enum cvmm_cpuid_format *fmt_out, struct cvmm_err *err);
-/* Reads and parses a file ("-": all of standard input); as cvmm_cpuid_parse. */
+/*
+ * Reads and parses a file ("-": all of standard input); as cvmm_cpuid_parse. A file larger
+ * than CVMM_MAX_INPUT is refused from its size, before it is read; standard input is read up
+ * to one byte past the cap.
+ */
 int cvmm_cpuid_load(struct cvmm_cpuid_table *t, const char *path, enum cvmm_cpuid_format *fmt_out,
                     struct cvmm_err *err);
 

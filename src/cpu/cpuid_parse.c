@@ -15,9 +15,6 @@
 #include "cpu/cpuid_internal.h"
 #include "cvmm/cpuid.h"
 
-/* Largest file we accept: a full multi-CPU `cpuid -r` of a 512-thread host is well under this. */
-#define CVMM_MAX_INPUT (64u << 20)
-
 /* Parses "0x..." or "..." hex (at most 8 digits) at *p, advancing it. */
 static bool parse_hex32(const char **p, uint32_t *out)
 {
@@ -385,12 +382,22 @@ static int json_keys_check(const char *buf, size_t len, const char *name, struct
         return rc;
 }
 
+static int too_large(const char *name, const char *more, uint64_t size, struct cvmm_err *err)
+{
+        return cvmm_errf(err,
+                         "%s: too large for a CPUID table (%s%llu bytes; the limit is %u bytes, "
+                         "%u entries of 1 KiB)",
+                         name, more, (unsigned long long)size, CVMM_MAX_INPUT, CVMM_MAX_ENTRIES);
+}
+
 int cvmm_cpuid_parse(struct cvmm_cpuid_table *t, const char *buf, size_t len, const char *name,
                      enum cvmm_cpuid_format *fmt_out, struct cvmm_err *err)
 {
         cvmm_cpuid_init(t);
         enum cvmm_cpuid_format fmt = CVMM_FMT_CPUID_RAW;
         int rc;
+        if (len > CVMM_MAX_INPUT)
+                return too_large(name, "", len, err);
         if (memchr(buf, '\0', len))
                 return cvmm_errf(err, "%s: binary data (NUL byte), not a CPUID dump", name);
         size_t i = 0;
@@ -467,7 +474,7 @@ static int parse_owned(struct cvmm_cpuid_table *t, char *buf, size_t len, const 
         return rc;
 }
 
-/* Reads all of standard input (a pipe or a file), up to CVMM_MAX_INPUT bytes. */
+/* Reads all of standard input (a pipe or a file), up to CVMM_MAX_INPUT bytes and one more. */
 static int load_stdin(struct cvmm_cpuid_table *t, enum cvmm_cpuid_format *fmt_out,
                       struct cvmm_err *err)
 {
@@ -478,13 +485,12 @@ static int load_stdin(struct cvmm_cpuid_table *t, enum cvmm_cpuid_format *fmt_ou
                 return cvmm_errf(err, "%s: out of memory", name);
         for (;;) {
                 if (len == cap) {
-                        if (cap >= CVMM_MAX_INPUT) {
+                        if (cap > CVMM_MAX_INPUT) {
                                 free(buf);
-                                return cvmm_errf(err,
-                                                 "%s: too large for a CPUID dump (over %llu bytes)",
-                                                 name, (unsigned long long)CVMM_MAX_INPUT);
+                                return too_large(name, "more than ", CVMM_MAX_INPUT, err);
                         }
-                        cap = cap * 2 > CVMM_MAX_INPUT ? CVMM_MAX_INPUT : cap * 2;
+                        /* one byte past the cap tells "exactly the cap" from "more" */
+                        cap = cap * 2 > CVMM_MAX_INPUT ? CVMM_MAX_INPUT + 1 : cap * 2;
                         char *nb = realloc(buf, cap + 1);
                         if (!nb) {
                                 free(buf);
@@ -523,8 +529,7 @@ int cvmm_cpuid_load(struct cvmm_cpuid_table *t, const char *path, enum cvmm_cpui
         }
         if ((uint64_t)st.st_size > CVMM_MAX_INPUT) {
                 close(fd);
-                return cvmm_errf(err, "%s: too large for a CPUID dump (%lld bytes)", path,
-                                 (long long)st.st_size);
+                return too_large(path, "", (uint64_t)st.st_size, err);
         }
         size_t len = (size_t)st.st_size;
         char *buf = malloc(len + 1);

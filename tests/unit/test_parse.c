@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -269,6 +270,37 @@ static void test_json_nul_and_duplicate_keys(void **state)
         cvmm_cpuid_free(&t);
 }
 
+/* Input over CVMM_MAX_INPUT (4 MiB) is refused from its size; exactly the cap is read. */
+static void test_input_size_cap(void **state)
+{
+        (void)state;
+        assert_int_equal(CVMM_MAX_INPUT, 4u << 20);
+        size_t cap = CVMM_MAX_INPUT;
+        char *buf = malloc(cap + 1);
+        assert_non_null(buf);
+        const char *head = "CPU 0:\n   0x00000000 0x00: eax=0x1 ebx=0x0 ecx=0x0 edx=0x0\nCPU 1:\n";
+        memset(buf, '\n', cap + 1);
+        memcpy(buf, head, strlen(head));
+        struct cvmm_cpuid_table t;
+        struct cvmm_err err;
+        if (cvmm_cpuid_parse(&t, buf, cap, "cap", NULL, &err))
+                fail_msg("%s", err.msg);
+        assert_int_equal(t.count, 1);
+        cvmm_cpuid_free(&t);
+        assert_int_equal(cvmm_cpuid_parse(&t, buf, cap + 1, "big", NULL, &err), -1);
+        assert_string_equal(err.msg, "big: too large for a CPUID table (4194305 bytes; the limit "
+                                     "is 4194304 bytes, 4096 entries of 1 KiB)");
+        char path[] = "/tmp/cvmm-test-cap-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, buf, cap + 1), (ssize_t)(cap + 1));
+        close(fd);
+        assert_int_equal(cvmm_cpuid_load(&t, path, NULL, &err), -1);
+        assert_non_null(strstr(err.msg, ": too large for a CPUID table (4194305 bytes;"));
+        unlink(path);
+        free(buf);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -281,6 +313,7 @@ int main(void)
             cmocka_unit_test(test_entry_limit),
             cmocka_unit_test(test_error_escapes_control_bytes),
             cmocka_unit_test(test_json_nul_and_duplicate_keys),
+            cmocka_unit_test(test_input_size_cap),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
