@@ -656,13 +656,15 @@ static int vm_start(struct vm *vm, struct cvmm_err *err)
         vm->fd = kvm_vm_create(vm->kvm, err);
         if (vm->fd < 0)
                 return -1;
-        if (KVM_CHECKED(vm->fd, KVM_SET_TSS_ADDR, (void *)(uintptr_t)0xfffbd000, err) < 0)
+        /* Memory slots and the MSR filter first: each of these waits for an SRCU grace period
+         * of the VM, which is nearly free before the in-kernel irqchip exists and costs
+         * milliseconds after it (5-10 ms per call measured on a PVM host; README, "Start-up"). */
+        if (kvm_vm_map(vm->fd, 0, 0, vm->mem.low, vm->mem.host, err))
                 return -1;
-        uint64_t map_addr = 0xfffbc000;
-        if (KVM_CHECKED(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &map_addr, err) < 0 ||
-            KVM_CHECKED(vm->fd, KVM_CREATE_IRQCHIP, NULL, err) < 0)
+        if (vm->mem.size > vm->mem.low &&
+            kvm_vm_map(vm->fd, 1, LAYOUT_GAP_END, vm->mem.size - vm->mem.low,
+                       vm->mem.host + vm->mem.low, err))
                 return -1;
-        irqfds_assign(vm);
         /* MSRs KVM refuses or does not know, and those the filter denies, come to cvmm. The
          * FILTER reason must be enabled before a filter exists, or denials become #GP. */
         struct kvm_enable_cap cap = {.cap = KVM_CAP_X86_USER_SPACE_MSR,
@@ -679,14 +681,15 @@ static int vm_start(struct vm *vm, struct cvmm_err *err)
                 if (KVM_CHECKED(vm->fd, KVM_X86_SET_MSR_FILTER, &f, err) < 0)
                         return -1;
         }
+        if (KVM_CHECKED(vm->fd, KVM_SET_TSS_ADDR, (void *)(uintptr_t)0xfffbd000, err) < 0)
+                return -1;
+        uint64_t map_addr = 0xfffbc000;
+        if (KVM_CHECKED(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &map_addr, err) < 0 ||
+            KVM_CHECKED(vm->fd, KVM_CREATE_IRQCHIP, NULL, err) < 0)
+                return -1;
+        irqfds_assign(vm);
         struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
         if (KVM_CHECKED(vm->fd, KVM_CREATE_PIT2, &pit, err) < 0)
-                return -1;
-        if (kvm_vm_map(vm->fd, 0, 0, vm->mem.low, vm->mem.host, err))
-                return -1;
-        if (vm->mem.size > vm->mem.low &&
-            kvm_vm_map(vm->fd, 1, LAYOUT_GAP_END, vm->mem.size - vm->mem.low,
-                       vm->mem.host + vm->mem.low, err))
                 return -1;
         struct boot_entry entry;
         if (boot_image_load(cfg->image, &vm->mem, &vm->platform, cfg->cmdline, cfg->cpus, &entry,
