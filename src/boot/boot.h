@@ -21,6 +21,18 @@ enum boot_kind {
         BOOT_BZIMAGE,   /* Linux bzImage, 64-bit boot protocol */
         BOOT_ELF_LINUX, /* ELF64 without a PVH note: Linux vmlinux, 64-bit entry at e_entry */
         BOOT_ELF_PVH,   /* ELF (32 or 64) with XEN_ELFNOTE_PHYS32_ENTRY: PVH entry */
+        BOOT_MULTIBOOT, /* Multiboot v1 header in the first 8 KiB: 32-bit entry, EAX 0x2BADB002 */
+};
+
+/* A Multiboot v1 header as found in the image (multiboot.c says how each flag is honoured). */
+struct boot_multiboot {
+        bool found;
+        long bad_magic_off; /* not found: offset of a magic whose checksum is wrong, or -1 */
+        uint32_t header_off, flags;
+        /* flags bit 16 (address fields): */
+        uint32_t header_addr, load_addr, load_end_addr, bss_end_addr, entry_addr;
+        uint64_t file_off, file_len; /* the bytes loaded at load_addr */
+        uint64_t mem_end;            /* load_addr + file_len, or bss_end_addr */
 };
 
 /* A program header of either ELF class, widened to 64 bits. */
@@ -50,7 +62,9 @@ struct boot_image {
         uint64_t load_end;    /* highest guest address the kernel image needs (excl.) */
         uint32_t cmdline_max; /* including the terminating NUL */
         uint64_t initrd_max;  /* highest address the initrd may end at (excl.) */
-        struct boot_elf elf;  /* BOOT_ELF_*: the file's headers; zero for a bzImage */
+        struct boot_elf elf;  /* BOOT_ELF_* and ELF Multiboot: the file's headers */
+        struct boot_multiboot mb;
+        const char *initrd_path; /* the Multiboot module's string */
 };
 
 /* The state the boot protocol wants the boot vCPU in. */
@@ -58,13 +72,14 @@ struct boot_entry {
         enum boot_kind kind;
         uint64_t rip;
         uint64_t rsi; /* 64-bit protocol: boot_params */
-        uint64_t rbx; /* PVH: hvm_start_info */
+        uint64_t rbx; /* PVH: hvm_start_info; Multiboot: the information structure */
+        uint64_t rax; /* Multiboot: 0x2BADB002 */
 };
 
 /*
  * Reads kernel (and initrd when not NULL) and validates the kernel: a bzImage with boot
- * protocol 2.12 or later and XLF_KERNEL_64, or an x86 ELF. On failure err says what and where
- * (the caller exits with status 2).
+ * protocol 2.12 or later and XLF_KERNEL_64, a Multiboot v1 kernel, or an x86 ELF. On failure err
+ * says what and where (the caller exits with status 2).
  */
 int boot_image_open(struct boot_image *img, const char *kernel, const char *initrd,
                     struct cvmm_err *err);

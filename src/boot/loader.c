@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "boot/boot.h"
+#include "boot/multiboot.h"
 #include "hw/layout.h"
 
 #define HDR_MAGIC          0x53726448u /* "HdrS" */
@@ -39,6 +40,8 @@ const char *boot_kind_name(enum boot_kind k)
                 return "ELF vmlinux (64-bit boot protocol)";
         case BOOT_ELF_PVH:
                 return "ELF (PVH entry)";
+        case BOOT_MULTIBOOT:
+                return "Multiboot";
         }
         return "?";
 }
@@ -291,25 +294,71 @@ static int check_elf(struct boot_image *img, struct cvmm_err *err)
         return elf_choose_entry(img, have_pvh, pvh, err);
 }
 
+/*
+ * A Multiboot kernel: loaded by the header's address fields (flags bit 16) or else by its ELF
+ * program headers; entered at the header's entry_addr or e_entry, in 32-bit protected mode.
+ */
+static int check_multiboot(struct boot_image *img, bool is_elf, struct cvmm_err *err)
+{
+        const struct boot_multiboot *mb = &img->mb;
+        if (mb->flags & (1u << 16)) {
+                img->entry = mb->entry_addr;
+                img->load_end = mb->mem_end;
+        } else {
+                if (!is_elf)
+                        return cvmm_errf(err,
+                                         "kernel '%s': Multiboot header at 0x%x has no address "
+                                         "fields (flags bit 16 clear) and the file is not ELF",
+                                         img->path, mb->header_off);
+                bool have_pvh = false;
+                uint64_t pvh = 0;
+                if (elf_read_header(img, &img->elf, err) || elf_check_header(img, &img->elf, err) ||
+                    elf_read_phdrs(img, &img->elf, err) ||
+                    elf_check_segments(img, &have_pvh, &pvh, err))
+                        return -1;
+                if (img->elf.entry >= 0x100000000ull || img->load_end > 0x100000000ull)
+                        return cvmm_errf(err,
+                                         "kernel '%s': Multiboot ELF loads or enters above 4 GiB "
+                                         "(entry 0x%llx, end 0x%llx): the entry is 32-bit",
+                                         img->path, (unsigned long long)img->elf.entry,
+                                         (unsigned long long)img->load_end);
+                img->entry = img->elf.entry;
+        }
+        img->kind = BOOT_MULTIBOOT;
+        img->cmdline_max = LAYOUT_CMDLINE_MAX;
+        img->initrd_max = LAYOUT_GAP_START; /* a module's addresses are 32-bit */
+        return 0;
+}
+
 int boot_image_open(struct boot_image *img, const char *kernel, const char *initrd,
                     struct cvmm_err *err)
 {
         memset(img, 0, sizeof(*img));
         img->path = kernel;
+        img->initrd_path = initrd;
         if (read_file("kernel", kernel, &img->data, &img->size, err))
                 return -1;
         uint32_t magic = 0;
         if (img->size >= 0x206)
                 memcpy(&magic, img->data + 0x202, 4);
-        int rc;
-        if (img->size >= 4 && memcmp(img->data, ELFMAG, SELFMAG) == 0) {
-                rc = check_elf(img, err);
-        } else if (magic == HDR_MAGIC) {
+        bool is_elf = img->size >= 4 && memcmp(img->data, ELFMAG, SELFMAG) == 0;
+        int rc, mb = 0;
+        if (!is_elf && magic == HDR_MAGIC) {
                 rc = check_bzimage(img, err);
+        } else if ((mb = mb_find(img->data, img->size, &img->mb, kernel, err)) != 0) {
+                /* before plain ELF, as QEMU does: Multiboot kernels are often ELF files */
+                rc = mb < 0 ? -1 : check_multiboot(img, is_elf, err);
+        } else if (is_elf) {
+                rc = check_elf(img, err);
+        } else if (img->mb.bad_magic_off >= 0) {
+                rc = cvmm_errf(err,
+                               "kernel '%s': Multiboot magic at 0x%lx, but the header's checksum "
+                               "is wrong (or it is cut off by the end of the file)",
+                               kernel, img->mb.bad_magic_off);
         } else {
                 rc = cvmm_errf(err,
-                               "kernel '%s': neither a bzImage (no \"HdrS\" at 0x202) nor "
-                               "an ELF file",
+                               "kernel '%s': neither a bzImage (no \"HdrS\" at 0x202), a "
+                               "Multiboot kernel (no header in the first 8 KiB) nor an ELF file",
                                kernel);
         }
         if (rc == 0 && initrd)
@@ -513,6 +562,29 @@ static int load_pvh(const struct boot_image *img, const struct guest_mem *m, uin
         return 0;
 }
 
+static int load_multiboot(const struct boot_image *img, const struct guest_mem *m, uint64_t initrd,
+                          struct boot_entry *out, struct cvmm_err *err)
+{
+        const struct boot_multiboot *mb = &img->mb;
+        if (mb->flags & (1u << 16)) {
+                if (put(m, mb->load_addr, img->data + mb->file_off, mb->file_len, "kernel", err))
+                        return -1;
+                uint64_t bss = mb->load_addr + mb->file_len;
+                uint8_t *z = guestmem_ptr(m, bss, mb->mem_end - bss);
+                if (!z)
+                        return cvmm_errf(err,
+                                         "kernel bss (up to 0x%llx) does not fit in guest RAM "
+                                         "(try a larger --memory)",
+                                         (unsigned long long)mb->mem_end);
+                memset(z, 0, mb->mem_end - bss);
+        } else if (load_elf(img, m, err)) {
+                return -1;
+        }
+        out->rip = img->entry;
+        return mb_write_info(m, img->initrd ? img->initrd_path : NULL, initrd, img->initrd_size,
+                             out, err);
+}
+
 int boot_image_load(const struct boot_image *img, const struct guest_mem *m,
                     const struct hw_platform *plat, const char *cmdline, unsigned cpus,
                     struct boot_entry *out, struct cvmm_err *err)
@@ -540,5 +612,7 @@ int boot_image_load(const struct boot_image *img, const struct guest_mem *m,
                 return -1;
         if (img->kind == BOOT_ELF_PVH)
                 return load_pvh(img, m, initrd, out, err);
+        if (img->kind == BOOT_MULTIBOOT)
+                return load_multiboot(img, m, initrd, out, err);
         return load_linux64(img, m, cmdline, initrd, out, err);
 }

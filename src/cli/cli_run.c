@@ -259,6 +259,8 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
                 return cvmm_errf(err, "unexpected argument '%s'", argv[optind]);
         if (!a->kernel)
                 return cvmm_errf(err, "--kernel FILE is required");
+        a->dev.ram_size = a->memory;
+        a->dev.cpus = a->cpus;
         if (a->dev.debug_exit_port) {
                 struct cvmm_err e;
                 if (vm_devices_check(&a->dev, &e))

@@ -41,6 +41,8 @@ struct dev_host {
 /* What the VM's configuration says about optional devices. */
 struct dev_config {
         uint16_t debug_exit_port; /* --debug-exit PORT; 0: no debug-exit device */
+        uint64_t ram_size;        /* guest RAM in bytes (fw_cfg reports it) */
+        unsigned cpus;            /* vCPUs (fw_cfg reports it) */
 };
 
 struct dev_ops {

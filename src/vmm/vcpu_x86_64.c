@@ -109,7 +109,8 @@ int vcpu_setup(int fd, bool boot, const struct boot_entry *entry, FILE *warn, st
         struct kvm_sregs s;
         if (KVM_CHECKED(fd, KVM_GET_SREGS, &s, err) < 0)
                 return -1;
-        bool pvh = entry->kind == BOOT_ELF_PVH;
+        /* PVH and Multiboot: 32-bit protected mode, paging off */
+        bool pvh = entry->kind == BOOT_ELF_PVH || entry->kind == BOOT_MULTIBOOT;
         seg(&s.cs, pvh ? SEL_CODE32 : SEL_CODE64, 0xb, !pvh, pvh);
         seg(&s.ds, SEL_DATA, 0x3, false, true);
         s.es = s.fs = s.gs = s.ss = s.ds;
@@ -141,6 +142,7 @@ int vcpu_setup(int fd, bool boot, const struct boot_entry *entry, FILE *warn, st
         r.rip = entry->rip;
         r.rsi = entry->rsi;
         r.rbx = entry->rbx;
+        r.rax = entry->rax;
         return KVM_CHECKED(fd, KVM_SET_REGS, &r, err) < 0 ? -1 : 0;
 }
 

@@ -67,6 +67,11 @@ static inline void outl(uint16_t port, uint32_t v)
         __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
 }
 
+static inline void outw(uint16_t port, uint16_t v)
+{
+        __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+
 static inline uint8_t inb(uint16_t port)
 {
         uint8_t v;
@@ -530,18 +535,121 @@ static void test_reboot(void)
                 reset();
 }
 
+/* fw_cfg (QEMU's docs/specs/fw_cfg.rst): n little-endian bytes of entry key. */
+static uint64_t fw_cfg_read(uint16_t key, unsigned n)
+{
+        outw(0x510, key);
+        uint64_t v = 0;
+        for (unsigned i = 0; i < n; i++)
+                v |= (uint64_t)inb(0x511) << (8 * i);
+        return v;
+}
+
+/* fwcfg: the signature, the CPU count and the RAM size, as firmware reads them. */
+static void test_fwcfg(void)
+{
+        char sig[5] = {0};
+        outw(0x510, 0);
+        for (unsigned i = 0; i < 4; i++)
+                sig[i] = (char)inb(0x511);
+        puts_("FWCFG sig ");
+        puts_(sig);
+        puts_(" cpus ");
+        put_dec(fw_cfg_read(0x05, 2));
+        puts_(" ram ");
+        put_dec(fw_cfg_read(0x03, 8));
+        puts_("\n");
+}
+
+/* EAX at entry (start.S): 0x2BADB002 when a Multiboot loader started this guest. */
+uint32_t boot_magic;
+
+/* The Multiboot v1 information structure's first fields (Multiboot Specification 3.3). */
+struct mb_info {
+        uint32_t flags, mem_lower, mem_upper, boot_device, cmdline, mods_count, mods_addr;
+        uint32_t syms[4], mmap_length, mmap_addr, drives_length, drives_addr, config_table;
+        uint32_t boot_loader_name;
+};
+
+/*
+ * mbinfo: what the Multiboot information holds, as the specification lays it out: flags,
+ * memory sizes, each memory map entry, each module (its bounds, first bytes and string).
+ */
+static void test_mbinfo(const struct mb_info *mi)
+{
+        if (boot_magic != 0x2badb002u || !mi) {
+                puts_("MB none\n");
+                return;
+        }
+        puts_("MB flags ");
+        put_hex(mi->flags, 8);
+        puts_(" lower ");
+        put_dec(mi->mem_lower);
+        puts_(" upper ");
+        put_dec(mi->mem_upper);
+        puts_("\n");
+        if (mi->flags & (1u << 6)) {
+                uint32_t off = 0;
+                while (off + 4 <= mi->mmap_length) {
+                        const uint8_t *e = (const uint8_t *)(uintptr_t)(mi->mmap_addr + off);
+                        uint32_t size = *(const uint32_t *)e;
+                        puts_("MB mmap size ");
+                        put_dec(size);
+                        puts_(" addr ");
+                        put_hex(*(const uint64_t *)(e + 4), 16);
+                        puts_(" len ");
+                        put_hex(*(const uint64_t *)(e + 12), 16);
+                        puts_(" type ");
+                        put_dec(*(const uint32_t *)(e + 20));
+                        puts_("\n");
+                        off += size + 4;
+                }
+        }
+        for (uint32_t i = 0; (mi->flags & (1u << 3)) && i < mi->mods_count; i++) {
+                const uint32_t *m = (const uint32_t *)(uintptr_t)(mi->mods_addr + 16 * i);
+                puts_("MB module start ");
+                put_hex(m[0], 8);
+                puts_(" size ");
+                put_dec(m[1] - m[0]);
+                puts_(" first ");
+                const uint8_t *d = (const uint8_t *)(uintptr_t)m[0];
+                for (uint32_t k = 0; k < 8 && k < m[1] - m[0]; k++)
+                        put_hex(d[k], 2);
+                puts_(" string ");
+                puts_((const char *)(uintptr_t)m[2]);
+                puts_("\n");
+        }
+        if (mi->flags & (1u << 9)) {
+                puts_("MB loader ");
+                puts_((const char *)(uintptr_t)mi->boot_loader_name);
+                puts_("\n");
+        }
+}
+
 void guest_main(uint32_t start_info)
 {
         const struct hvm_start_info *si = (const void *)(uintptr_t)start_info;
+        const struct mb_info *mi = NULL;
         const char *cmd = "";
-        if (si && si->magic == 0x336ec578u && si->cmdline_paddr)
+        if (boot_magic == 0x2badb002u) {
+                mi = (const void *)(uintptr_t)start_info;
+                if (mi->flags & (1u << 2))
+                        cmd = (const char *)(uintptr_t)mi->cmdline;
+        } else if (si && si->magic == 0x336ec578u && si->cmdline_paddr) {
                 cmd = (const char *)(uintptr_t)si->cmdline_paddr;
+        }
         puts_("GUEST ");
         puts_(cmd);
         puts_("\n");
         const char *arg;
         if (streq_prefix(cmd, "hello", &arg)) {
                 puts_("hello from the cvmm test guest\n");
+                reset();
+        } else if (streq_prefix(cmd, "fwcfg", &arg)) {
+                test_fwcfg();
+                reset();
+        } else if (streq_prefix(cmd, "mbinfo", &arg)) {
+                test_mbinfo(mi);
                 reset();
         } else if (streq_prefix(cmd, "cpuid", &arg)) {
                 test_cpuid();

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Test guest entry: PVH 32-bit entry (EBX = hvm_start_info) to 64-bit long mode, exception
+ * Test guest entry: PVH 32-bit entry (EBX = hvm_start_info), or with -DMULTIBOOT the Multiboot
+ * v1 entry (EAX = 0x2BADB002, EBX = the information structure), to 64-bit long mode, exception
  * stubs that let guest code expect a fault, and the real-mode trampoline for application
  * processors.
  */
@@ -13,18 +14,28 @@
 #define MSR_EFER 0xc0000080
 #define TRAMPOLINE 0x8000
 
+#ifdef MULTIBOOT
+        /* Multiboot v1 header: flags 0x3 (modules page aligned, memory information); no
+         * address fields, so the loader reads the ELF program headers. */
+        .pushsection .multiboot, "a"
+        .balign 4
+        .long 0x1badb002, 0x3, -(0x1badb002 + 0x3)
+        .popsection
+#else
         .pushsection .note.Xen, "a", @note
         .balign 4
         .long 4, 4, 18          /* namesz, descsz, XEN_ELFNOTE_PHYS32_ENTRY */
         .asciz "Xen"
         .long _start32
         .popsection
+#endif
 
         .section .text.boot, "ax"
         .code32
         .globl _start32
 _start32:
         cli
+        movl %eax, boot_magic           /* Multiboot's 0x2BADB002; PVH leaves it undefined */
         movl $stack_top, %esp           /* PVH gives no stack */
         movl %ebx, %esi
         /* identity map of the first 1 GiB with 2 MiB pages */

@@ -36,6 +36,7 @@ from cpuidview import DynamicMask, invalid_topology_level, parse_raw  # noqa: E4
 import nested as nested_vm  # noqa: E402
 
 CVMM, GUEST, SRC = (os.path.abspath(a) for a in sys.argv[1:4])
+MB_GUEST = os.path.join(os.path.dirname(GUEST), "cvmm-testguest-mb.elf")  # Multiboot header
 NESTED_TCG = os.environ.get("CVMM_TEST_ENV") == "nested-tcg"
 dynamic_mask = DynamicMask(CVMM)  # cvmm's own list of the fields computed at run time
 TMP = tempfile.mkdtemp(prefix="cvmm-guests-")
@@ -54,9 +55,9 @@ def ok(cond, what):
 
 
 class Run:
-    def __init__(self, test, *flags, timeout=300):
+    def __init__(self, test, *flags, timeout=300, kernel=None):
         self.metrics_path = os.path.join(TMP, f"m{passed + failed}.json")
-        cmd = [CVMM, "run", "--kernel", GUEST, "--cmdline", test, "--metrics",
+        cmd = [CVMM, "run", "--kernel", kernel or GUEST, "--cmdline", test, "--metrics",
                self.metrics_path, *flags]
         p = subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
         self.rc = p.returncode
@@ -168,7 +169,7 @@ def compare_enforced(name, seen, tab, cr4):
 def nested(partial=False):
     """Runs this script inside tools/nested-kvm.sh; returns its exit status (77: skipped)."""
     gdir = os.path.join(os.path.dirname(os.path.abspath(CVMM)), "guest")
-    return nested_vm.rerun(__file__, CVMM, GUEST, SRC, gdir, [],
+    return nested_vm.rerun(__file__, CVMM, GUEST, SRC, gdir, [MB_GUEST],
                            lambda: nested_vm.fetch_kernel(SRC, gdir), partial)
 
 
@@ -395,6 +396,49 @@ def unclaimed_tests():
        f"{n + 16}); the written value is never logged")
 
 
+def multiboot_tests():
+    """The test guest built with a Multiboot v1 header (no PVH note): cvmm enters it in 32-bit
+    protected mode with EAX 0x2BADB002, and the information structure in EBX holds what the
+    Multiboot Specification 0.6.96 (3.3) asks, checked against --memory, --cmdline and
+    --initrd, not against cvmm's own tables."""
+    mod = os.path.join(TMP, "module.bin")
+    data = os.urandom(5000)
+    with open(mod, "wb") as f:
+        f.write(data)
+    r = Run("mbinfo", "--no-reboot", "--memory", "64M", "--initrd", mod, kernel=MB_GUEST)
+    head = r.lines("MB")
+    if not ok(r.rc == 0 and "GUEST mbinfo" in r.out and head and head[0][0] == "flags" and
+              r.m.get("kernel") == "Multiboot",
+              f"Multiboot guest: entered with EAX 0x2BADB002, its command line read from the "
+              f"information structure (exit {r.rc})"):
+        r.show()
+        return
+    f = dict(zip(head[0][0::2], head[0][1::2]))
+    flags = int(f["flags"], 16)
+    ok(flags & 0x24d == 0x24d, f"Multiboot flags {flags:#x}: memory sizes, command line, "
+       "module, memory map and loader name are present")
+    mmap = [dict(zip(l[1::2], l[2::2])) for l in head if l[0] == "mmap"]
+    ents = [(int(e["addr"], 16), int(e["len"], 16), int(e["type"])) for e in mmap]
+    ok(mmap and all(e["size"] == "20" for e in mmap) and
+       all(a + n <= b for (a, n, _), (b, _, _) in zip(ents, ents[1:])),
+       f"Multiboot memory map: {len(ents)} entries of size 20, ascending, not overlapping")
+    low = [n for a, n, t in ents if a == 0 and t == 1]
+    high = [n for a, n, t in ents if a == 0x100000 and t == 1]
+    ok(low and int(f["lower"]) == low[0] // 1024 <= 640 and high and
+       high[0] == 64 * 2**20 - 2**20 and int(f["upper"]) == high[0] // 1024,
+       f"Multiboot mem_lower {f['lower']} KiB and mem_upper {f['upper']} KiB: the RAM at 0 "
+       f"and from 1 MiB to the end of the 64 MiB")
+    mods = [dict(zip(l[1::2], l[2::2])) for l in head if l[0] == "module"]
+    ok(len(mods) == 1 and int(mods[0]["size"]) == len(data) and
+       mods[0]["first"] == data[:8].hex() and int(mods[0]["start"], 16) % 4096 == 0 and
+       int(mods[0]["start"], 16) + len(data) <= 64 * 2**20 and mods[0]["string"] == mod,
+       f"Multiboot module: the --initrd file, whole, page aligned, named ({mods})")
+    ok(["loader", "cvmm"] in head, "Multiboot boot_loader_name is cvmm")
+    r = Run("mbinfo", "--no-reboot")
+    ok(r.rc == 0 and r.lines("MB") == [["none"]],
+       "the PVH build of the same guest is not entered as Multiboot")
+
+
 def main():
     if not os.path.exists("/dev/kvm"):
         return nested()
@@ -460,6 +504,13 @@ def main():
     ok(r.rc == 0 and "DEBUGEXIT-IGNORED" in r.out and r.m.get("outcome") == "poweroff",
        f"without --debug-exit the port does nothing: the guest goes on and powers off "
        f"(exit {r.rc})")
+
+    multiboot_tests()
+    # fw_cfg: what firmware and kvm-unit-tests read first, from --cpus and --memory.
+    r = Run("fwcfg", "--no-reboot", "--cpus", "3", "--memory", "96M")
+    ok(r.rc == 0 and r.lines("FWCFG") == [["sig", "QEMU", "cpus", "3", "ram",
+                                          str(96 * 2**20)]],
+       f"fw_cfg: signature QEMU, 3 CPUs, 96 MiB of RAM ({r.lines('FWCFG')})")
 
     # Device interrupts: each THRE interrupt the UART raises reaches the guest's 8259A once,
     # through an irqfd where this host's KVM has them, else through KVM_IRQ_LINE.

@@ -526,13 +526,221 @@ static void test_fadt_platform(void **state)
         expect_fadt(&(struct hw_platform){0}); /* no reset port, no sleep port */
 }
 
+/*
+ * A Multiboot v1 image of len bytes with a header at off: magic 0x1BADB002, flags, checksum
+ * (-(magic + flags), or wrong when bad), then header_addr, load_addr, load_end_addr,
+ * bss_end_addr and entry_addr when given. The rest is a byte pattern.
+ */
+static uint8_t *mb_image(size_t len, size_t off, uint32_t flags, bool bad, const uint32_t *adr)
+{
+        uint8_t *b = calloc(1, len);
+        assert_non_null(b);
+        for (size_t i = 0; i < len; i++)
+                b[i] = (uint8_t)(i * 7 + 1);
+        uint32_t h[8] = {0x1badb002u, flags, (uint32_t)(0u - 0x1badb002u - flags) + (bad ? 1 : 0)};
+        size_t n = 3;
+        if (adr) {
+                memcpy(h + 3, adr, 5 * 4);
+                n = 8;
+        }
+        if (off + n * 4 > len)
+                n = (len - off) / 4;
+        memcpy(b + off, h, n * 4);
+        return b;
+}
+
+static void mb_refusal(size_t len, size_t off, uint32_t flags, bool bad, const uint32_t *adr,
+                       const char *needle)
+{
+        uint8_t *b = mb_image(len, off, flags, bad, adr);
+        expect_refusal(b, len, needle);
+        free(b);
+}
+
+#define MB_ADDR (1u << 16)
+
+/*
+ * A Multiboot kernel with address fields (the a.out kludge): the bytes from the file that
+ * the fields name land at load_addr, the bss is zeroed, and the information structure in EBX
+ * holds what the Multiboot Specification 0.6.96 (section 3.3) says, read at its offsets.
+ */
+static void test_multiboot_load(void **state)
+{
+        (void)state;
+        const size_t len = 0x1800, off = 0x40;
+        /* header_addr, load_addr, load_end_addr, bss_end_addr, entry_addr */
+        const uint32_t adr[5] = {0x200040, 0x200000, 0x201000, 0x203000, 0x200080};
+        uint8_t *b = mb_image(len, off, 0x3 | MB_ADDR, false, adr);
+        char *kpath = tmpfile_with(b, len);
+        uint8_t initrd[5000];
+        for (size_t i = 0; i < sizeof(initrd); i++)
+                initrd[i] = (uint8_t)(i ^ 0x5a);
+        char *ipath = tmpfile_with(initrd, sizeof(initrd));
+        struct boot_image img;
+        struct cvmm_err err;
+        if (boot_image_open(&img, kpath, ipath, &err))
+                fail_msg("%s", err.msg);
+        assert_int_equal(img.kind, BOOT_MULTIBOOT);
+        assert_string_equal(boot_kind_name(img.kind), "Multiboot");
+        struct guest_mem m;
+        guest_ram(&m, 64 * MiB);
+        memset(guestmem_ptr(&m, 0x201000, 0x2000), 0xaa, 0x2000); /* must come back zero */
+        struct boot_entry e;
+        if (boot_image_load(&img, &m, &plat, "a b=c", 2, &e, &err))
+                fail_msg("%s", err.msg);
+        assert_int_equal(e.kind, BOOT_MULTIBOOT);
+        assert_int_equal(e.rip, 0x200080);
+        assert_int_equal(e.rax, 0x2badb002);
+        /* load_addr = header_addr - (header's file offset - image's file offset): file 0.. */
+        assert_memory_equal(guestmem_ptr(&m, 0x200000, 0x1000), b, 0x1000);
+        const uint8_t *bss = guestmem_ptr(&m, 0x201000, 0x2000);
+        for (size_t i = 0; i < 0x2000; i++)
+                assert_int_equal(bss[i], 0);
+        assert_true(e.rbx < 0x100000 && e.rbx % 4 == 0);
+        const uint8_t *mbi = guestmem_ptr(&m, e.rbx, 116);
+        uint32_t f[18];
+        memcpy(f, mbi, sizeof(f));
+        /* flags: mem_* (0), cmdline (2), mods (3), mmap (6), boot_loader_name (9) */
+        assert_int_equal(f[0], (1u << 0) | (1u << 2) | (1u << 3) | (1u << 6) | (1u << 9));
+        assert_int_equal(f[1], 0x9e000 / 1024);               /* mem_lower: RAM below the EBDA */
+        assert_int_equal(f[2], (64 * MiB - 0x100000) / 1024); /* mem_upper: from 1 MiB */
+        assert_string_equal((const char *)guestmem_ptr(&m, f[4], 6), "a b=c");
+        assert_int_equal(f[5], 1); /* mods_count */
+        uint32_t mod[4];
+        memcpy(mod, guestmem_ptr(&m, f[6], 16), 16);
+        assert_int_equal(mod[0] % 4096, 0); /* flags bit 0: page aligned */
+        assert_true(mod[0] >= 0x203000);    /* above the kernel's bss */
+        assert_int_equal(mod[1] - mod[0], sizeof(initrd));
+        assert_memory_equal(guestmem_ptr(&m, mod[0], sizeof(initrd)), initrd, sizeof(initrd));
+        assert_string_equal((const char *)guestmem_ptr(&m, mod[2], strlen(ipath) + 1), ipath);
+        /* mmap: entries of size 20 (not counting the size field), covering the e820 map */
+        uint32_t mmap_len = f[11], mmap_addr = f[12];
+        struct boot_e820 want[8];
+        size_t n = boot_e820_map(&m, want, 8);
+        assert_int_equal(mmap_len, n * 24);
+        for (size_t i = 0; i < n; i++) {
+                const uint8_t *q = guestmem_ptr(&m, mmap_addr + i * 24, 24);
+                uint32_t size, type;
+                uint64_t addr, length;
+                memcpy(&size, q, 4);
+                memcpy(&addr, q + 4, 8);
+                memcpy(&length, q + 12, 8);
+                memcpy(&type, q + 20, 4);
+                assert_int_equal(size, 20);
+                assert_int_equal(addr, want[i].addr);
+                assert_int_equal(length, want[i].size);
+                assert_int_equal(type, want[i].type);
+        }
+        uint32_t name;
+        memcpy(&name, mbi + 64, 4);
+        assert_string_equal((const char *)guestmem_ptr(&m, name, 5), "cvmm");
+        guestmem_free(&m);
+        boot_image_free(&img);
+        unlink(kpath);
+        unlink(ipath);
+        free(kpath);
+        free(ipath);
+        free(b);
+}
+
+/*
+ * Multiboot without address fields in an ELF32 file (what kvm-unit-tests builds): loaded by
+ * its program headers, entered at e_entry; before the ELF path, which would refuse a 32-bit
+ * ELF without a PVH note. No initrd: flags bit 3 clear.
+ */
+static void test_multiboot_elf(void **state)
+{
+        (void)state;
+        uint8_t buf[0x3000];
+        memset(buf, 0, sizeof(buf));
+        Elf32_Ehdr *eh = (void *)buf;
+        memcpy(eh->e_ident, ELFMAG, SELFMAG);
+        eh->e_ident[EI_CLASS] = ELFCLASS32;
+        eh->e_ident[EI_DATA] = ELFDATA2LSB;
+        eh->e_type = ET_EXEC;
+        eh->e_machine = EM_386;
+        eh->e_entry = 0x400010;
+        eh->e_phoff = sizeof(*eh);
+        eh->e_phentsize = sizeof(Elf32_Phdr);
+        eh->e_phnum = 1;
+        Elf32_Phdr *ph = (void *)(buf + sizeof(*eh));
+        *ph = (Elf32_Phdr){.p_type = PT_LOAD,
+                           .p_offset = 0x1000,
+                           .p_paddr = 0x400000,
+                           .p_filesz = 0x2000,
+                           .p_memsz = 0x3000};
+        const uint32_t h[3] = {0x1badb002u, 0x2, 0u - 0x1badb002u - 0x2};
+        memcpy(buf + 0x1000, h, sizeof(h)); /* at 0x1000: within the first 8 KiB */
+        for (size_t i = 0x100c; i < sizeof(buf); i++)
+                buf[i] = (uint8_t)i;
+        char *path = tmpfile_with(buf, sizeof(buf));
+        struct boot_image img;
+        struct cvmm_err err;
+        if (boot_image_open(&img, path, NULL, &err))
+                fail_msg("%s", err.msg);
+        assert_int_equal(img.kind, BOOT_MULTIBOOT);
+        struct guest_mem m;
+        guest_ram(&m, 32 * MiB);
+        struct boot_entry e;
+        if (boot_image_load(&img, &m, &plat, "", 1, &e, &err))
+                fail_msg("%s", err.msg);
+        assert_int_equal(e.rip, 0x400010);
+        assert_int_equal(e.rax, 0x2badb002);
+        assert_memory_equal(guestmem_ptr(&m, 0x400000, 0x2000), buf + 0x1000, 0x2000);
+        uint32_t f[7];
+        memcpy(f, guestmem_ptr(&m, e.rbx, sizeof(f)), sizeof(f));
+        assert_int_equal(f[0] & (1u << 3), 0);
+        assert_int_equal(f[5], 0);
+        assert_int_equal(f[2], (32 * MiB - 0x100000) / 1024);
+        guestmem_free(&m);
+        boot_image_free(&img);
+        unlink(path);
+        free(path);
+        /* The same file with a wrong checksum is no Multiboot kernel: the ELF path refuses it. */
+        buf[0x1008] ^= 1;
+        expect_refusal(buf, sizeof(buf), "32-bit ELF without a PVH entry note");
+}
+
+/* Each malformed or unmeetable Multiboot header is refused with what is wrong. */
+static void test_multiboot_refusals(void **state)
+{
+        (void)state;
+        const uint32_t ok[5] = {0x100000, 0x100000, 0, 0, 0x100010};
+        mb_refusal(0x1000, 0, MB_ADDR | (1u << 2), false, ok, "video mode information");
+        mb_refusal(0x1000, 0, MB_ADDR | (1u << 5), false, ok, "flags bit 5");
+        mb_refusal(0x1000, 0, MB_ADDR, true, ok, "checksum is wrong");
+        mb_refusal(0x2000, 0x1ff8, MB_ADDR, false, NULL, "cut off"); /* checksum past the end */
+        mb_refusal(20, 0, MB_ADDR, false, NULL, "past the end of the file");
+        mb_refusal(0x1000, 0, 0x2, false, NULL, "the file is not ELF");
+        const uint32_t above[5] = {0x100000, 0x100004, 0, 0, 0x100010};
+        mb_refusal(0x1000, 0, MB_ADDR, false, above, "above header_addr");
+        const uint32_t before[5] = {0x100100, 0x100000, 0, 0, 0x100010};
+        mb_refusal(0x1000, 0x80, MB_ADDR, false, before, "before the file's start");
+        const uint32_t end_low[5] = {0x100000, 0x100000, 0x100000, 0, 0x100000};
+        mb_refusal(0x1000, 0, MB_ADDR, false, end_low, "is not above load_addr");
+        const uint32_t end_far[5] = {0x100000, 0x100000, 0x102000, 0, 0x100010};
+        mb_refusal(0x1000, 0, MB_ADDR, false, end_far, "the file has 4096");
+        const uint32_t bss[5] = {0x100000, 0x100000, 0, 0x100800, 0x100010};
+        mb_refusal(0x1000, 0, MB_ADDR, false, bss, "bss_end_addr 0x100800 is below");
+        const uint32_t low[5] = {0x80000, 0x80000, 0, 0, 0x80010};
+        mb_refusal(0x1000, 0, MB_ADDR, false, low, "below 1 MiB");
+        const uint32_t entry[5] = {0x100000, 0x100000, 0, 0x104000, 0x104000};
+        mb_refusal(0x1000, 0, MB_ADDR, false, entry, "entry_addr 0x104000 lies outside");
+        const uint32_t top[5] = {0xfffff000, 0xfffff000, 0, 0, 0xfffff010};
+        mb_refusal(0x2000, 0, MB_ADDR, false, top, "runs past 4 GiB");
+        /* A header beyond the first 8 KiB is not looked for. */
+        mb_refusal(0x3000, 0x2000, MB_ADDR, false, ok, "no header in the first 8 KiB");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_bzimage_refusals), cmocka_unit_test(test_bzimage_load),
-            cmocka_unit_test(test_e820_high),        cmocka_unit_test(test_pvh_elf),
-            cmocka_unit_test(test_elf_refusals),     cmocka_unit_test(test_mptable),
-            cmocka_unit_test(test_elf_classes),      cmocka_unit_test(test_fadt_platform),
+            cmocka_unit_test(test_bzimage_refusals),   cmocka_unit_test(test_bzimage_load),
+            cmocka_unit_test(test_e820_high),          cmocka_unit_test(test_pvh_elf),
+            cmocka_unit_test(test_elf_refusals),       cmocka_unit_test(test_mptable),
+            cmocka_unit_test(test_elf_classes),        cmocka_unit_test(test_fadt_platform),
+            cmocka_unit_test(test_multiboot_load),     cmocka_unit_test(test_multiboot_elf),
+            cmocka_unit_test(test_multiboot_refusals),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -250,12 +250,77 @@ static void test_device_table_limits(void **state)
         guestmem_free(&m);
 }
 
+/* Reads n bytes of fw_cfg entry sel, one 8-bit read of the data port each. */
+static void fw_cfg_read(const struct io_range *sel, const struct io_range *dat, uint16_t key,
+                        uint8_t *out, unsigned n)
+{
+        uint8_t k[2] = {(uint8_t)key, (uint8_t)(key >> 8)};
+        sel->out(sel->dev, 0x510, k, 2);
+        for (unsigned i = 0; i < n; i++)
+                dat->in(dat->dev, 0x511, &out[i], 1);
+}
+
+/*
+ * fw_cfg as QEMU's docs/specs/fw_cfg.rst has it for the I/O port interface: a 16-bit selector
+ * at 0x510, 8-bit data at 0x511, little-endian integers, reads past an entry's end and of an
+ * absent entry give 0. The values are the configuration's, not the device's own.
+ */
+static void test_fw_cfg(void **state)
+{
+        (void)state;
+        struct rig g;
+        rig_up(&g, &(struct dev_config){.ram_size = 3 * 1024 * MiB + 5, .cpus = 7});
+        const struct io_range *sel = iobus_find(&g.bus, 0x510);
+        const struct io_range *dat = iobus_find(&g.bus, 0x511);
+        assert_non_null(sel);
+        assert_non_null(dat);
+        assert_null(iobus_find(&g.bus, 0x512)); /* no DMA interface */
+        uint8_t b[10];
+        fw_cfg_read(sel, dat, 0x00, b, 5);
+        assert_memory_equal(b, "QEMU\0", 5); /* signature, then 0 past its end */
+        fw_cfg_read(sel, dat, 0x01, b, 4);
+        assert_memory_equal(b, "\x01\0\0\0", 4); /* ID: traditional interface only */
+        fw_cfg_read(sel, dat, 0x03, b, 9);
+        uint64_t ram;
+        memcpy(&ram, b, 8);
+        assert_int_equal(ram, 3 * 1024 * MiB + 5);
+        assert_int_equal(b[8], 0);
+        fw_cfg_read(sel, dat, 0x05, b, 3);
+        assert_memory_equal(b, "\x07\0\0", 3); /* CPU count, 16-bit */
+        fw_cfg_read(sel, dat, 0x0f, b, 2);
+        assert_memory_equal(b, "\x07\0", 2); /* maximum CPUs: no hot-plug */
+        fw_cfg_read(sel, dat, 0x19, b, 4);
+        assert_memory_equal(b, "\0\0\0\0", 4); /* file directory: no files */
+        fw_cfg_read(sel, dat, 0x42, b, 4);
+        assert_memory_equal(b, "\0\0\0\0", 4); /* an entry cvmm lacks */
+        fw_cfg_read(sel, dat, 0x8000, b, 4);
+        assert_memory_equal(b, "\0\0\0\0", 4); /* architecture-local: none */
+        /* Selecting rewinds; an 8-bit selector write and a 16-bit data read are not accepted. */
+        fw_cfg_read(sel, dat, 0x00, b, 2);
+        sel->out(sel->dev, 0x510, &(uint8_t){0x03}, 1);
+        dat->in(dat->dev, 0x511, b, 1);
+        assert_int_equal(b[0], 'M'); /* still the signature, at its third byte */
+        uint8_t w[2];
+        dat->in(dat->dev, 0x511, w, 2);
+        assert_int_equal(w[0] & w[1], 0xff);
+        dat->in(dat->dev, 0x511, b, 1);
+        assert_int_equal(b[0], 'U'); /* the refused read did not advance */
+        /* A platform reset selects the signature from its start. */
+        for (unsigned i = 0; dev_registry[i]; i++)
+                if (g.state[i] == sel->dev && dev_registry[i]->reset)
+                        dev_registry[i]->reset(g.state[i]);
+        dat->in(dat->dev, 0x511, b, 1);
+        assert_int_equal(b[0], 'Q');
+        rig_down(&g);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_ssdts_match_devices),
             cmocka_unit_test(test_no_device_tables),
             cmocka_unit_test(test_device_table_limits),
+            cmocka_unit_test(test_fw_cfg),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
