@@ -126,6 +126,23 @@ expect_usage "run: tiny memory with metrics" "at least 2M" -- run --kernel "$G" 
 expect_usage "run: bad kernel with metrics" "neither a bzImage" -- run --kernel "$T/notkernel" --metrics "$T/m2.json"
 if [ -e "$T/nodir" ] || [ -e "$T/m2.json" ] || ls "$T"/*.json.* >/dev/null 2>&1; then bad "run: a refused run left files behind"; else ok; fi
 
+# Every table read refuses a FIFO (without blocking on it), a directory and a device by flag
+# and path; '-' is standard input, which may be a pipe.
+for sub in "cpuid show" "cpuid check" "msr show"; do
+	expect_usage "$sub --from FIFO" "--from: $T/infifo: a FIFO, not a regular file" -- $sub --from "$T/infifo"
+	expect_usage "$sub --from directory" "--from: $T/indir: a directory, not a regular file" -- $sub --from "$T/indir"
+	expect_usage "$sub --from /dev/null" "--from: /dev/null: a character device, not a regular file" -- $sub --from /dev/null
+	timeout 10 "$CVMM" $sub --from "$SPR" >"$T/pf" 2>&1
+	rf=$?
+	cat "$SPR" | timeout 10 "$CVMM" $sub --from - >"$T/pp" 2>&1
+	rp=$?
+	# the same output, but for the source's name in check's and msr show's first line
+	sed -i "s|$SPR|-|" "$T/pf"
+	[ $rf -eq $rp ] && [ -s "$T/pp" ] && cmp -s "$T/pf" "$T/pp" && ok || bad "$sub --from - from a pipe (exit $rp) differs from --from FILE (exit $rf)"
+done
+expect_usage "diff FIFO operand" "$T/infifo: a FIFO, not a regular file" -- cpuid diff "$SPR" "$T/infifo"
+expect_usage "diff directory operand" "$T/indir: a directory, not a regular file" -- cpuid diff "$T/indir" "$SPR"
+cat "$SPR" | timeout 10 "$CVMM" cpuid diff "$SPR" - >"$T/pp" 2>&1 && ok || bad "diff FILE - from a pipe: $(cat "$T/pp")"
 expect_usage "missing file" "$T/nope: cannot open" -- cpuid show --from "$T/nope"
 expect_usage "truncated line" "trunc.cpuid:1: truncated" -- cpuid show --from "$T/trunc.cpuid"
 expect_usage "garbage" "garbage.cpuid:1: not a" -- cpuid check --from "$T/garbage.cpuid"
