@@ -84,6 +84,14 @@ struct boot_entry {
 int boot_image_open(struct boot_image *img, const char *kernel, const char *initrd,
                     struct cvmm_err *err);
 void boot_image_free(struct boot_image *img);
+/*
+ * Checks, before any guest RAM or KVM exists, that the image fits a guest of memory bytes
+ * with this command line: the command line within the kernel's (and cvmm's) limit, the
+ * kernel below the MMIO hole, the initrd where boot_image_load will place it. boot_image_load
+ * checks the same again.
+ */
+int boot_image_check_fit(const struct boot_image *img, uint64_t memory, const char *cmdline,
+                         struct cvmm_err *err);
 const char *boot_kind_name(enum boot_kind k);
 
 /*

@@ -2,11 +2,13 @@
 #include <asm/bootparam.h>
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "boot/boot.h"
 #include "boot/multiboot.h"
@@ -46,42 +48,101 @@ const char *boot_kind_name(enum boot_kind k)
         return "?";
 }
 
-/* Reads a whole regular file of at most MAX_IMAGE bytes. */
-static int read_file(const char *what, const char *path, uint8_t **data, size_t *size,
+/* What fstat found, for the refusal of anything but a regular file. */
+static const char *file_type(mode_t m)
+{
+        return S_ISDIR(m)    ? "a directory"
+               : S_ISFIFO(m) ? "a FIFO"
+               : S_ISCHR(m)  ? "a character device"
+               : S_ISBLK(m)  ? "a block device"
+               : S_ISSOCK(m) ? "a socket"
+                             : "a special file";
+}
+
+/*
+ * Reads a whole regular file of at most MAX_IMAGE bytes. flag names it ("--kernel"). It is
+ * opened without blocking (a FIFO would block open until a writer came) and refused unless
+ * regular; standard input ("-") is refused: the loader needs the file's size up front.
+ */
+static int read_file(const char *flag, const char *path, uint8_t **data, size_t *size,
                      struct cvmm_err *err)
 {
-        FILE *f = fopen(path, "rb");
-        if (!f)
-                return cvmm_errf(err, "%s '%s': %s", what, path, strerror(errno));
+        if (strcmp(path, "-") == 0)
+                return cvmm_errf(err,
+                                 "%s '-': standard input is not supported (the image must be "
+                                 "a regular file)",
+                                 flag);
+        int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return cvmm_errf(err, "%s '%s': %s", flag, path, strerror(errno));
         struct stat st;
-        if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-                fclose(f);
-                return cvmm_errf(err, "%s '%s': not a regular file", what, path);
+        if (fstat(fd, &st) != 0) {
+                int e = errno;
+                close(fd);
+                return cvmm_errf(err, "%s '%s': %s", flag, path, strerror(e));
+        }
+        if (!S_ISREG(st.st_mode)) {
+                close(fd);
+                return cvmm_errf(err, "%s '%s': %s, not a regular file", flag, path,
+                                 file_type(st.st_mode));
+        }
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+                int e = errno;
+                close(fd);
+                return cvmm_errf(err, "%s '%s': %s", flag, path, strerror(e));
         }
         if ((unsigned long long)st.st_size > MAX_IMAGE) {
-                fclose(f);
-                return cvmm_errf(err, "%s '%s': larger than 2 GiB", what, path);
+                close(fd);
+                return cvmm_errf(err, "%s '%s': larger than 2 GiB", flag, path);
         }
         size_t n = (size_t)st.st_size;
         uint8_t *buf = malloc(n ? n : 1);
         if (!buf) {
-                fclose(f);
-                return cvmm_errf(err, "%s '%s': out of memory", what, path);
+                close(fd);
+                return cvmm_errf(err, "%s '%s': out of memory", flag, path);
         }
-        if (n && fread(buf, 1, n, f) != n) {
-                free(buf);
-                fclose(f);
-                return cvmm_errf(err, "%s '%s': read error", what, path);
+        size_t got = 0;
+        while (got < n) {
+                ssize_t r = read(fd, buf + got, n - got);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0) {
+                        free(buf);
+                        close(fd);
+                        return cvmm_errf(err, "%s '%s': read error (the file shrank?)", flag, path);
+                }
+                got += (size_t)r;
         }
-        fclose(f);
+        close(fd);
         *data = buf;
         *size = n;
         return 0;
 }
 
+/*
+ * Copies len bytes at offset off of the image into dst, or refuses: every header field the
+ * checks read goes through here, so none is read past the end of the file.
+ */
+static int read_at(const struct boot_image *img, uint64_t off, void *dst, size_t len,
+                   const char *what, struct cvmm_err *err)
+{
+        if (off > img->size || len > img->size - off)
+                return cvmm_errf(err,
+                                 "kernel '%s': truncated: the %s (%zu bytes at offset 0x%llx) "
+                                 "lies past the end of the file (%zu bytes)",
+                                 img->path, what, len, (unsigned long long)off, img->size);
+        memcpy(dst, img->data + off, len);
+        return 0;
+}
+
 static int check_bzimage(struct boot_image *img, struct cvmm_err *err)
 {
-        const struct setup_header *h = (const void *)(img->data + 0x1f1);
+        struct setup_header hdr;
+        memset(&hdr, 0, sizeof(hdr));
+        if (read_at(img, 0x1f1, &hdr, sizeof(hdr), "bzImage setup header", err))
+                return -1;
+        const struct setup_header *h = &hdr;
         if (h->version < 0x20c)
                 return cvmm_errf(err,
                                  "kernel '%s': bzImage boot protocol %u.%02u is too old (the "
@@ -107,37 +168,52 @@ static int check_bzimage(struct boot_image *img, struct cvmm_err *err)
         img->entry = load + 0x200; /* startup_64 */
         uint64_t need = h->init_size > img->size - pm ? h->init_size : img->size - pm;
         img->load_end = load + need;
-        img->cmdline_max = h->cmdline_size ? h->cmdline_size + 1 : 256;
+        /* cmdline_size excludes the NUL; 64-bit so 0xffffffff does not wrap, capped by ours */
+        uint64_t cl = h->cmdline_size ? (uint64_t)h->cmdline_size + 1 : 256;
+        img->cmdline_max = cl < LAYOUT_CMDLINE_MAX ? (uint32_t)cl : (uint32_t)LAYOUT_CMDLINE_MAX;
         img->initrd_max = (uint64_t)h->initrd_addr_max + 1;
         if (h->xloadflags & (1u << 1)) /* XLF_CAN_BE_LOADED_ABOVE_4G */
                 img->initrd_max = LAYOUT_GAP_START;
         return 0;
 }
 
-/* Finds the PVH entry note in [p, p+len); returns true and the entry when present. */
-static bool find_pvh_note(const uint8_t *p, size_t len, uint64_t *entry)
+/*
+ * Walks the notes of PT_NOTE segment seg, [off, off+len) of the file (which elf_check_segments
+ * found in it): sets *have and *entry when one is the PVH entry note. A note whose name or
+ * descriptor runs past the segment is refused.
+ */
+static int find_pvh_note(const struct boot_image *img, unsigned seg, uint64_t off, uint64_t len,
+                         bool *have, uint64_t *entry, struct cvmm_err *err)
 {
-        size_t off = 0;
-        while (off + 12 <= len) {
-                uint32_t namesz, descsz, type;
-                memcpy(&namesz, p + off, 4);
-                memcpy(&descsz, p + off + 4, 4);
-                memcpy(&type, p + off + 8, 4);
-                size_t name = off + 12;
-                size_t desc = name + ((namesz + 3u) & ~3u);
-                size_t next = desc + ((descsz + 3u) & ~3u);
-                if (namesz > len || descsz > len || next > len || next <= off)
-                        return false;
-                if (type == XEN_ELFNOTE_PHYS32 && namesz == 4 && memcmp(p + name, "Xen", 4) == 0 &&
-                    (descsz == 4 || descsz == 8)) {
+        const uint64_t end = off + len;
+        uint64_t at = off;
+        while (end - at >= 12) {
+                uint32_t nh[3]; /* namesz, descsz, type */
+                if (read_at(img, at, nh, sizeof(nh), "ELF note header", err))
+                        return -1;
+                /* 64-bit sums: a 32-bit size near 4 GiB does not wrap to a small one */
+                uint64_t name = at + 12;
+                uint64_t desc = name + (((uint64_t)nh[0] + 3) & ~3ull);
+                uint64_t next = desc + (((uint64_t)nh[1] + 3) & ~3ull);
+                if (name + nh[0] > end || desc + nh[1] > end || next > end + 3)
+                        return cvmm_errf(err,
+                                         "kernel '%s': segment %u: the note at offset 0x%llx "
+                                         "(name %u bytes, descriptor %u bytes) runs past the "
+                                         "end of the segment",
+                                         img->path, seg, (unsigned long long)at, nh[0], nh[1]);
+                if (!*have && nh[2] == XEN_ELFNOTE_PHYS32 && nh[0] == 4 &&
+                    memcmp(img->data + name, "Xen", 4) == 0 && (nh[1] == 4 || nh[1] == 8)) {
                         uint64_t v = 0;
-                        memcpy(&v, p + desc, descsz);
+                        if (read_at(img, desc, &v, nh[1], "PVH entry note", err))
+                                return -1;
                         *entry = v & 0xffffffffu;
-                        return true;
+                        *have = true;
                 }
-                off = next;
+                if (next >= end)
+                        break;
+                at = next;
         }
-        return false;
+        return 0;
 }
 
 /* Reads the ELF header of either class into e (a 32-bit one widened to the 64-bit layout). */
@@ -149,14 +225,15 @@ static int elf_read_header(const struct boot_image *img, struct boot_elf *e, str
         bool is64 = d[EI_CLASS] == ELFCLASS64;
         if (d[EI_DATA] != ELFDATA2LSB)
                 return cvmm_errf(err, "kernel '%s': ELF file is not little-endian", img->path);
-        if (img->size < (is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr)))
-                return cvmm_errf(err, "kernel '%s': truncated ELF header", img->path);
         Elf64_Ehdr eh;
+        memset(&eh, 0, sizeof(eh));
         if (is64) {
-                memcpy(&eh, d, sizeof(eh));
+                if (read_at(img, 0, &eh, sizeof(eh), "ELF header", err))
+                        return -1;
         } else {
                 Elf32_Ehdr eh32;
-                memcpy(&eh32, d, sizeof(eh32));
+                if (read_at(img, 0, &eh32, sizeof(eh32), "ELF header", err))
+                        return -1;
                 eh = (Elf64_Ehdr){.e_type = eh32.e_type,
                                   .e_machine = eh32.e_machine,
                                   .e_entry = eh32.e_entry,
@@ -201,13 +278,16 @@ static int elf_read_phdrs(const struct boot_image *img, struct boot_elf *e, stru
         if (!e->phdr)
                 return cvmm_errf(err, "kernel '%s': out of memory", img->path);
         for (unsigned i = 0; i < e->phnum; i++) {
-                const uint8_t *p = img->data + e->phoff + (uint64_t)i * e->phentsize;
+                uint64_t off = e->phoff + (uint64_t)i * e->phentsize;
                 Elf64_Phdr ph;
+                memset(&ph, 0, sizeof(ph));
                 if (e->is64) {
-                        memcpy(&ph, p, sizeof(ph));
+                        if (read_at(img, off, &ph, sizeof(ph), "program header", err))
+                                return -1;
                 } else {
                         Elf32_Phdr ph32;
-                        memcpy(&ph32, p, sizeof(ph32));
+                        if (read_at(img, off, &ph32, sizeof(ph32), "program header", err))
+                                return -1;
                         ph = (Elf64_Phdr){.p_type = ph32.p_type,
                                           .p_offset = ph32.p_offset,
                                           .p_paddr = ph32.p_paddr,
@@ -237,8 +317,8 @@ static int elf_check_segments(struct boot_image *img, bool *have_pvh, uint64_t *
                         return cvmm_errf(err, "kernel '%s': segment %u lies outside the file",
                                          img->path, i);
                 if (s->type == PT_NOTE) {
-                        if (!*have_pvh)
-                                *have_pvh = find_pvh_note(img->data + s->offset, s->filesz, pvh);
+                        if (find_pvh_note(img, i, s->offset, s->filesz, have_pvh, pvh, err))
+                                return -1;
                         continue;
                 }
                 if (s->filesz > s->memsz || s->paddr + s->memsz < s->paddr)
@@ -336,7 +416,7 @@ int boot_image_open(struct boot_image *img, const char *kernel, const char *init
         memset(img, 0, sizeof(*img));
         img->path = kernel;
         img->initrd_path = initrd;
-        if (read_file("kernel", kernel, &img->data, &img->size, err))
+        if (read_file("--kernel", kernel, &img->data, &img->size, err))
                 return -1;
         uint32_t magic = 0;
         if (img->size >= 0x206)
@@ -362,7 +442,7 @@ int boot_image_open(struct boot_image *img, const char *kernel, const char *init
                                kernel);
         }
         if (rc == 0 && initrd)
-                rc = read_file("initrd", initrd, &img->initrd, &img->initrd_size, err);
+                rc = read_file("--initrd", initrd, &img->initrd, &img->initrd_size, err);
         if (rc)
                 boot_image_free(img);
         return rc;
@@ -436,11 +516,14 @@ static int put(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_
         return 0;
 }
 
-/* Places the initrd as high as allowed, page aligned, above the kernel, at *addr. */
-static int place_initrd(const struct boot_image *img, const struct guest_mem *m, uint64_t *addr,
-                        struct cvmm_err *err)
+/*
+ * Where the initrd goes in guest RAM whose part below the MMIO hole ends at low: as high as
+ * allowed, page aligned, above the kernel. Returns 0 and *addr, or -1 when it does not fit.
+ */
+static int initrd_addr(const struct boot_image *img, uint64_t low, uint64_t *addr,
+                       struct cvmm_err *err)
 {
-        uint64_t top = m->low < img->initrd_max ? m->low : img->initrd_max;
+        uint64_t top = low < img->initrd_max ? low : img->initrd_max;
         uint64_t size = img->initrd_size;
         uint64_t floor = (img->load_end + 0xfff) & ~0xfffull;
         if (size > top || ((top - size) & ~0xfffull) < floor)
@@ -449,7 +532,47 @@ static int place_initrd(const struct boot_image *img, const struct guest_mem *m,
                                  "above the kernel (try a larger --memory)",
                                  (unsigned long long)size, (unsigned long long)top);
         *addr = (top - size) & ~0xfffull;
-        return put(m, *addr, img->initrd, size, "initrd", err);
+        return 0;
+}
+
+/* Places the initrd (initrd_addr) and copies it there. */
+static int place_initrd(const struct boot_image *img, const struct guest_mem *m, uint64_t *addr,
+                        struct cvmm_err *err)
+{
+        if (initrd_addr(img, m->low, addr, err))
+                return -1;
+        return put(m, *addr, img->initrd, img->initrd_size, "initrd", err);
+}
+
+static int check_cmdline(const struct boot_image *img, const char *cmdline, struct cvmm_err *err)
+{
+        uint64_t len = strlen(cmdline);
+        uint64_t max =
+            img->cmdline_max < LAYOUT_CMDLINE_MAX ? img->cmdline_max : LAYOUT_CMDLINE_MAX;
+        if (len + 1 > max)
+                return cvmm_errf(err, "--cmdline is %llu bytes; this kernel takes at most %llu",
+                                 (unsigned long long)len, (unsigned long long)(max - 1));
+        return 0;
+}
+
+static int check_kernel_fits(const struct boot_image *img, uint64_t low, struct cvmm_err *err)
+{
+        if (img->load_end > low)
+                return cvmm_errf(err,
+                                 "kernel needs guest RAM up to 0x%llx; guest RAM below the "
+                                 "MMIO hole ends at 0x%llx (try a larger --memory)",
+                                 (unsigned long long)img->load_end, (unsigned long long)low);
+        return 0;
+}
+
+int boot_image_check_fit(const struct boot_image *img, uint64_t memory, const char *cmdline,
+                         struct cvmm_err *err)
+{
+        uint64_t low = memory < LAYOUT_GAP_START ? memory : LAYOUT_GAP_START;
+        uint64_t addr;
+        if (check_cmdline(img, cmdline, err) || check_kernel_fits(img, low, err))
+                return -1;
+        return img->initrd ? initrd_addr(img, low, &addr, err) : 0;
 }
 
 /* Copies each PT_LOAD segment to its physical address, zeroing the rest of its memory size. */
@@ -592,9 +715,8 @@ int boot_image_load(const struct boot_image *img, const struct guest_mem *m,
         memset(out, 0, sizeof(*out));
         out->kind = img->kind;
         size_t len = strlen(cmdline);
-        if (len + 1 > img->cmdline_max || len + 1 > LAYOUT_CMDLINE_MAX)
-                return cvmm_errf(err, "--cmdline is %zu bytes; this kernel takes at most %u", len,
-                                 img->cmdline_max - 1);
+        if (check_cmdline(img, cmdline, err))
+                return -1;
         if (m->low < LAYOUT_HIMEM + (1u << 20))
                 return cvmm_errf(err, "guest RAM must be at least 2 MiB");
         if (write_cpu_tables(m, err) || boot_write_mptable(m, cpus, err) ||
@@ -602,11 +724,8 @@ int boot_image_load(const struct boot_image *img, const struct guest_mem *m,
                 return -1;
         if (put(m, LAYOUT_CMDLINE, cmdline, len + 1, "command line", err))
                 return -1;
-        if (img->load_end > m->low)
-                return cvmm_errf(err,
-                                 "kernel needs guest RAM up to 0x%llx; guest RAM below the "
-                                 "MMIO hole ends at 0x%llx (try a larger --memory)",
-                                 (unsigned long long)img->load_end, (unsigned long long)m->low);
+        if (check_kernel_fits(img, m->low, err))
+                return -1;
         uint64_t initrd = 0;
         if (img->initrd && place_initrd(img, m, &initrd, err))
                 return -1;

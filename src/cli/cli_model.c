@@ -36,6 +36,7 @@ int cli_source_table(const char *cmd, const char *from, struct cvmm_cpuid_table 
         struct cvmm_err err;
         if (from) {
                 if (cvmm_cpuid_load(t, from, NULL, &err)) {
+                        cli_flag_error(&err, "--from");
                         cmd_error(cmd, err.msg, "");
                         return EXIT_USAGE;
                 }

@@ -715,6 +715,13 @@ int cli_run(int argc, char **argv, uint64_t t_start_ns)
                 outfile_close(&r.out);
                 return EXIT_USAGE;
         }
+        /* Sizes are the user's input too: refused here, before KVM is opened. */
+        if (boot_image_check_fit(&r.img, r.a.memory, r.a.cmdline, &err)) {
+                cli_error("run: %s", err.msg);
+                boot_image_free(&r.img);
+                outfile_close(&r.out);
+                return EXIT_USAGE;
+        }
         int rc = run_prepare(&r, t_start_ns);
         if (rc)
                 r.status = rc;

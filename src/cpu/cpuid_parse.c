@@ -519,13 +519,26 @@ int cvmm_cpuid_load(struct cvmm_cpuid_table *t, const char *path, enum cvmm_cpui
         cvmm_cpuid_init(t);
         if (strcmp(path, "-") == 0)
                 return load_stdin(t, fmt_out, err);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        /* Non-blocking: opening a FIFO must not wait for a writer; it is refused below. */
+        int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return cvmm_errf(err, "%s: cannot open: %s", path, strerror(errno));
         struct stat st;
-        if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        int sr = fstat(fd, &st);
+        if (sr || !S_ISREG(st.st_mode)) {
+                const char *what = sr                     ? "cannot be examined"
+                                   : S_ISDIR(st.st_mode)  ? "a directory"
+                                   : S_ISFIFO(st.st_mode) ? "a FIFO"
+                                   : S_ISCHR(st.st_mode)  ? "a character device"
+                                                          : "a special file";
                 close(fd);
-                return cvmm_errf(err, "%s: not a regular file", path);
+                return cvmm_errf(err, "%s: %s, not a regular file", path, what);
+        }
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+                int e = errno;
+                close(fd);
+                return cvmm_errf(err, "%s: cannot open: %s", path, strerror(e));
         }
         if ((uint64_t)st.st_size > CVMM_MAX_INPUT) {
                 close(fd);

@@ -16,7 +16,8 @@ bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
 expect_usage() {
 	local desc=$1 needle=$2
 	shift 3
-	"$CVMM" "$@" >"$T/out" 2>"$T/err"
+	# timeout: an input that blocks (a FIFO) fails the test instead of hanging it
+	timeout 10 "$CVMM" "$@" >"$T/out" 2>"$T/err"
 	local rc=$?
 	if [ $rc -ne 2 ]; then bad "$desc: exit $rc, want 2"; return; fi
 	if [ -s "$T/out" ]; then bad "$desc: wrote to stdout"; return; fi
@@ -34,6 +35,7 @@ printf '   0x0000000d 0x41: eax=0x1 ebx=0x0 ecx=0x0 edx=0x0\n' >"$T/range.cpuid"
 # /dev/kvm), and no metrics file appears.
 G=$(dirname "$CVMM")/tests/cvmm-testguest.elf
 printf 'not a kernel' >"$T/notkernel"
+truncate -s 4096 "$T/oldbz"
 printf 'HdrS' | dd of="$T/oldbz" bs=1 seek=514 conv=notrunc 2>/dev/null
 printf '\x0b\x02' | dd of="$T/oldbz" bs=1 seek=518 conv=notrunc 2>/dev/null
 expect_usage "run: no kernel" "--kernel FILE is required" -- run
@@ -88,12 +90,59 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 [ -L "$T/mlink" ] && [ -L "$T/mdangling" ] && [ ! -e "$T/nowhere.json" ] && [ -p "$T/mfifo" ] && [ -d "$T/mdir" ] &&
 	[ "$(cat "$T/mtarget")" = keep ] && ok || bad "run: a refused --metrics path was changed"
+# Input files that are not regular files are refused at once, by flag and path: a FIFO does not
+# block the open, a directory or /dev/null is not read as an empty image.
+mkfifo "$T/infifo"
+mkdir "$T/indir"
+for f in kernel initrd; do
+	if [ $f = kernel ]; then pre=(run --kernel); else pre=(run --kernel "$G" --initrd); fi
+	expect_usage "run: --$f FIFO" "--$f '$T/infifo': a FIFO, not a regular file" -- "${pre[@]}" "$T/infifo"
+	expect_usage "run: --$f directory" "--$f '$T/indir': a directory, not a regular file" -- "${pre[@]}" "$T/indir"
+	expect_usage "run: --$f /dev/null" "--$f '/dev/null': a character device, not a regular file" -- "${pre[@]}" /dev/null
+	expect_usage "run: --$f -" "--$f '-': standard input is not supported" -- "${pre[@]}" - </dev/null
+done
+# Sizes are checked when the image is opened, before KVM: one line, exit 2, no probe notes.
+# A bzImage (protocol 2.12, 64-bit, relocatable, 4 setup sectors) whose init_size is 256 MiB.
+truncate -s 4096 "$T/bigbz"
+put() { printf "$2" | dd of="$T/bigbz" bs=1 seek=$(($1)) conv=notrunc 2>/dev/null; }
+put 0x1f1 '\x04'
+put 0x202 'HdrS'
+put 0x206 '\x0c\x02'
+put 0x234 '\x01'
+put 0x236 '\x01\x00'
+put 0x260 '\x00\x00\x00\x10'
+expect_fit() {
+	expect_usage "$@"
+	if grep -qiE 'probe|KVM|verdict' "$T/err"; then bad "$1: reached KVM: $(cat "$T/err")"; fi
+}
+expect_fit "run: kernel larger than --memory" "kernel needs guest RAM up to 0x10100000" -- run --kernel "$T/bigbz" --memory 64M
+truncate -s 8M "$T/bigrd"
+expect_fit "run: initrd larger than guest RAM" "initrd (8388608 bytes) does not fit" -- run --kernel "$G" --initrd "$T/bigrd" --memory 4M
+expect_fit "run: cmdline too long" "--cmdline is 2048 bytes; this kernel takes at most 2047" -- run --kernel "$G" --cmdline "$(printf '%2048s' '')"
+expect_fit "run: cmdline past bzImage default" "--cmdline is 256 bytes; this kernel takes at most 255" -- run --kernel "$T/bigbz" --memory 512M --cmdline "$(printf '%256s' '')"
 # Exit 2 writes nothing: a refusal after --metrics was accepted leaves no file.
 expect_usage "run: refused with metrics" "avx9" -- run --kernel "$G" --features -avx9 --metrics "$T/m2.json"
 expect_usage "run: tiny memory with metrics" "at least 2M" -- run --kernel "$G" --memory 1M --metrics "$T/m2.json"
 expect_usage "run: bad kernel with metrics" "neither a bzImage" -- run --kernel "$T/notkernel" --metrics "$T/m2.json"
 if [ -e "$T/nodir" ] || [ -e "$T/m2.json" ] || ls "$T"/*.json.* >/dev/null 2>&1; then bad "run: a refused run left files behind"; else ok; fi
 
+# Every table read refuses a FIFO (without blocking on it), a directory and a device by flag
+# and path; '-' is standard input, which may be a pipe.
+for sub in "cpuid show" "cpuid check" "msr show"; do
+	expect_usage "$sub --from FIFO" "--from: $T/infifo: a FIFO, not a regular file" -- $sub --from "$T/infifo"
+	expect_usage "$sub --from directory" "--from: $T/indir: a directory, not a regular file" -- $sub --from "$T/indir"
+	expect_usage "$sub --from /dev/null" "--from: /dev/null: a character device, not a regular file" -- $sub --from /dev/null
+	timeout 10 "$CVMM" $sub --from "$SPR" >"$T/pf" 2>&1
+	rf=$?
+	cat "$SPR" | timeout 10 "$CVMM" $sub --from - >"$T/pp" 2>&1
+	rp=$?
+	# the same output, but for the source's name in check's and msr show's first line
+	sed -i "s|$SPR|-|" "$T/pf"
+	[ $rf -eq $rp ] && [ -s "$T/pp" ] && cmp -s "$T/pf" "$T/pp" && ok || bad "$sub --from - from a pipe (exit $rp) differs from --from FILE (exit $rf)"
+done
+expect_usage "diff FIFO operand" "$T/infifo: a FIFO, not a regular file" -- cpuid diff "$SPR" "$T/infifo"
+expect_usage "diff directory operand" "$T/indir: a directory, not a regular file" -- cpuid diff "$T/indir" "$SPR"
+cat "$SPR" | timeout 10 "$CVMM" cpuid diff "$SPR" - >"$T/pp" 2>&1 && ok || bad "diff FILE - from a pipe: $(cat "$T/pp")"
 expect_usage "missing file" "$T/nope: cannot open" -- cpuid show --from "$T/nope"
 expect_usage "truncated line" "trunc.cpuid:1: truncated" -- cpuid show --from "$T/trunc.cpuid"
 expect_usage "garbage" "garbage.cpuid:1: not a" -- cpuid check --from "$T/garbage.cpuid"

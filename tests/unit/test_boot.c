@@ -316,6 +316,132 @@ static size_t make_pvh_elf(uint8_t *buf, size_t len, bool is64)
         return 0x2000;
 }
 
+/* Opens buf as a kernel; fails the test when it is refused. */
+static void open_ok(struct boot_image *img, const void *buf, size_t len, char **path)
+{
+        struct cvmm_err err;
+        *path = tmpfile_with(buf, len);
+        if (boot_image_open(img, *path, NULL, &err))
+                fail_msg("%s", err.msg);
+}
+
+/*
+ * Headers cut short or pointing past the end: each is refused by name, nothing is read past
+ * the file (run under valgrind/ASan this also catches the read itself).
+ */
+static void test_truncated_headers(void **state)
+{
+        (void)state;
+        /* 0x206 bytes, zero but "HdrS" at 0x202: the setup header's fields lie past the end. */
+        uint8_t small[0x206] = {0};
+        memcpy(small + 0x202, "HdrS", 4);
+        expect_refusal(small, sizeof(small), "truncated: the bzImage setup header");
+        /* An ELF identification of each class and no more of the header. */
+        uint8_t id[EI_NIDENT + 8] = {0};
+        memcpy(id, ELFMAG, SELFMAG);
+        id[EI_DATA] = ELFDATA2LSB;
+        id[EI_CLASS] = ELFCLASS64;
+        expect_refusal(id, sizeof(id), "truncated: the ELF header");
+        id[EI_CLASS] = ELFCLASS32;
+        expect_refusal(id, sizeof(id), "truncated: the ELF header");
+        /* Program headers past the end: by offset, and by count. */
+        static uint8_t buf[0x2000];
+        size_t len = make_pvh_elf(buf, sizeof(buf), true);
+        Elf64_Ehdr *eh = (void *)buf;
+        eh->e_phoff = len - sizeof(Elf64_Phdr) + 1;
+        expect_refusal(buf, len, "program headers lie outside the file");
+        eh->e_phoff = sizeof(Elf64_Ehdr);
+        eh->e_phnum = 0xffff;
+        expect_refusal(buf, len, "program headers lie outside the file");
+}
+
+/* A PT_NOTE whose note's name or descriptor runs past the segment is refused. */
+static void test_note_overrun(void **state)
+{
+        (void)state;
+        static uint8_t buf[0x2000];
+        /* make_pvh_elf's note is at 0x800: namesz, descsz, type, "Xen", entry (20 bytes). */
+        const uint32_t sizes[][2] = {
+            {4, 0x1000},     /* descriptor past the segment */
+            {4, 0xfffffffd}, /* descriptor size that wraps when rounded up in 32 bits */
+            {0x1000, 4},     /* name past the segment */
+            {0xfffffffd, 4}, /* name size that wraps */
+        };
+        for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+                for (int is64 = 0; is64 < 2; is64++) {
+                        size_t len = make_pvh_elf(buf, sizeof(buf), is64);
+                        memcpy(buf + 0x800, sizes[i], 8);
+                        expect_refusal(buf, len, "runs past the end of the segment");
+                }
+        }
+}
+
+/*
+ * A bzImage's cmdline_size of 0xffffffff: cmdline_size + 1 must not wrap to 0 (which refused
+ * every command line); the limit is cvmm's own buffer, LAYOUT_CMDLINE_MAX with the NUL.
+ */
+static void test_cmdline_size_wrap(void **state)
+{
+        (void)state;
+        size_t len;
+        uint8_t *b = make_bzimage(0x20f, 1, &len);
+        ((struct setup_header *)(b + 0x1f1))->cmdline_size = 0xffffffffu;
+        struct boot_image img;
+        char *path;
+        open_ok(&img, b, len, &path);
+        assert_int_equal(img.cmdline_max, LAYOUT_CMDLINE_MAX);
+        struct cvmm_err err;
+        assert_int_equal(boot_image_check_fit(&img, 64 * MiB, "console=ttyS0", &err), 0);
+        char *big = malloc(LAYOUT_CMDLINE_MAX + 1);
+        assert_non_null(big);
+        memset(big, 'a', LAYOUT_CMDLINE_MAX);
+        big[LAYOUT_CMDLINE_MAX] = '\0';
+        assert_int_equal(boot_image_check_fit(&img, 64 * MiB, big, &err), -1);
+        assert_non_null(strstr(err.msg, "at most 65535"));
+        big[LAYOUT_CMDLINE_MAX - 1] = '\0'; /* 65535 bytes and the NUL: fits exactly */
+        assert_int_equal(boot_image_check_fit(&img, 64 * MiB, big, &err), 0);
+        free(big);
+        boot_image_free(&img);
+        unlink(path);
+        free(path);
+        free(b);
+}
+
+/* boot_image_check_fit refuses, without guest RAM, what boot_image_load would refuse. */
+static void test_check_fit(void **state)
+{
+        (void)state;
+        size_t len;
+        uint8_t *b = make_bzimage(0x20f, 1, &len); /* init_size 8 MiB, cmdline_size 2047 */
+        struct boot_image img;
+        char *path;
+        open_ok(&img, b, len, &path);
+        struct cvmm_err err;
+        /* The kernel takes 1 MiB + 8 MiB: 9 MiB of RAM is enough, 8 MiB is not. */
+        assert_int_equal(boot_image_check_fit(&img, 9 * MiB, "", &err), 0);
+        assert_int_equal(boot_image_check_fit(&img, 8 * MiB, "", &err), -1);
+        assert_non_null(strstr(err.msg, "kernel needs guest RAM up to 0x900000"));
+        char line[2049];
+        memset(line, 'x', sizeof(line) - 1);
+        line[2047] = '\0'; /* 2047 bytes: the header's limit */
+        assert_int_equal(boot_image_check_fit(&img, 64 * MiB, line, &err), 0);
+        line[2048] = '\0';
+        line[2047] = 'x';
+        assert_int_equal(boot_image_check_fit(&img, 64 * MiB, line, &err), -1);
+        assert_non_null(strstr(err.msg, "--cmdline is 2048 bytes; this kernel takes at most 2047"));
+        /* An initrd of 8 MiB above a kernel ending at 9 MiB: 17 MiB fits, 16 MiB does not. */
+        img.initrd = calloc(1, 8 * MiB);
+        assert_non_null(img.initrd);
+        img.initrd_size = 8 * MiB;
+        assert_int_equal(boot_image_check_fit(&img, 17 * MiB, "", &err), 0);
+        assert_int_equal(boot_image_check_fit(&img, 16 * MiB, "", &err), -1);
+        assert_non_null(strstr(err.msg, "initrd (8388608 bytes) does not fit"));
+        boot_image_free(&img);
+        unlink(path);
+        free(path);
+        free(b);
+}
+
 /* Opens and loads a PVH ELF of the given class into fresh 64 MiB guest RAM. */
 static void load_pvh_elf(struct guest_mem *m, bool is64)
 {
@@ -739,6 +865,8 @@ int main(void)
             cmocka_unit_test(test_e820_high),          cmocka_unit_test(test_pvh_elf),
             cmocka_unit_test(test_elf_refusals),       cmocka_unit_test(test_mptable),
             cmocka_unit_test(test_elf_classes),        cmocka_unit_test(test_fadt_platform),
+            cmocka_unit_test(test_truncated_headers),  cmocka_unit_test(test_note_overrun),
+            cmocka_unit_test(test_cmdline_size_wrap),  cmocka_unit_test(test_check_fit),
             cmocka_unit_test(test_multiboot_load),     cmocka_unit_test(test_multiboot_elf),
             cmocka_unit_test(test_multiboot_refusals),
         };
