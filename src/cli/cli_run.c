@@ -566,6 +566,7 @@ struct run {
         struct json_object *model_json; /* the model in --metrics: built once per run */
         struct vm_config cfg;
         struct vm *vm;
+        bool prepared; /* run_prepare succeeded: the model and the VM exist */
         const char *outcome;
         int status;
 };
@@ -577,6 +578,24 @@ static int run_prepare(struct run *r, uint64_t t_start_ns)
         int rc = cli_host_open("run", " (cvmm run needs KVM)", &r->host);
         if (rc)
                 return rc;
+        r->cfg = (struct vm_config){
+            .image = &r->img,
+            .cmdline = r->a.cmdline,
+            .cpus = r->a.cpus,
+            .memory = r->a.memory,
+            .cpuid = &r->model.table, /* vCPU 0's reconciled table, filled in below */
+            .no_reboot = r->a.no_reboot,
+            .console_fd = STDOUT_FILENO,
+            .console_in = isatty(STDIN_FILENO),
+            .t_start_ns = t_start_ns,
+            .msr = r->a.msr,
+            .dev = r->a.dev,
+        };
+        /* The VM (and KVM's) before the probe: the irqchip's deferred work overlaps it. */
+        if (vm_create(r->host, &r->cfg, &r->vm, &err)) {
+                cli_error("run: %s", err.msg);
+                return EXIT_HOST;
+        }
         /* The CPUID the guest will really see, computed before its first instruction. */
         rc = cli_host_model("run", r->host, &r->a.model, CVMM_LINUX_DEFAULT, &r->model);
         if (rc)
@@ -588,23 +607,11 @@ static int run_prepare(struct run *r, uint64_t t_start_ns)
                 cli_error("run: out of memory");
                 return EXIT_HOST;
         }
-        r->cfg = (struct vm_config){
-            .image = &r->img,
-            .cmdline = r->a.cmdline,
-            .cpus = r->a.cpus,
-            .memory = r->a.memory,
-            .cpuid = &r->model.table, /* vCPU 0's reconciled table; APIC IDs are set per vCPU */
-            .no_reboot = r->a.no_reboot,
-            .console_fd = STDOUT_FILENO,
-            .console_in = isatty(STDIN_FILENO),
-            .t_start_ns = t_start_ns,
-            .msr = r->a.msr,
-            .dev = r->a.dev,
-        };
-        if (vm_create(r->host, &r->cfg, &r->vm, &err)) {
+        if (vm_set_cpu_model(r->vm, &err)) {
                 cli_error("run: %s", err.msg);
                 return EXIT_HOST;
         }
+        r->prepared = true;
         return EXIT_OK;
 }
 
@@ -662,7 +669,7 @@ static void run_guest(struct run *r)
  */
 static void run_metrics(struct run *r)
 {
-        if (!r->a.metrics || !r->vm || r->status == EXIT_USAGE)
+        if (!r->a.metrics || !r->prepared || r->status == EXIT_USAGE)
                 return;
         struct run_summary s = {.outcome = r->outcome,
                                 .exit_status = r->status,

@@ -46,12 +46,15 @@ struct vm;
 struct vmm_host;
 
 /*
- * Creates a VM on the process's KVM (h, which must outlive it) and reserves guest RAM: no
- * guest runs yet. cfg must outlive the VM. Returns 0 and *out, or -1 with err naming the
- * failing host operation.
+ * Creates a VM on the process's KVM (h, which must outlive it), reserves guest RAM and opens
+ * the KVM VM with its irqchip: no guest runs yet, and cfg->cpuid need not be filled in yet.
+ * cfg must outlive the VM. Returns 0 and *out, or -1 with err naming the failing host
+ * operation.
  */
 int vm_create(struct vmm_host *h, const struct vm_config *cfg, struct vm **out,
               struct cvmm_err *err);
+/* Once cfg->cpuid holds the final CPU model, before vm_run: the MSR policy's view of it. */
+int vm_set_cpu_model(struct vm *vm, struct cvmm_err *err);
 /*
  * Boots and runs the guest until power-off, a fault, or a reset under no_reboot; a reset
  * otherwise restarts the VM in place with the same CPUID table. Returns the outcome, or -1 when

@@ -65,7 +65,8 @@ struct vm_stats {
 struct vm {
         const struct vm_config *cfg;
         struct kvm_host *kvm; /* the process's, borrowed from the vmm_host */
-        int fd;
+        int fd;               /* the KVM VM: opened by vm_create, again by vm_start after a reset */
+        bool model_set;       /* vm_set_cpu_model ran */
         struct guest_mem mem;
         struct io_bus bus;
         struct dev_host devhost;
