@@ -63,9 +63,9 @@ static void test_raw_bad_input(void **state)
              "in:2: subleaf 0x40 of leaf 0xd is out of range"},
             {"   0x1 0x0: eax=0x1 ebx=0x0 ecx=0x0 edx=0x0\n   0x1 0x0: eax=0x2 ebx=0x0 "
              "ecx=0x0 edx=0x0\n",
-             "in:2: leaf 0x00000001 subleaf 0x00 appears twice"},
+             "in:2: leaf 0x00000001 subleaf 0x00 given twice with different values"},
             {"   0x1 0x0: eax=0x123456789 ebx=0x0 ecx=0x0 edx=0x0\n", "in:1: truncated"},
-            {"   0x1 0x0: eax=0x1 ebx=0x0 ecx=0x0 edx=0x0 trailing\n", "in:1: unexpected text"},
+            {"   0x1 0x0: eax=0x1 ebx=0x0 ecx=0x0 edx=0x0trailing\n", "in:1: unexpected text"},
             {"CPU:\n\n", "in: no CPUID entries"},
             {"CPU x:\n", "in:1: malformed CPU header"},
             {"{\"entries\": [", "in:1: invalid JSON"},
@@ -212,7 +212,7 @@ static void test_error_escapes_control_bytes(void **state)
         (void)state;
         struct cvmm_cpuid_table t;
         struct cvmm_err err;
-        const char *text = "   0x0 0x0: eax=0x0 ebx=0x0 ecx=0x0 edx=0x0 x\ry\033[2Jz\tw\x7f";
+        const char *text = "   0x0 0x0: eax=0x0 ebx=0x0 ecx=0x0 edx=0x0x\ry\033[2Jz\tw\x7f";
         assert_int_equal(cvmm_cpuid_parse(&t, text, strlen(text), "a\nb", NULL, &err), -1);
         assert_one_printable_line(err.msg);
         assert_string_equal(err.msg,
@@ -363,6 +363,37 @@ static void test_every_format_reads_back(void **state)
         free(raw);
 }
 
+/* What a paste from a mail or a bug tracker carries around a dump is read past; the rest not. */
+static void test_raw_paste(void **state)
+{
+        (void)state;
+        struct cvmm_cpuid_table t;
+        struct cvmm_err err;
+        const char *paste = "# cpuid -r on the reporter's box\r\n"
+                            "> CPU:\r\n"
+                            ">    0x00000000 0x00: eax=0x0000000d ebx=0x68747541 ecx=0x444d4163 "
+                            "edx=0x69746e65   <- vendor\r\n"
+                            ">\r\n"
+                            ">>   0x00000001 0x00: eax=0x1 ebx=0x2 ecx=0x3 edx=0x4\r\n"
+                            ">0x00000001 0x00: eax=0x1 ebx=0x2 ecx=0x3 edx=0x4  \r\n"
+                            "\r\n";
+        assert_int_equal(parse(&t, paste, &err), 0);
+        assert_int_equal(t.count, 2);
+        assert_int_equal(cvmm_cpuid_reg(&t, 0, 0, CVMM_EDX), 0x69746e65);
+        assert_int_equal(cvmm_cpuid_reg(&t, 1, 0, CVMM_EDX), 4);
+        cvmm_cpuid_free(&t);
+        const char *dup = "> 0x1 0x0: eax=0x1 ebx=0x2 ecx=0x3 edx=0x4\n"
+                          "# again\n"
+                          "> 0x1 0x0: eax=0x1 ebx=0x2 ecx=0x3 edx=0x5\n";
+        assert_int_equal(parse(&t, dup, &err), -1);
+        assert_string_equal(err.msg,
+                            "in:3: leaf 0x00000001 subleaf 0x00 given twice with different values");
+        assert_int_equal(parse(&t, "# c\n> 0x1 0x0: eax=0x1 ebx=0x2 ecx=0x3 edx=0x4q\n", &err), -1);
+        assert_non_null(strstr(err.msg, "in:2: unexpected text after edx"));
+        assert_int_equal(parse(&t, "> 0x1 0x0: eax=0x1 ebx=0x2 ecx=zz edx=0x4\n", &err), -1);
+        assert_non_null(strstr(err.msg, "in:1: truncated or malformed entry (ecx"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -376,6 +407,7 @@ int main(void)
             cmocka_unit_test(test_error_escapes_control_bytes),
             cmocka_unit_test(test_json_nul_and_duplicate_keys),
             cmocka_unit_test(test_input_size_cap),
+            cmocka_unit_test(test_raw_paste),
             cmocka_unit_test(test_every_format_reads_back),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
