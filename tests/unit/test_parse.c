@@ -394,6 +394,27 @@ static void test_raw_paste(void **state)
         assert_non_null(strstr(err.msg, "in:1: truncated or malformed entry (ecx"));
 }
 
+/* A real dump quoted, CRLF'd, headed and followed by a second CPU reads as the dump itself. */
+static void test_raw_realistic_paste(void **state)
+{
+        (void)state;
+        struct cvmm_cpuid_table a, b;
+        load_data(&a, "intel-sapphire-rapids.cpuid");
+        load_data(&b, "pasted-quoted-crlf-2cpu.cpuid");
+        assert_true(a.count > 50);
+        assert_int_equal(b.count, a.count);
+        assert_int_equal(b.partial, a.partial);
+        for (size_t i = 0; i < a.count; i++) {
+                assert_int_equal(b.entries[i].leaf, a.entries[i].leaf);
+                assert_int_equal(b.entries[i].subleaf, a.entries[i].subleaf);
+                assert_memory_equal(b.entries[i].regs, a.entries[i].regs,
+                                    sizeof(a.entries[i].regs));
+                assert_int_equal(b.entries[i].flags, a.entries[i].flags);
+        }
+        cvmm_cpuid_free(&a);
+        cvmm_cpuid_free(&b);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -408,6 +429,7 @@ int main(void)
             cmocka_unit_test(test_json_nul_and_duplicate_keys),
             cmocka_unit_test(test_input_size_cap),
             cmocka_unit_test(test_raw_paste),
+            cmocka_unit_test(test_raw_realistic_paste),
             cmocka_unit_test(test_every_format_reads_back),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
