@@ -193,6 +193,14 @@ static int cmd_show(int argc, char **argv)
                 cvmm_cpuid_free(&t);
                 return rc;
         }
+        /* An empty table has no form that reads back (every reader refuses "no entries"). */
+        if (t.count == 0) {
+                cli_error("cpuid show: %s: no entries left after --features removed them: an "
+                          "empty table is not a CPUID table",
+                          a.from ? a.from : "kvm");
+                cvmm_cpuid_free(&t);
+                return EXIT_USAGE;
+        }
         struct cvmm_cpuid_meta meta = {
             .profile = a.have_profile ? cvmm_profile_name(a.model.profile) : NULL,
             .source = a.from ? a.from : "kvm",

@@ -75,7 +75,9 @@ static int found_any(const struct cvmm_cpuid_table *t, const char *name, struct 
 /*
  * `cpuid -r` output. Lines: "CPU:" / "CPU N:" headers, then
  * "   0x0000000d 0x01: eax=0x0000000f ebx=0x00000988 ecx=0x00000000 edx=0x00000000".
- * Only the first CPU is read. Any other non-blank line is an error.
+ * Only the first CPU is read. Pastes are accepted: "#" comment lines, quote prefixes (">",
+ * "> ", ">> "), CRLF, text after a complete line when a blank sets it apart, and a line given
+ * twice with the same values. Any other non-blank line is an error.
  */
 static int parse_raw(struct cvmm_cpuid_table *t, const char *buf, size_t len, const char *name,
                      struct cvmm_err *err)
@@ -101,7 +103,12 @@ static int parse_raw(struct cvmm_cpuid_table *t, const char *buf, size_t len, co
                         tmp[--n] = '\0';
                 const char *p = tmp;
                 skip_spaces(&p);
-                if (*p == '\0')
+                /* a quoted paste: "> ", ">> ", ">" */
+                while (*p == '>') {
+                        p++;
+                        skip_spaces(&p);
+                }
+                if (*p == '\0' || *p == '#')
                         continue;
                 if (strncmp(p, "CPU", 3) == 0) {
                         const char *q = p + 3;
@@ -134,9 +141,17 @@ static int parse_raw(struct cvmm_cpuid_table *t, const char *buf, size_t len, co
                                                  "missing or not hex)",
                                                  where, cvmm_reg_name((enum cvmm_reg)r));
                 }
-                skip_spaces(&p);
-                if (*p != '\0')
+                /* commentary after a complete line is kept out of the table, if set apart */
+                if (*p != '\0' && *p != ' ' && *p != '\t')
                         return cvmm_errf(err, "%s: unexpected text after edx: '%s'", where, p);
+                const struct cvmm_cpuid_entry *old = cvmm_cpuid_get(t, e.leaf, e.subleaf);
+                if (old && !memcmp(old->regs, e.regs, sizeof(e.regs)))
+                        continue; /* the same line pasted twice */
+                if (old)
+                        return cvmm_errf(err,
+                                         "%s: leaf 0x%08x subleaf 0x%02x given twice with "
+                                         "different values",
+                                         where, e.leaf, e.subleaf);
                 if (add_parsed(t, &e, where, err))
                         return -1;
         }

@@ -63,9 +63,9 @@ static void test_raw_bad_input(void **state)
              "in:2: subleaf 0x40 of leaf 0xd is out of range"},
             {"   0x1 0x0: eax=0x1 ebx=0x0 ecx=0x0 edx=0x0\n   0x1 0x0: eax=0x2 ebx=0x0 "
              "ecx=0x0 edx=0x0\n",
-             "in:2: leaf 0x00000001 subleaf 0x00 appears twice"},
+             "in:2: leaf 0x00000001 subleaf 0x00 given twice with different values"},
             {"   0x1 0x0: eax=0x123456789 ebx=0x0 ecx=0x0 edx=0x0\n", "in:1: truncated"},
-            {"   0x1 0x0: eax=0x1 ebx=0x0 ecx=0x0 edx=0x0 trailing\n", "in:1: unexpected text"},
+            {"   0x1 0x0: eax=0x1 ebx=0x0 ecx=0x0 edx=0x0trailing\n", "in:1: unexpected text"},
             {"CPU:\n\n", "in: no CPUID entries"},
             {"CPU x:\n", "in:1: malformed CPU header"},
             {"{\"entries\": [", "in:1: invalid JSON"},
@@ -212,7 +212,7 @@ static void test_error_escapes_control_bytes(void **state)
         (void)state;
         struct cvmm_cpuid_table t;
         struct cvmm_err err;
-        const char *text = "   0x0 0x0: eax=0x0 ebx=0x0 ecx=0x0 edx=0x0 x\ry\033[2Jz\tw\x7f";
+        const char *text = "   0x0 0x0: eax=0x0 ebx=0x0 ecx=0x0 edx=0x0x\ry\033[2Jz\tw\x7f";
         assert_int_equal(cvmm_cpuid_parse(&t, text, strlen(text), "a\nb", NULL, &err), -1);
         assert_one_printable_line(err.msg);
         assert_string_equal(err.msg,
@@ -301,6 +301,120 @@ static void test_input_size_cap(void **state)
         free(buf);
 }
 
+/* Both formats the library writes read back as the same table, for every dump and edge table. */
+static void assert_reads_back(const struct cvmm_cpuid_table *t, const char *what)
+{
+        struct cvmm_cpuid_meta meta = {.source = "x", .cpus = 1};
+        char *text[2] = {cvmm_cpuid_format_raw(t), cvmm_cpuid_format_json(t, &meta)};
+        char *want = cvmm_cpuid_format_raw(t);
+        for (int k = 0; k < 2; k++) {
+                struct cvmm_cpuid_table u;
+                struct cvmm_err err;
+                assert_non_null(text[k]);
+                if (cvmm_cpuid_parse(&u, text[k], strlen(text[k]), what, NULL, &err))
+                        fail_msg("%s (%s) does not read back: %s", what, k ? "json" : "raw",
+                                 err.msg);
+                assert_int_equal(u.count, t->count);
+                char *got = cvmm_cpuid_format_raw(&u);
+                assert_string_equal(got, want);
+                free(got);
+                free(text[k]);
+                cvmm_cpuid_free(&u);
+        }
+        free(want);
+}
+
+static void test_every_format_reads_back(void **state)
+{
+        (void)state;
+        static const char *const dumps[] = {
+            "amd-epyc-7402p-leaf0d-partial.cpuid",
+            "amd-epyc-7502-rome.cpuid",
+            "amd-epyc-7742-rome.cpuid",
+            "amd-epyc-9334-genoa.cpuid",
+            "amd-ryzen9-7950x-raphael.cpuid",
+            "host-amd-epyc-pvm.cpuid",
+            "intel-amx-host-leaf0d-partial.cpuid",
+            "intel-core-i7-1270p-alder-lake.cpuid",
+            "intel-emerald-rapids.cpuid",
+            "intel-sapphire-rapids.cpuid",
+            "firecracker/fingerprint_INTEL_SKYLAKE_5.10host.json",
+        };
+        struct cvmm_cpuid_table t;
+        for (size_t i = 0; i < sizeof(dumps) / sizeof(dumps[0]); i++) {
+                load_data(&t, dumps[i]);
+                assert_reads_back(&t, dumps[i]);
+                cvmm_cpuid_free(&t);
+        }
+        cvmm_cpuid_init(&t); /* one leaf */
+        put(&t, 0, 0, 1, 0x756e6547, 0x6c65746e, 0x49656e69);
+        assert_reads_back(&t, "one leaf");
+        put(&t, 4, 1, 0xfc004122, 0x01c0003f, 0x3f, 0); /* a leaf with subleaves */
+        put(&t, 4, 0, 0xfc004121, 0x02c0003f, 0x3f, 0);
+        cvmm_cpuid_remove(&t, 0, 0);
+        assert_reads_back(&t, "subleaves");
+        cvmm_cpuid_free(&t);
+        /* An empty table has no form a reader takes: why `show` refuses an empty result. */
+        struct cvmm_err err;
+        struct cvmm_cpuid_table u;
+        char *raw = cvmm_cpuid_format_raw(&t);
+        assert_int_equal(cvmm_cpuid_parse(&u, raw, strlen(raw), "empty", NULL, &err), -1);
+        assert_non_null(strstr(err.msg, "no CPUID entries"));
+        free(raw);
+}
+
+/* What a paste from a mail or a bug tracker carries around a dump is read past; the rest not. */
+static void test_raw_paste(void **state)
+{
+        (void)state;
+        struct cvmm_cpuid_table t;
+        struct cvmm_err err;
+        const char *paste = "# cpuid -r on the reporter's box\r\n"
+                            "> CPU:\r\n"
+                            ">    0x00000000 0x00: eax=0x0000000d ebx=0x68747541 ecx=0x444d4163 "
+                            "edx=0x69746e65   <- vendor\r\n"
+                            ">\r\n"
+                            ">>   0x00000001 0x00: eax=0x1 ebx=0x2 ecx=0x3 edx=0x4\r\n"
+                            ">0x00000001 0x00: eax=0x1 ebx=0x2 ecx=0x3 edx=0x4  \r\n"
+                            "\r\n";
+        assert_int_equal(parse(&t, paste, &err), 0);
+        assert_int_equal(t.count, 2);
+        assert_int_equal(cvmm_cpuid_reg(&t, 0, 0, CVMM_EDX), 0x69746e65);
+        assert_int_equal(cvmm_cpuid_reg(&t, 1, 0, CVMM_EDX), 4);
+        cvmm_cpuid_free(&t);
+        const char *dup = "> 0x1 0x0: eax=0x1 ebx=0x2 ecx=0x3 edx=0x4\n"
+                          "# again\n"
+                          "> 0x1 0x0: eax=0x1 ebx=0x2 ecx=0x3 edx=0x5\n";
+        assert_int_equal(parse(&t, dup, &err), -1);
+        assert_string_equal(err.msg,
+                            "in:3: leaf 0x00000001 subleaf 0x00 given twice with different values");
+        assert_int_equal(parse(&t, "# c\n> 0x1 0x0: eax=0x1 ebx=0x2 ecx=0x3 edx=0x4q\n", &err), -1);
+        assert_non_null(strstr(err.msg, "in:2: unexpected text after edx"));
+        assert_int_equal(parse(&t, "> 0x1 0x0: eax=0x1 ebx=0x2 ecx=zz edx=0x4\n", &err), -1);
+        assert_non_null(strstr(err.msg, "in:1: truncated or malformed entry (ecx"));
+}
+
+/* A real dump quoted, CRLF'd, headed and followed by a second CPU reads as the dump itself. */
+static void test_raw_realistic_paste(void **state)
+{
+        (void)state;
+        struct cvmm_cpuid_table a, b;
+        load_data(&a, "intel-sapphire-rapids.cpuid");
+        load_data(&b, "pasted-quoted-crlf-2cpu.cpuid");
+        assert_true(a.count > 50);
+        assert_int_equal(b.count, a.count);
+        assert_int_equal(b.partial, a.partial);
+        for (size_t i = 0; i < a.count; i++) {
+                assert_int_equal(b.entries[i].leaf, a.entries[i].leaf);
+                assert_int_equal(b.entries[i].subleaf, a.entries[i].subleaf);
+                assert_memory_equal(b.entries[i].regs, a.entries[i].regs,
+                                    sizeof(a.entries[i].regs));
+                assert_int_equal(b.entries[i].flags, a.entries[i].flags);
+        }
+        cvmm_cpuid_free(&a);
+        cvmm_cpuid_free(&b);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -314,6 +428,9 @@ int main(void)
             cmocka_unit_test(test_error_escapes_control_bytes),
             cmocka_unit_test(test_json_nul_and_duplicate_keys),
             cmocka_unit_test(test_input_size_cap),
+            cmocka_unit_test(test_raw_paste),
+            cmocka_unit_test(test_raw_realistic_paste),
+            cmocka_unit_test(test_every_format_reads_back),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
