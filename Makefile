@@ -2,7 +2,7 @@
 BUILD ?= build
 MESON ?= meson
 
-.PHONY: all run check bench format format-check clean deps
+.PHONY: all run check bench fuzz format format-check clean deps
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -20,6 +20,12 @@ run: all
 check:
 	tools/check.sh
 
+# Each libFuzzer harness in tests/fuzz for FUZZ_SECONDS seconds (default 60) on a copy of its
+# corpus in build-fuzz/ (Clang, ASan+UBSan); prints executions and coverage per harness.
+FUZZ_SECONDS ?= 60
+fuzz:
+	tools/fuzz.sh time $(FUZZ_SECONDS)
+
 bench: all
 	bench/run.sh $(BUILD)
 
@@ -30,4 +36,4 @@ format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan build-clang build-tsan
+	rm -rf $(BUILD) build-asan build-clang build-tsan build-fuzz

@@ -2,8 +2,8 @@
 # `make check`: the whole suite. GCC build with every test (unit, CLI, small guests, Debian's
 # kernel), the unit and CLI tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
 # cvmm's threads under ThreadSanitizer (tests/guest/test_races.py), a Clang build with the same
-# warnings, and the formatting check. Ends with one "N passed, N
-# failed" line. Guest and kernel tests need KVM: without /dev/kvm they run inside a QEMU TCG VM
+# warnings, the libFuzzer harnesses (tools/fuzz.sh) and the formatting check. Ends with one
+# "N passed, N failed" line. Guest and kernel tests need KVM: without /dev/kvm they run inside a QEMU TCG VM
 # with nested KVM (tools/nested-kvm.sh).
 set -u
 cd "$(dirname "$0")/.."
@@ -47,6 +47,9 @@ races() { # cvmm's threads (vCPUs, --metrics-interval, kicks) under ThreadSaniti
 clang_build() {
 	CC=clang setup build-clang && ninja -C build-clang
 }
+fuzz() { # every libFuzzer harness: its seed corpus plus fresh inputs, 100000 executions each
+	tools/fuzz.sh runs 100000
+}
 format() {
 	clang-format --dry-run --Werror $(git ls-files '*.c' '*.h' 2>/dev/null || find src include tests bench -name '*.[ch]')
 }
@@ -54,6 +57,7 @@ step "gcc: build and all tests" gcc_suite
 step "asan+ubsan: build and all tests" sanitizers
 step "tsan: cvmm's threads, race-free" races
 step "clang: build with -Werror" clang_build
+step "fuzz: each harness, 100000 executions" fuzz
 step "clang-format" format
 echo "check: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -83,6 +83,12 @@ struct boot_entry {
  */
 int boot_image_open(struct boot_image *img, const char *kernel, const char *initrd,
                     struct cvmm_err *err);
+/*
+ * As boot_image_open for a kernel image already in memory (size bytes at data, copied; no
+ * initrd); name stands for the path in messages and must outlive img.
+ */
+int boot_image_open_mem(struct boot_image *img, const void *data, size_t size, const char *name,
+                        struct cvmm_err *err);
 void boot_image_free(struct boot_image *img);
 /*
  * Checks, before any guest RAM or KVM exists, that the image fits a guest of memory bytes

@@ -410,14 +410,10 @@ static int check_multiboot(struct boot_image *img, bool is_elf, struct cvmm_err 
         return 0;
 }
 
-int boot_image_open(struct boot_image *img, const char *kernel, const char *initrd,
-                    struct cvmm_err *err)
+/* Tells a bzImage from an ELF file by its magic and checks its headers. */
+static int check_image(struct boot_image *img, struct cvmm_err *err)
 {
-        memset(img, 0, sizeof(*img));
-        img->path = kernel;
-        img->initrd_path = initrd;
-        if (read_file("--kernel", kernel, &img->data, &img->size, err))
-                return -1;
+        const char *kernel = img->path;
         uint32_t magic = 0;
         if (img->size >= 0x206)
                 memcpy(&magic, img->data + 0x202, 4);
@@ -441,8 +437,37 @@ int boot_image_open(struct boot_image *img, const char *kernel, const char *init
                                "Multiboot kernel (no header in the first 8 KiB) nor an ELF file",
                                kernel);
         }
+        return rc;
+}
+
+int boot_image_open(struct boot_image *img, const char *kernel, const char *initrd,
+                    struct cvmm_err *err)
+{
+        memset(img, 0, sizeof(*img));
+        img->path = kernel;
+        img->initrd_path = initrd;
+        if (read_file("--kernel", kernel, &img->data, &img->size, err))
+                return -1;
+        int rc = check_image(img, err);
         if (rc == 0 && initrd)
                 rc = read_file("--initrd", initrd, &img->initrd, &img->initrd_size, err);
+        if (rc)
+                boot_image_free(img);
+        return rc;
+}
+
+int boot_image_open_mem(struct boot_image *img, const void *data, size_t size, const char *name,
+                        struct cvmm_err *err)
+{
+        memset(img, 0, sizeof(*img));
+        img->path = name;
+        img->data = malloc(size ? size : 1);
+        if (!img->data)
+                return cvmm_errf(err, "kernel '%s': out of memory", name);
+        if (size)
+                memcpy(img->data, data, size);
+        img->size = size;
+        int rc = check_image(img, err);
         if (rc)
                 boot_image_free(img);
         return rc;

@@ -22,6 +22,13 @@ int cli_cpuid(int argc, char **argv);
 int cli_msr(int argc, char **argv);
 /* `cvmm run ...`; argv[0] is "run"; t_start_ns is the process start (CLOCK_MONOTONIC). */
 int cli_run(int argc, char **argv, uint64_t t_start_ns);
+/*
+ * The option parsing of `cvmm run` and of `cvmm cpuid show|check|diff|probe` (argv[0] the
+ * subcommand) alone, as cli_run and cli_cpuid do it before anything else: 0, or -1 with the
+ * message they would print. Opens no file and touches no device (for tests/fuzz).
+ */
+int cli_run_parse_only(int argc, char **argv, struct cvmm_err *err);
+int cli_cpuid_parse_only(int argc, char **argv, struct cvmm_err *err);
 /* Parses 256M, 4G, 1T...; err names flag. */
 int cli_parse_size(const char *flag, const char *s, uint64_t *out, struct cvmm_err *err);
 /* Parses a count from 1 to max for flag ("FLAG 'S': expected a number from 1 to MAX"). */

@@ -122,6 +122,12 @@ static int parse_args(int argc, char **argv, struct cpuid_args *a, struct cvmm_e
         return 0;
 }
 
+int cli_cpuid_parse_only(int argc, char **argv, struct cvmm_err *err)
+{
+        struct cpuid_args a;
+        return parse_args(argc, argv, &a, err);
+}
+
 /* Loads the source table: --from FILE, else this host's KVM. Returns an exit status. */
 static int load_source(const struct cpuid_args *a, struct cvmm_cpuid_table *t)
 {

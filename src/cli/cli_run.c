@@ -274,6 +274,12 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
         return 0;
 }
 
+int cli_run_parse_only(int argc, char **argv, struct cvmm_err *err)
+{
+        struct run_args a;
+        return parse_run(argc, argv, &a, err);
+}
+
 /*
  * --metrics-interval: a thread that rewrites the metrics file (atomically, as at exit) every
  * interval while the guest runs, so that an agent can scrape a long-running guest. It reads the
