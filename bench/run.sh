@@ -30,6 +30,11 @@ echo
 echo "== unknown-MSR exit handling in user space, suppressed path (target: under 50 ns)"
 "$BUILD/bench/bench_msr"
 echo
+if [ -e /dev/kvm ]; then
+	echo "== KVM's own costs for the steps cvmm run takes (bench/kvm_costs, see the README)"
+	"$BUILD/bench/kvm_costs" 15
+	echo
+fi
 echo "== VMM: cvmm run against QEMU (same guests, same run)"
 tools/fetch-kernel.sh "$BUILD/guest" >/dev/null
 tools/mkinitramfs.sh "$BUILD/guest/initramfs.gz"

@@ -672,7 +672,7 @@ static int vm_kvm_open(struct vm *vm, struct cvmm_err *err)
                 return -1;
         /* Memory slots and the MSR filter first: each of these waits for an SRCU grace period
          * of the VM, which is nearly free before the in-kernel irqchip exists and costs
-         * milliseconds after it (5-10 ms per call measured on a PVM host; README, "Start-up"). */
+         * milliseconds after it (bench/kvm_costs; README, "Start-up and tear-down"). */
         if (kvm_vm_map(vm->fd, 0, 0, vm->mem.low, vm->mem.host, err))
                 return -1;
         if (vm->mem.size > vm->mem.low &&
