@@ -141,7 +141,8 @@ int cvmm_cpuid_parse(struct cvmm_cpuid_table *t, const char *buf, size_t len, co
  * counting from 0, where the first "CPU:" / "CPU N:" header, or the first entry when there is
  * none, opens CPU 0 and each further header the next (in a whole `cpuid -r` dump block N is
  * "CPU N:"). A cpu the input does not hold is refused naming it and how many CPUs the input
- * has. The JSON formats hold one CPU: any cpu but 0 is refused. cvmm_cpuid_parse reads CPU 0.
+ * has; so is a cpu other than 0 whose block is headed with another number (an excerpt).
+ * The JSON formats hold one CPU: any cpu but 0 is refused. cvmm_cpuid_parse reads CPU 0.
  */
 int cvmm_cpuid_parse_cpu(struct cvmm_cpuid_table *t, const char *buf, size_t len, const char *name,
                          unsigned cpu, enum cvmm_cpuid_format *fmt_out, struct cvmm_err *err);

@@ -117,13 +117,30 @@ static int parse_raw(struct cvmm_cpuid_table *t, const char *buf, size_t len, co
                 if (strncmp(p, "CPU", 3) == 0) {
                         const char *q = p + 3;
                         skip_spaces(&q);
+                        const char *digits = q;
                         while (isdigit((unsigned char)*q))
                                 q++;
                         if (*q != ':' || q[1] != '\0')
                                 return cvmm_errf(err, "%s: malformed CPU header", where);
                         /* the first header opens CPU 0, and so does text before it */
-                        if (headers++ > cpu)
+                        if (headers > cpu)
                                 break; /* past the chosen CPU */
+                        /*
+                         * Blocks are counted; a chosen block (other than the first) headed
+                         * with another number is an excerpt whose headers do not count from
+                         * 0: which CPU is meant is unclear.
+                         */
+                        char want[16];
+                        snprintf(want, sizeof(want), "%u", cpu);
+                        size_t nd = (size_t)(q - digits);
+                        if (headers == cpu && cpu != 0 && nd &&
+                            (nd != strlen(want) || memcmp(digits, want, nd) != 0))
+                                return cvmm_errf(err,
+                                                 "%s: CPU %u, counting the headers from 0, is "
+                                                 "headed 'CPU %.*s:': the headers do not count "
+                                                 "from 0, so which CPU is meant is unclear",
+                                                 where, cpu, (int)(nd > 20 ? 20 : nd), digits);
+                        headers++;
                         header_line = lineno;
                         continue;
                 }

@@ -488,6 +488,20 @@ static void test_raw_pick_cpu(void **state)
         assert_int_equal(cvmm_cpuid_parse_cpu(&t, hdr1, strlen(hdr1), "in", 1, NULL, &err), -1);
         assert_string_equal(err.msg, "in:1: no CPU 1: the input holds one CPU, CPU 0 (its "
                                      "header is here)");
+        /* an excerpt whose headers do not count from 0: CPU 1 is not clearly "CPU 3:" */
+        const char *excerpt = "CPU 2:\n0x1 0x0: eax=0x1 ebx=0x2 ecx=0x3 edx=0x4\n"
+                              "CPU 3:\n0x1 0x0: eax=0x1 ebx=0x3 ecx=0x3 edx=0x4\n";
+        assert_int_equal(cvmm_cpuid_parse_cpu(&t, excerpt, strlen(excerpt), "in", 1, NULL, &err),
+                         -1);
+        assert_string_equal(err.msg, "in:3: CPU 1, counting the headers from 0, is headed 'CPU "
+                                     "3:': the headers do not count from 0, so which CPU is "
+                                     "meant is unclear");
+        /* "CPU:" headers carry no number: counted */
+        const char *plain = "CPU:\n0x1 0x0: eax=0x1 ebx=0x2 ecx=0x3 edx=0x4\n"
+                            "CPU:\n0x1 0x0: eax=0x1 ebx=0x3 ecx=0x3 edx=0x4\n";
+        assert_int_equal(cvmm_cpuid_parse_cpu(&t, plain, strlen(plain), "in", 1, NULL, &err), 0);
+        assert_int_equal(cvmm_cpuid_reg(&t, 1, 0, CVMM_EBX), 3);
+        cvmm_cpuid_free(&t);
         /* a header with nothing under it */
         const char *bare = "CPU 0:\n0x1 0x0: eax=0x1 ebx=0x2 ecx=0x3 edx=0x4\nCPU 1:\n";
         assert_int_equal(cvmm_cpuid_parse_cpu(&t, bare, strlen(bare), "in", 1, NULL, &err), -1);
