@@ -124,7 +124,7 @@ const char *cvmm_reg_name(enum cvmm_reg reg);
 
 /* Input formats, detected from content. */
 enum cvmm_cpuid_format {
-        CVMM_FMT_CPUID_RAW,   /* `cpuid -r` output, first CPU */
+        CVMM_FMT_CPUID_RAW,   /* `cpuid -r` output: one of its CPUs, the first by default */
         CVMM_FMT_FIRECRACKER, /* Firecracker CPU template / fingerprint JSON */
         CVMM_FMT_CVMM_JSON,   /* cvmm's own JSON */
 };
@@ -137,12 +137,25 @@ enum cvmm_cpuid_format {
 int cvmm_cpuid_parse(struct cvmm_cpuid_table *t, const char *buf, size_t len, const char *name,
                      enum cvmm_cpuid_format *fmt_out, struct cvmm_err *err);
 /*
+ * As cvmm_cpuid_parse, reading CPU `cpu` of a `cpuid -r` dump of several: the cpu-th block
+ * counting from 0, where the first "CPU:" / "CPU N:" header, or the first entry when there is
+ * none, opens CPU 0 and each further header the next (in a whole `cpuid -r` dump block N is
+ * "CPU N:"). A cpu the input does not hold is refused naming it and how many CPUs the input
+ * has; so is a cpu other than 0 whose block is headed with another number (an excerpt).
+ * The JSON formats hold one CPU: any cpu but 0 is refused. cvmm_cpuid_parse reads CPU 0.
+ */
+int cvmm_cpuid_parse_cpu(struct cvmm_cpuid_table *t, const char *buf, size_t len, const char *name,
+                         unsigned cpu, enum cvmm_cpuid_format *fmt_out, struct cvmm_err *err);
+/*
  * Reads and parses a file ("-": all of standard input); as cvmm_cpuid_parse. A file larger
  * than CVMM_MAX_INPUT is refused from its size, before it is read; standard input is read up
  * to one byte past the cap.
  */
 int cvmm_cpuid_load(struct cvmm_cpuid_table *t, const char *path, enum cvmm_cpuid_format *fmt_out,
                     struct cvmm_err *err);
+/* As cvmm_cpuid_load, reading CPU `cpu` as cvmm_cpuid_parse_cpu does. */
+int cvmm_cpuid_load_cpu(struct cvmm_cpuid_table *t, const char *path, unsigned cpu,
+                        enum cvmm_cpuid_format *fmt_out, struct cvmm_err *err);
 
 /* Writes the table in `cpuid -r` format (one CPU) into a malloc'ed string; NULL on ENOMEM. */
 char *cvmm_cpuid_format_raw(const struct cvmm_cpuid_table *t);

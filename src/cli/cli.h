@@ -59,11 +59,16 @@ int cli_host_open(const char *cmd, const char *open_hint, struct vmm_host **h);
  */
 int cli_host_model(const char *cmd, struct vmm_host *h, const struct cvmm_model_opts *opts,
                    enum cvmm_linux_version lv, struct cpumodel *m);
+/* The largest --cpu N: a CPU index of a dump, from 0 (more CPUs than any dump cvmm reads). */
+#define CLI_MAX_CPU_INDEX 65535u
+/* Parses --cpu's value: a decimal from 0 to CLI_MAX_CPU_INDEX ("--cpu 'S': expected ..."). */
+int cli_parse_cpu_index(const char *s, unsigned *out, struct cvmm_err *err);
 /*
- * The source table: the dump in from, or this host's KVM_GET_SUPPORTED_CPUID. On failure one
- * line on stderr prefixed with cmd (when not NULL). Returns EXIT_OK, EXIT_USAGE (a bad dump)
- * or EXIT_HOST.
+ * The source table: CPU cpu (--cpu; -1 when not given: CPU 0) of the dump in from, or this
+ * host's KVM_GET_SUPPORTED_CPUID (--cpu is refused then: KVM's table is no dump of CPUs). On
+ * failure one line on stderr prefixed with cmd (when not NULL). Returns EXIT_OK, EXIT_USAGE
+ * (a bad dump) or EXIT_HOST.
  */
-int cli_source_table(const char *cmd, const char *from, struct cvmm_cpuid_table *t);
+int cli_source_table(const char *cmd, const char *from, long cpu, struct cvmm_cpuid_table *t);
 
 #endif

@@ -21,6 +21,7 @@
 
 struct cpuid_args {
         const char *from;
+        long cpu; /* --cpu N, or -1 */
         const char *format;
         bool have_profile;
         bool have_linux;
@@ -48,7 +49,8 @@ enum {
         OPT_XCR0,
         OPT_XSS,
         OPT_FORMAT,
-        OPT_LINUX
+        OPT_LINUX,
+        OPT_CPU
 };
 
 static int parse_args(int argc, char **argv, struct cpuid_args *a, struct cvmm_err *err)
@@ -62,18 +64,20 @@ static int parse_args(int argc, char **argv, struct cpuid_args *a, struct cvmm_e
             {"xss", required_argument, NULL, OPT_XSS},
             {"format", required_argument, NULL, OPT_FORMAT},
             {"linux", required_argument, NULL, OPT_LINUX},
+            {"cpu", required_argument, NULL, OPT_CPU},
             {NULL, 0, NULL, 0},
         };
         memset(a, 0, sizeof(*a));
         a->model.cpus = 1;
+        a->cpu = -1;
         a->model.names = &cli_model_names;
         optind = 1;
         opterr = 0;
         int c;
         a->linux_version = CVMM_LINUX_DEFAULT;
-        bool seen[OPT_LINUX + 1] = {false};
+        bool seen[OPT_CPU + 1] = {false};
         while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-                if (c > 0 && c <= OPT_LINUX) {
+                if (c > 0 && c <= OPT_CPU) {
                         if (seen[c])
                                 return cvmm_errf(err, "--%s given twice", opts[c - 1].name);
                         seen[c] = true;
@@ -113,6 +117,13 @@ static int parse_args(int argc, char **argv, struct cpuid_args *a, struct cvmm_e
                                 return cvmm_errf(err, "--linux '%s': expected 6.1 or 6.6", optarg);
                         a->have_linux = true;
                         break;
+                case OPT_CPU: {
+                        unsigned n;
+                        if (cli_parse_cpu_index(optarg, &n, err))
+                                return -1;
+                        a->cpu = n;
+                        break;
+                }
                 default:
                         return cli_getopt_fail(c, argv, err);
                 }
@@ -131,7 +142,7 @@ int cli_cpuid_parse_only(int argc, char **argv, struct cvmm_err *err)
 /* Loads the source table: --from FILE, else this host's KVM. Returns an exit status. */
 static int load_source(const struct cpuid_args *a, struct cvmm_cpuid_table *t)
 {
-        return cli_source_table(NULL, a->from, t);
+        return cli_source_table(NULL, a->from, a->cpu, t);
 }
 
 /* Builds the guest table from the source; returns an exit status. */
@@ -395,10 +406,37 @@ static int cmd_check(int argc, char **argv)
         return rc;
 }
 
+/* `cvmm cpuid diff [--cpu N] FILE_A FILE_B`: one --cpu picks the CPU of both dumps. */
 static int cmd_diff(int argc, char **argv)
 {
+        static const struct option opts[] = {
+            {"cpu", required_argument, NULL, OPT_CPU},
+            {NULL, 0, NULL, 0},
+        };
+        struct cvmm_err err;
+        unsigned cpu = 0;
+        bool seen_cpu = false;
+        optind = 1;
+        opterr = 0;
+        int c;
+        while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+                if (c == OPT_CPU && seen_cpu) {
+                        cli_error("cpuid diff: --cpu given twice (one --cpu picks the CPU of "
+                                  "both files)");
+                        return EXIT_USAGE;
+                }
+                if (c == OPT_CPU ? cli_parse_cpu_index(optarg, &cpu, &err)
+                                 : cli_getopt_fail(c, argv, &err)) {
+                        cli_error("cpuid diff: %s", err.msg);
+                        return EXIT_USAGE;
+                }
+                seen_cpu = true;
+        }
+        argc -= optind - 1;
+        argv += optind - 1;
         if (argc != 3) {
-                cli_error("cpuid diff: expected two files: cvmm cpuid diff FILE_A FILE_B");
+                cli_error("cpuid diff: expected two files: cvmm cpuid diff [--cpu N] FILE_A "
+                          "FILE_B");
                 return EXIT_USAGE;
         }
         if (strcmp(argv[1], "-") == 0 && strcmp(argv[2], "-") == 0) {
@@ -406,12 +444,11 @@ static int cmd_diff(int argc, char **argv)
                 return EXIT_USAGE;
         }
         struct cvmm_cpuid_table ta, tb;
-        struct cvmm_err err;
-        if (cvmm_cpuid_load(&ta, argv[1], NULL, &err)) {
+        if (cvmm_cpuid_load_cpu(&ta, argv[1], cpu, NULL, &err)) {
                 cli_error("%s", err.msg);
                 return EXIT_USAGE;
         }
-        if (cvmm_cpuid_load(&tb, argv[2], NULL, &err)) {
+        if (cvmm_cpuid_load_cpu(&tb, argv[2], cpu, NULL, &err)) {
                 cli_error("%s", err.msg);
                 cvmm_cpuid_free(&ta);
                 return EXIT_USAGE;
@@ -440,10 +477,11 @@ static int cmd_probe(int argc, char **argv)
         int rc = start(argc, argv, "probe", "raw", &a, &json);
         if (rc)
                 return rc;
-        if (a.from || a.model.have_xcr0 || a.model.have_xss) {
+        if (a.from || a.cpu >= 0 || a.model.have_xcr0 || a.model.have_xss) {
                 cli_error("cpuid probe: --%s: the probe hands the profile's table to this host's "
                           "KVM; it takes --profile, --features, --cpus, --format and --linux",
                           a.from              ? "from"
+                          : a.cpu >= 0        ? "cpu"
                           : a.model.have_xcr0 ? "xcr0"
                                               : "xss");
                 return EXIT_USAGE;

@@ -31,11 +31,15 @@ int cli_host_model(const char *cmd, struct vmm_host *h, const struct cvmm_model_
         return EXIT_OK;
 }
 
-int cli_source_table(const char *cmd, const char *from, struct cvmm_cpuid_table *t)
+int cli_source_table(const char *cmd, const char *from, long cpu, struct cvmm_cpuid_table *t)
 {
         struct cvmm_err err;
+        if (!from && cpu >= 0) {
+                cmd_error(cmd, "--cpu picks a CPU of a dump: it needs --from FILE", "");
+                return EXIT_USAGE;
+        }
         if (from) {
-                if (cvmm_cpuid_load(t, from, NULL, &err)) {
+                if (cvmm_cpuid_load_cpu(t, from, cpu < 0 ? 0 : (unsigned)cpu, NULL, &err)) {
                         cli_flag_error(&err, "--from");
                         cmd_error(cmd, err.msg, "");
                         return EXIT_USAGE;

@@ -115,18 +115,20 @@ static int show(enum cvmm_profile p, const struct cvmm_cpuid_table *t, const cha
 int cli_msr(int argc, char **argv)
 {
         if (argc < 2 || strcmp(argv[1], "show") != 0) {
-                cli_error(
-                    "msr: expected 'show' (cvmm msr show [--profile host|tdx] [--from FILE])");
+                cli_error("msr: expected 'show' (cvmm msr show [--profile host|tdx] [--from FILE] "
+                          "[--cpu N])");
                 return EXIT_USAGE;
         }
         static const struct option opts[] = {
             {"profile", required_argument, NULL, 'p'},
             {"from", required_argument, NULL, 'f'},
+            {"cpu", required_argument, NULL, 'c'},
             {NULL, 0, NULL, 0},
         };
         enum cvmm_profile p = CVMM_PROFILE_HOST;
         const char *from = NULL;
         bool seen_p = false, seen_f = false;
+        long cpu = -1; /* --cpu N */
         struct cvmm_err err;
         optind = 1;
         opterr = 0;
@@ -155,6 +157,19 @@ int cli_msr(int argc, char **argv)
                         seen_f = true;
                         from = optarg;
                         break;
+                case 'c': {
+                        unsigned n;
+                        if (cpu >= 0) {
+                                cli_error("msr show: --cpu given twice");
+                                return EXIT_USAGE;
+                        }
+                        if (cli_parse_cpu_index(optarg, &n, &err)) {
+                                cli_error("msr show: %s", err.msg);
+                                return EXIT_USAGE;
+                        }
+                        cpu = n;
+                        break;
+                }
                 default:
                         cli_getopt_fail(c, argv, &err);
                         cli_error("msr show: %s", err.msg);
@@ -166,7 +181,7 @@ int cli_msr(int argc, char **argv)
                 return EXIT_USAGE;
         }
         struct cvmm_cpuid_table t;
-        int rc = cli_source_table("msr show", from, &t);
+        int rc = cli_source_table("msr show", from, cpu, &t);
         if (rc)
                 return rc;
         struct cvmm_model_opts o = {.profile = p, .cpus = 1, .names = &cli_model_names};

@@ -105,6 +105,19 @@ int cli_parse_count(const char *flag, const char *s, uint32_t max, uint32_t *out
         return 0;
 }
 
+int cli_parse_cpu_index(const char *s, unsigned *out, struct cvmm_err *err)
+{
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno || *end || s[0] < '0' || s[0] > '9' || v > CLI_MAX_CPU_INDEX)
+                return cvmm_errf(err,
+                                 "--cpu '%s': expected a CPU of the dump, a number from 0 to %u", s,
+                                 CLI_MAX_CPU_INDEX);
+        *out = (unsigned)v;
+        return 0;
+}
+
 int cli_flag_error(struct cvmm_err *err, const char *flag)
 {
         struct cvmm_err e = *err;

@@ -9,20 +9,22 @@
 
 static void usage(FILE *f)
 {
-        fputs("usage: cvmm cpuid show  [--from FILE] [--profile host|tdx] [--cpus N]\n"
+        fputs("usage: cvmm cpuid show  [--from FILE [--cpu N]] [--profile host|tdx] [--cpus N]\n"
               "                        [--features LIST] [--xcr0 HEX] [--xss HEX]\n"
               "                        [--format raw|json]\n"
-              "       cvmm cpuid check [--from FILE] [--profile host|tdx] [--cpus N]\n"
+              "       cvmm cpuid check [--from FILE [--cpu N]] [--profile host|tdx] [--cpus N]\n"
               "                        [--features LIST] [--xcr0 HEX] [--xss HEX]\n"
               "                        [--format text|json]\n"
-              "       cvmm cpuid diff  FILE_A FILE_B\n"
+              "       cvmm cpuid diff  [--cpu N] FILE_A FILE_B\n"
               "       cvmm run --kernel FILE [--initrd FILE] [--cmdline STRING] [--cpus N]\n"
               "                [--memory SIZE] [--profile host|tdx] [--features LIST]\n"
               "                [--no-reboot] [--metrics FILE] [--allow-unenforced-cpuid]\n"
               "                [--unknown-msr gp|ignore] [--msr-log-rate N] [--msr-log-burst N]\n"
               "                [--debug]\n"
-              "       cvmm msr show [--profile host|tdx] [--from FILE]\n"
-              "       cvmm --version | --help\n",
+              "       cvmm msr show [--profile host|tdx] [--from FILE [--cpu N]]\n"
+              "       cvmm --version | --help\n"
+              "--cpu N reads CPU N (from 0) of a `cpuid -r` dump of several CPUs, not the\n"
+              "first; for diff one --cpu picks the same CPU of both files.\n",
               f);
 }
 

@@ -75,16 +75,20 @@ static int found_any(const struct cvmm_cpuid_table *t, const char *name, struct 
 /*
  * `cpuid -r` output. Lines: "CPU:" / "CPU N:" headers, then
  * "   0x0000000d 0x01: eax=0x0000000f ebx=0x00000988 ecx=0x00000000 edx=0x00000000".
- * Only the first CPU is read. Pastes are accepted: "#" comment lines, quote prefixes (">",
+ * One CPU is read: the cpu-th block counting from 0 (a block starts at each header; entries
+ * before the first header belong to CPU 0; the block that holds them ends at the next header,
+ * and what follows is not read). Pastes are accepted: "#" comment lines, quote prefixes (">",
  * "> ", ">> "), CRLF, text after a complete line when a blank sets it apart, and a line given
  * twice with the same values. Any other non-blank line is an error.
  */
 static int parse_raw(struct cvmm_cpuid_table *t, const char *buf, size_t len, const char *name,
-                     struct cvmm_err *err)
+                     unsigned cpu, struct cvmm_err *err)
 {
         static const char *const regnames[CVMM_NREGS] = {"eax=", "ebx=", "ecx=", "edx="};
         size_t lineno = 0;
-        int cpus_seen = 0;
+        unsigned long headers = 0; /* CPU headers seen */
+        size_t header_line = 0;    /* the line of the latest */
+        bool entries_seen = false; /* in any CPU's block */
         const char *end = buf + len;
         const char *line = buf;
         while (line < end) {
@@ -113,12 +117,31 @@ static int parse_raw(struct cvmm_cpuid_table *t, const char *buf, size_t len, co
                 if (strncmp(p, "CPU", 3) == 0) {
                         const char *q = p + 3;
                         skip_spaces(&q);
+                        const char *digits = q;
                         while (isdigit((unsigned char)*q))
                                 q++;
                         if (*q != ':' || q[1] != '\0')
                                 return cvmm_errf(err, "%s: malformed CPU header", where);
-                        if (++cpus_seen > 1)
-                                break; /* first CPU only */
+                        /* the first header opens CPU 0, and so does text before it */
+                        if (headers > cpu)
+                                break; /* past the chosen CPU */
+                        /*
+                         * Blocks are counted; a chosen block (other than the first) headed
+                         * with another number is an excerpt whose headers do not count from
+                         * 0: which CPU is meant is unclear.
+                         */
+                        char want[16];
+                        snprintf(want, sizeof(want), "%u", cpu);
+                        size_t nd = (size_t)(q - digits);
+                        if (headers == cpu && cpu != 0 && nd &&
+                            (nd != strlen(want) || memcmp(digits, want, nd) != 0))
+                                return cvmm_errf(err,
+                                                 "%s: CPU %u, counting the headers from 0, is "
+                                                 "headed 'CPU %.*s:': the headers do not count "
+                                                 "from 0, so which CPU is meant is unclear",
+                                                 where, cpu, (int)(nd > 20 ? 20 : nd), digits);
+                        headers++;
+                        header_line = lineno;
                         continue;
                 }
                 struct cvmm_cpuid_entry e = {0};
@@ -144,6 +167,9 @@ static int parse_raw(struct cvmm_cpuid_table *t, const char *buf, size_t len, co
                 /* commentary after a complete line is kept out of the table, if set apart */
                 if (*p != '\0' && *p != ' ' && *p != '\t')
                         return cvmm_errf(err, "%s: unexpected text after edx: '%s'", where, p);
+                entries_seen = true;
+                if ((headers ? headers - 1 : 0) != cpu)
+                        continue; /* another CPU's line */
                 const struct cvmm_cpuid_entry *old = cvmm_cpuid_get(t, e.leaf, e.subleaf);
                 if (old && !memcmp(old->regs, e.regs, sizeof(e.regs)))
                         continue; /* the same line pasted twice */
@@ -155,6 +181,26 @@ static int parse_raw(struct cvmm_cpuid_table *t, const char *buf, size_t len, co
                 if (add_parsed(t, &e, where, err))
                         return -1;
         }
+        unsigned long ncpus = headers ? headers : 1;
+        if (cpu >= ncpus && entries_seen) {
+                if (!headers)
+                        return cvmm_errf(err,
+                                         "%s:%zu: no CPU %u: the input ends here and holds one "
+                                         "CPU (CPU 0: it has no 'CPU N:' headers)",
+                                         name, lineno, cpu);
+                if (ncpus == 1)
+                        return cvmm_errf(err,
+                                         "%s:%zu: no CPU %u: the input holds one CPU, CPU 0 "
+                                         "(its header is here)",
+                                         name, header_line, cpu);
+                return cvmm_errf(err,
+                                 "%s:%zu: no CPU %u: the input holds %lu CPUs, CPU 0 to %lu (the "
+                                 "last one's header is here)",
+                                 name, header_line, cpu, ncpus, ncpus - 1);
+        }
+        if (cpu != 0 && t->count == 0)
+                return cvmm_errf(err, "%s:%zu: CPU %u has no CPUID entries", name, header_line,
+                                 cpu);
         return found_any(t, name, err);
 }
 
@@ -405,8 +451,22 @@ static int too_large(const char *name, const char *more, uint64_t size, struct c
                          name, more, (unsigned long long)size, CVMM_MAX_INPUT, CVMM_MAX_ENTRIES);
 }
 
+/* The JSON formats hold one CPU: CPU 0, or nothing. */
+static int one_cpu(unsigned cpu, const char *name, const char *what, struct cvmm_err *err)
+{
+        if (cpu == 0)
+                return 0;
+        return cvmm_errf(err, "%s: no CPU %u: a %s holds one CPU (CPU 0)", name, cpu, what);
+}
+
 int cvmm_cpuid_parse(struct cvmm_cpuid_table *t, const char *buf, size_t len, const char *name,
                      enum cvmm_cpuid_format *fmt_out, struct cvmm_err *err)
+{
+        return cvmm_cpuid_parse_cpu(t, buf, len, name, 0, fmt_out, err);
+}
+
+int cvmm_cpuid_parse_cpu(struct cvmm_cpuid_table *t, const char *buf, size_t len, const char *name,
+                         unsigned cpu, enum cvmm_cpuid_format *fmt_out, struct cvmm_err *err)
 {
         cvmm_cpuid_init(t);
         enum cvmm_cpuid_format fmt = CVMM_FMT_CPUID_RAW;
@@ -453,11 +513,17 @@ int cvmm_cpuid_parse(struct cvmm_cpuid_table *t, const char *buf, size_t len, co
                         rc = -1;
                 } else if (cvmm_firecracker_detect(root)) {
                         fmt = CVMM_FMT_FIRECRACKER;
-                        rc = cvmm_firecracker_parse(t, root, name, err);
+                        rc = one_cpu(cpu, name, "Firecracker CPU template", err) ||
+                                     cvmm_firecracker_parse(t, root, name, err)
+                                 ? -1
+                                 : 0;
                 } else if (json_object_is_type(root, json_type_object) &&
                            json_object_object_get_ex(root, "entries", NULL)) {
                         fmt = CVMM_FMT_CVMM_JSON;
-                        rc = parse_cvmm_json(t, root, name, err);
+                        rc = one_cpu(cpu, name, "cvmm JSON table", err) ||
+                                     parse_cvmm_json(t, root, name, err)
+                                 ? -1
+                                 : 0;
                 } else {
                         rc = cvmm_errf(err,
                                        "%s: JSON is neither a cvmm table (\"entries\") nor a "
@@ -466,7 +532,7 @@ int cvmm_cpuid_parse(struct cvmm_cpuid_table *t, const char *buf, size_t len, co
                 }
                 json_object_put(root);
         } else {
-                rc = parse_raw(t, buf, len, name, err);
+                rc = parse_raw(t, buf, len, name, cpu, err);
         }
         if (rc) {
                 cvmm_cpuid_free(t);
@@ -480,17 +546,18 @@ int cvmm_cpuid_parse(struct cvmm_cpuid_table *t, const char *buf, size_t len, co
 
 /* Parses buf[0..len) (room for a NUL at buf[len]) read from name, then frees it. */
 static int parse_owned(struct cvmm_cpuid_table *t, char *buf, size_t len, const char *name,
-                       const char *empty, enum cvmm_cpuid_format *fmt_out, struct cvmm_err *err)
+                       const char *empty, unsigned cpu, enum cvmm_cpuid_format *fmt_out,
+                       struct cvmm_err *err)
 {
         buf[len] = '\0';
         int rc = len == 0 ? cvmm_errf(err, "%s: %s", name, empty)
-                          : cvmm_cpuid_parse(t, buf, len, name, fmt_out, err);
+                          : cvmm_cpuid_parse_cpu(t, buf, len, name, cpu, fmt_out, err);
         free(buf);
         return rc;
 }
 
 /* Reads all of standard input (a pipe or a file), up to CVMM_MAX_INPUT bytes and one more. */
-static int load_stdin(struct cvmm_cpuid_table *t, enum cvmm_cpuid_format *fmt_out,
+static int load_stdin(struct cvmm_cpuid_table *t, unsigned cpu, enum cvmm_cpuid_format *fmt_out,
                       struct cvmm_err *err)
 {
         static const char name[] = "<stdin>";
@@ -525,15 +592,21 @@ static int load_stdin(struct cvmm_cpuid_table *t, enum cvmm_cpuid_format *fmt_ou
                         break;
                 len += (size_t)r;
         }
-        return parse_owned(t, buf, len, name, "empty input", fmt_out, err);
+        return parse_owned(t, buf, len, name, "empty input", cpu, fmt_out, err);
 }
 
 int cvmm_cpuid_load(struct cvmm_cpuid_table *t, const char *path, enum cvmm_cpuid_format *fmt_out,
                     struct cvmm_err *err)
 {
+        return cvmm_cpuid_load_cpu(t, path, 0, fmt_out, err);
+}
+
+int cvmm_cpuid_load_cpu(struct cvmm_cpuid_table *t, const char *path, unsigned cpu,
+                        enum cvmm_cpuid_format *fmt_out, struct cvmm_err *err)
+{
         cvmm_cpuid_init(t);
         if (strcmp(path, "-") == 0)
-                return load_stdin(t, fmt_out, err);
+                return load_stdin(t, cpu, fmt_out, err);
         /* Non-blocking: opening a FIFO must not wait for a writer; it is refused below. */
         int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
@@ -579,5 +652,5 @@ int cvmm_cpuid_load(struct cvmm_cpuid_table *t, const char *path, enum cvmm_cpui
                 got += (size_t)r;
         }
         close(fd);
-        return parse_owned(t, buf, len, path, "empty file", fmt_out, err);
+        return parse_owned(t, buf, len, path, "empty file", cpu, fmt_out, err);
 }

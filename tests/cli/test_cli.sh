@@ -170,6 +170,51 @@ expect_usage "short option" "unknown option '-x'" -- cpuid show -xyz
 expect_usage "xss x87" "bits 0-1 (x87, SSE) are never supervisor state" -- cpuid show --from "$SPR" --xss 0x1
 expect_usage "xcr0 on check" "--xcr0 0x80007" -- cpuid check --from "$SPR" --xcr0 0x80007
 
+# --cpu N: CPU N of a pasted dump of several. The paste's CPU 1 is one line (leaf 0, EAX 1),
+# written out here by hand; CPU 0 is the whole Sapphire Rapids dump.
+PASTE2=$DATA/pasted-quoted-crlf-2cpu.cpuid
+"$CVMM" cpuid show --from "$SPR" --format json >"$T/cpu0.json"
+printf 'CPU:\n   0x00000000 0x00: eax=0x00000001 ebx=0x00000000 ecx=0x00000000 edx=0x00000000\n' >"$T/cpu1.cpuid"
+"$CVMM" cpuid show --from "$PASTE2" --cpu 1 >"$T/c1" && cmp -s "$T/c1" "$T/cpu1.cpuid" && ok || bad "show --cpu 1: $(cat "$T/c1")"
+"$CVMM" cpuid show --from "$PASTE2" --cpu 0 >"$T/c0" && "$CVMM" cpuid show --from "$SPR" >"$T/spr0" &&
+	cmp -s "$T/c0" "$T/spr0" && ok || bad "show --cpu 0 is not the first CPU"
+"$CVMM" cpuid check --from "$PASTE2" --cpu 1 >"$T/c1" 2>&1
+rc=$?
+[ $rc -ne 2 ] && grep -q '^skipped: leaf 1 feature rules' "$T/c1" && ok || bad "check --cpu 1 (exit $rc): $(head -3 "$T/c1")"
+"$CVMM" cpuid check --from "$PASTE2" --cpu 0 >"$T/c0" 2>&1
+grep -q '^skipped: leaf 1' "$T/c0" && bad "check --cpu 0 checked CPU 1" || ok
+# diff: one --cpu picks the CPU of both files; this one's CPU 1 is the paste's, its CPU 0 not
+{ printf 'CPU 0:\n   0x00000000 0x00: eax=0x00000002 ebx=0x00000000 ecx=0x00000000 edx=0x00000000\n'
+  printf 'CPU 1:\n   0x00000000 0x00: eax=0x00000001 ebx=0x00000000 ecx=0x00000000 edx=0x00000000\n'; } >"$T/two.cpuid"
+"$CVMM" cpuid diff --cpu 1 "$PASTE2" "$T/two.cpuid" >"$T/d" && [ ! -s "$T/d" ] && ok || bad "diff --cpu 1: $(cat "$T/d")"
+"$CVMM" cpuid diff "$PASTE2" "$T/two.cpuid" >/dev/null
+[ $? -eq 1 ] && ok || bad "diff without --cpu should compare CPU 0"
+"$CVMM" msr show --from "$PASTE2" --cpu 1 >/dev/null 2>&1
+[ $? -ne 2 ] && ok || bad "msr show --cpu 1 refused"
+for sub in "cpuid show" "cpuid check" "msr show"; do
+	expect_usage "$sub --cpu 5" "--from: $PASTE2:81: no CPU 5: the input holds 2 CPUs, CPU 0 to 1" -- $sub --from "$PASTE2" --cpu 5
+	expect_usage "$sub --cpu on JSON" "no CPU 1: a cvmm JSON table holds one CPU (CPU 0)" -- $sub --from "$T/cpu0.json" --cpu 1
+	expect_usage "$sub --cpu not a number" "--cpu 'one': expected a CPU of the dump, a number from 0 to 65535" -- $sub --from "$PASTE2" --cpu one
+	expect_usage "$sub --cpu negative" "--cpu '-1'" -- $sub --from "$PASTE2" --cpu -1
+	expect_usage "$sub --cpu huge" "--cpu '4294967296'" -- $sub --from "$PASTE2" --cpu 4294967296
+	expect_usage "$sub --cpu without --from" "--cpu picks a CPU of a dump: it needs --from FILE" -- $sub --cpu 1
+	expect_usage "$sub --cpu twice" "--cpu given twice" -- $sub --from "$PASTE2" --cpu 1 --cpu 1
+done
+# the README's way to compare two CPUs of one dump: they differ in the APIC ID, leaf 1 EBX[31:24]
+{ printf 'CPU 0:\n   0x00000001 0x00: eax=0x00a00f11 ebx=0x00100800 ecx=0x7ef8320b edx=0x178bfbff\n'
+  printf 'CPU 1:\n   0x00000001 0x00: eax=0x00a00f11 ebx=0x01100800 ecx=0x7ef8320b edx=0x178bfbff\n'; } >"$T/apic.cpuid"
+"$CVMM" cpuid show --from "$T/apic.cpuid" --cpu 1 >"$T/apic1.cpuid"
+"$CVMM" cpuid diff "$T/apic.cpuid" "$T/apic1.cpuid" >"$T/d"
+[ $? -eq 1 ] && [ "$(cat "$T/d")" = "0x00000001 0x00 ebx: 0x00100800 -> 0x01100800" ] && ok || bad "diff of CPU 0 and CPU 1: $(cat "$T/d")"
+expect_usage "diff --cpu 5" "$PASTE2:81: no CPU 5" -- cpuid diff --cpu 5 "$PASTE2" "$PASTE2"
+expect_usage "diff --cpu huge" "--cpu '99999'" -- cpuid diff --cpu 99999 "$PASTE2" "$PASTE2"
+expect_usage "diff --cpu on JSON" "a cvmm JSON table holds one CPU" -- cpuid diff --cpu 1 "$PASTE2" "$T/cpu0.json"
+FC=$(ls "$DATA"/firecracker/fingerprint_*.json | head -1)
+expect_usage "diff --cpu on Firecracker" "a Firecracker CPU template holds one CPU" -- cpuid diff --cpu 2 "$FC" "$FC"
+"$CVMM" cpuid diff --cpu 0 "$FC" "$T/cpu0.json" >/dev/null 2>&1
+[ $? -ne 2 ] && ok || bad "diff --cpu 0 on JSON refused"
+expect_usage "probe --cpu" "cpuid probe: --cpu" -- cpuid probe --cpu 1
+
 # show: exact `cpuid -r` format, byte-identical across runs and environments.
 "$CVMM" cpuid show --from "$SPR" --profile tdx >"$T/ref" || bad "show tdx failed"
 for i in $(seq 1 20); do

@@ -415,6 +415,132 @@ static void test_raw_realistic_paste(void **state)
         cvmm_cpuid_free(&b);
 }
 
+/*
+ * --cpu: CPU 1 of a two-CPU paste is the second block's lines and nothing of the first; the
+ * expected tables are built here entry by entry, not read back from the parser.
+ */
+static void test_raw_pick_cpu(void **state)
+{
+        (void)state;
+        struct cvmm_cpuid_table t, want;
+        struct cvmm_err err;
+        enum cvmm_cpuid_format fmt;
+        /* two CPUs differing in their APIC IDs: leaf 1 EBX[31:24], leaf 0xB EDX */
+        const char *two = "# from the report\r\n"
+                          "> CPU 0:\r\n"
+                          ">    0x00000000 0x00: eax=0x0000000d ebx=0x68747541 ecx=0x444d4163 "
+                          "edx=0x69746e65\r\n"
+                          ">    0x00000001 0x00: eax=0x00a00f11 ebx=0x00100800 ecx=0x7ef8320b "
+                          "edx=0x178bfbff\r\n"
+                          ">    0x0000000b 0x00: eax=0x00000001 ebx=0x00000002 ecx=0x00000100 "
+                          "edx=0x00000000\r\n"
+                          "> CPU 1:\r\n"
+                          ">    0x00000000 0x00: eax=0x0000000d ebx=0x68747541 ecx=0x444d4163 "
+                          "edx=0x69746e65\r\n"
+                          ">    0x00000001 0x00: eax=0x00a00f11 ebx=0x01100800 ecx=0x7ef8320b "
+                          "edx=0x178bfbff\r\n"
+                          ">    0x0000000b 0x00: eax=0x00000001 ebx=0x00000002 ecx=0x00000100 "
+                          "edx=0x00000001\r\n";
+        static const struct cvmm_cpuid_entry cpu1[] = {
+            {0x0, 0, {0x0000000d, 0x68747541, 0x444d4163, 0x69746e65}, 0},
+            {0x1, 0, {0x00a00f11, 0x01100800, 0x7ef8320b, 0x178bfbff}, 0},
+            {0xb, 0, {0x00000001, 0x00000002, 0x00000100, 0x00000001}, 0},
+        };
+        cvmm_cpuid_init(&want);
+        for (size_t i = 0; i < sizeof(cpu1) / sizeof(cpu1[0]); i++) {
+                struct cvmm_cpuid_entry e = cpu1[i];
+                e.flags = cvmm_cpuid_flags_for(e.leaf, e.subleaf);
+                assert_int_equal(cvmm_cpuid_put(&want, &e), 0);
+        }
+        assert_int_equal(cvmm_cpuid_parse_cpu(&t, two, strlen(two), "in", 1, &fmt, &err), 0);
+        assert_int_equal(fmt, CVMM_FMT_CPUID_RAW);
+        assert_int_equal(t.count, want.count);
+        for (size_t i = 0; i < want.count; i++) {
+                assert_int_equal(t.entries[i].leaf, want.entries[i].leaf);
+                assert_int_equal(t.entries[i].subleaf, want.entries[i].subleaf);
+                assert_memory_equal(t.entries[i].regs, want.entries[i].regs,
+                                    sizeof(want.entries[i].regs));
+                assert_int_equal(t.entries[i].flags, want.entries[i].flags);
+        }
+        cvmm_cpuid_free(&t);
+        cvmm_cpuid_free(&want);
+        /* CPU 0, by the old function and by index, has CPU 0's APIC IDs */
+        assert_int_equal(parse(&t, two, &err), 0);
+        assert_int_equal(cvmm_cpuid_reg(&t, 1, 0, CVMM_EBX), 0x00100800);
+        assert_int_equal(cvmm_cpuid_reg(&t, 0xb, 0, CVMM_EDX), 0);
+        cvmm_cpuid_free(&t);
+        assert_int_equal(cvmm_cpuid_parse_cpu(&t, two, strlen(two), "in", 0, NULL, &err), 0);
+        assert_int_equal(cvmm_cpuid_reg(&t, 1, 0, CVMM_EBX), 0x00100800);
+        cvmm_cpuid_free(&t);
+
+        /* out of range: named, with the count and the last CPU header's line (line 6) */
+        assert_int_equal(cvmm_cpuid_parse_cpu(&t, two, strlen(two), "in", 2, NULL, &err), -1);
+        assert_string_equal(err.msg, "in:6: no CPU 2: the input holds 2 CPUs, CPU 0 to 1 (the "
+                                     "last one's header is here)");
+        assert_int_equal(t.count, 0);
+        /* no headers: one CPU, the line given is the input's last */
+        const char *one = "0x1 0x0: eax=0x1 ebx=0x2 ecx=0x3 edx=0x4\n"
+                          "0x2 0x0: eax=0x1 ebx=0x2 ecx=0x3 edx=0x4\n";
+        assert_int_equal(cvmm_cpuid_parse_cpu(&t, one, strlen(one), "in", 1, NULL, &err), -1);
+        assert_string_equal(err.msg, "in:2: no CPU 1: the input ends here and holds one CPU "
+                                     "(CPU 0: it has no 'CPU N:' headers)");
+        const char *hdr1 = "CPU:\n0x1 0x0: eax=0x1 ebx=0x2 ecx=0x3 edx=0x4\n";
+        assert_int_equal(cvmm_cpuid_parse_cpu(&t, hdr1, strlen(hdr1), "in", 1, NULL, &err), -1);
+        assert_string_equal(err.msg, "in:1: no CPU 1: the input holds one CPU, CPU 0 (its "
+                                     "header is here)");
+        /* an excerpt whose headers do not count from 0: CPU 1 is not clearly "CPU 3:" */
+        const char *excerpt = "CPU 2:\n0x1 0x0: eax=0x1 ebx=0x2 ecx=0x3 edx=0x4\n"
+                              "CPU 3:\n0x1 0x0: eax=0x1 ebx=0x3 ecx=0x3 edx=0x4\n";
+        assert_int_equal(cvmm_cpuid_parse_cpu(&t, excerpt, strlen(excerpt), "in", 1, NULL, &err),
+                         -1);
+        assert_string_equal(err.msg, "in:3: CPU 1, counting the headers from 0, is headed 'CPU "
+                                     "3:': the headers do not count from 0, so which CPU is "
+                                     "meant is unclear");
+        /* "CPU:" headers carry no number: counted */
+        const char *plain = "CPU:\n0x1 0x0: eax=0x1 ebx=0x2 ecx=0x3 edx=0x4\n"
+                            "CPU:\n0x1 0x0: eax=0x1 ebx=0x3 ecx=0x3 edx=0x4\n";
+        assert_int_equal(cvmm_cpuid_parse_cpu(&t, plain, strlen(plain), "in", 1, NULL, &err), 0);
+        assert_int_equal(cvmm_cpuid_reg(&t, 1, 0, CVMM_EBX), 3);
+        cvmm_cpuid_free(&t);
+        /* a header with nothing under it */
+        const char *bare = "CPU 0:\n0x1 0x0: eax=0x1 ebx=0x2 ecx=0x3 edx=0x4\nCPU 1:\n";
+        assert_int_equal(cvmm_cpuid_parse_cpu(&t, bare, strlen(bare), "in", 1, NULL, &err), -1);
+        assert_string_equal(err.msg, "in:3: CPU 1 has no CPUID entries");
+
+        /* the data file: its CPU 1 is one line, leaf 0 with EAX 1 */
+        size_t len;
+        char *buf = read_data("pasted-quoted-crlf-2cpu.cpuid", &len);
+        assert_int_equal(cvmm_cpuid_parse_cpu(&t, buf, len, "paste", 1, NULL, &err), 0);
+        assert_int_equal(t.count, 1);
+        assert_int_equal(cvmm_cpuid_reg(&t, 0, 0, CVMM_EAX), 1);
+        assert_true(t.partial);
+        cvmm_cpuid_free(&t);
+        assert_int_equal(cvmm_cpuid_parse_cpu(&t, buf, len, "paste", 2, NULL, &err), -1);
+        assert_string_equal(err.msg, "paste:81: no CPU 2: the input holds 2 CPUs, CPU 0 to 1 (the "
+                                     "last one's header is here)");
+        free(buf);
+}
+
+/* The JSON formats hold one CPU: CPU 0 reads, any other is refused saying so. */
+static void test_json_one_cpu(void **state)
+{
+        (void)state;
+        struct cvmm_cpuid_table t;
+        struct cvmm_err err;
+        const char *js = "{\"entries\": [{\"leaf\": 1, \"subleaf\": 0, \"eax\": 1, \"ebx\": 2, "
+                         "\"ecx\": 3, \"edx\": 4}]}";
+        assert_int_equal(cvmm_cpuid_parse_cpu(&t, js, strlen(js), "j", 0, NULL, &err), 0);
+        assert_int_equal(cvmm_cpuid_reg(&t, 1, 0, CVMM_EDX), 4);
+        cvmm_cpuid_free(&t);
+        assert_int_equal(cvmm_cpuid_parse_cpu(&t, js, strlen(js), "j", 1, NULL, &err), -1);
+        assert_string_equal(err.msg, "j: no CPU 1: a cvmm JSON table holds one CPU (CPU 0)");
+        assert_int_equal(t.count, 0);
+        const char *fc = "{\"cpuid_modifiers\": []}";
+        assert_int_equal(cvmm_cpuid_parse_cpu(&t, fc, strlen(fc), "f", 3, NULL, &err), -1);
+        assert_string_equal(err.msg,
+                            "f: no CPU 3: a Firecracker CPU template holds one CPU (CPU 0)");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -430,6 +556,8 @@ int main(void)
             cmocka_unit_test(test_input_size_cap),
             cmocka_unit_test(test_raw_paste),
             cmocka_unit_test(test_raw_realistic_paste),
+            cmocka_unit_test(test_raw_pick_cpu),
+            cmocka_unit_test(test_json_one_cpu),
             cmocka_unit_test(test_every_format_reads_back),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
