@@ -2,7 +2,7 @@
 BUILD ?= build
 MESON ?= meson
 
-.PHONY: all run check bench fuzz format format-check clean deps
+.PHONY: all run check bench fuzz conformance format format-check clean deps
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -26,6 +26,12 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	tools/fuzz.sh time $(FUZZ_SECONDS)
 
+# kvm-unit-tests' x86 tests under cvmm and under QEMU, side by side (README, "Conformance").
+# KUT_TARBALL: the suite's tarball (default ../shared/third_party/kvm-unit-tests-*.tar.gz);
+# KUT_TESTS=a,b: a subset; CONF_TIMEOUT_CAP: seconds per test (default 30, 0: the cfg's own).
+conformance: all
+	python3 tools/conformance.py --markdown $(BUILD)/conformance.md
+
 bench: all
 	bench/run.sh $(BUILD)
 
@@ -36,4 +42,4 @@ format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan build-clang build-tsan build-fuzz
+	rm -rf $(BUILD) build-asan build-clang build-tsan build-fuzz build-conformance
