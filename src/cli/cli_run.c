@@ -58,7 +58,8 @@ enum {
         OPT_LOG_FORMAT,
         OPT_METRICS_INTERVAL,
         OPT_DEBUG_EXIT,
-        OPT_LAST = OPT_DEBUG_EXIT
+        OPT_CPU, /* not an option of run: named so that getopt does not take it for --cpus */
+        OPT_LAST = OPT_CPU
 };
 
 /*
@@ -199,6 +200,9 @@ static int run_option_output(int c, const char *arg, struct run_args *a, struct 
                 a->dev.debug_exit_port = (uint16_t)port;
                 break;
         }
+        case OPT_CPU:
+                return cvmm_errf(err, "--cpu is not an option of run (--cpus N sets the vCPU "
+                                      "count; --cpu N picks a CPU of a dump in cvmm cpuid)");
         default:
                 return 1;
         }
@@ -212,6 +216,7 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
             {"initrd", required_argument, NULL, OPT_INITRD},
             {"cmdline", required_argument, NULL, OPT_CMDLINE},
             {"cpus", required_argument, NULL, OPT_CPUS},
+            {"cpu", required_argument, NULL, OPT_CPU},
             {"memory", required_argument, NULL, OPT_MEMORY},
             {"profile", required_argument, NULL, OPT_PROFILE},
             {"features", required_argument, NULL, OPT_FEATURES},
