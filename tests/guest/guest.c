@@ -23,6 +23,11 @@
  *                   each (the guest data written must never be logged)
  *   irq N           N COM1 transmit interrupts through the 8259A (ISA IRQ 4, vector 0x24): each
  *                   enables THRE in IER, halts until the handler counts it, disables it again
+ *   hostile S N [noxsetbv]
+ *                   N (at most 200000) random operations from seed S: port I/O of every size and
+ *                   string I/O, RDMSR/WRMSR, CPUID, MMIO above RAM, XSETBV (unless noxsetbv: a
+ *                   host whose KVM cannot emulate it stops the VM there); faults are fixed up and
+ *                   counted, then the counts are printed (see test_hostile)
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -112,6 +117,25 @@ static inline void write_cr4(uint64_t v)
         __asm__ volatile("mov %0, %%cr4" : : "r"(v));
 }
 
+static inline void outw(uint16_t port, uint16_t v)
+{
+        __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint16_t inw(uint16_t port)
+{
+        uint16_t v;
+        __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+        return v;
+}
+
+static inline uint32_t inl(uint16_t port)
+{
+        uint32_t v;
+        __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+        return v;
+}
+
 static void puts_(const char *s)
 {
         while (*s)
@@ -163,10 +187,13 @@ static void reset(void)
         triple_fault();
 }
 
+static unsigned fixups[32]; /* faults fixed up, by vector */
+
 void exc_c(struct frame *f)
 {
         for (const struct extable *e = __extable_start; e < __extable_end; e++) {
                 if (e->insn == f->rip) {
+                        fixups[f->vector & 31]++;
                         f->rip = e->fixup;
                         f->rax = 0x100 | f->vector; /* the try_ function's result */
                         return;
@@ -518,6 +545,337 @@ static void test_irq(const char *arg)
         puts_("\n");
 }
 
+/*
+ * The hostile guest. Everything it does is chosen by a xorshift64 generator from the seed, so a
+ * failure reproduces from the command line. It counts what it did in the categories the host
+ * side can compare with cvmm's --metrics, and prints them at the end:
+ *   PORT p in out        every port it touched: elements transferred (a string op of count c
+ *                        is c), in the direction named, keyed by the instruction's port
+ *   MSR U|K R|W n fault f   accesses to indices in no MSR range (U: unknown to every CPU and to
+ *                        KVM) and in the architectural/KVM ranges (K), and how many faulted
+ *   MMIO r w  CPUID n  XSETBV n fault f  FIXUP vector n
+ */
+#define HOSTILE_MAX      200000u
+#define HOSTILE_MMIO     0x10000000u /* 256 MiB: above RAM when the test gives --memory 256M */
+#define HOSTILE_MMIO_END 0x40000000u /* the end of the guest's identity map */
+
+static uint64_t rng;
+
+static uint64_t rnd(void)
+{
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        return rng;
+}
+
+static uint32_t port_in[65536], port_out[65536];
+static uint8_t string_buf[64];
+
+/*
+ * Ports the guest never writes: the writes that end the VM (i8042 command 0x64, reset control
+ * 0xcf9, the power register 0x600-0x603, --debug-exit's usual 0xf4-0xf7; src/dev/sysctl.c,
+ * debug_exit.c) and COM1's transmit register 0x3f8, whose bytes are the guest's report (a
+ * random LCR or MCR write may divert them, so the UART is reset before the report). Reads of
+ * all of them are harmless and done.
+ */
+static bool no_write(uint16_t p)
+{
+        return p == 0x64 || p == 0xcf9 || (p >= 0x600 && p <= 0x603) || (p >= 0xf4 && p <= 0xf7) ||
+               p == COM1;
+}
+
+/* cvmm's device ports, and the ones KVM's PIC and PIT claim in the kernel. */
+static const uint16_t dev_ports[] = {0x20,  0x21,  0x40,  0x41,  0x42,  0x43,  0x60,  0x61,  0x64,
+                                     0x80,  0xa0,  0xa1,  0xcf9, 0x600, 0x601, 0x3f8, 0x3f9, 0x3fa,
+                                     0x3fb, 0x3fc, 0x3fd, 0x3fe, 0x3ff, 0x4d0, 0x4d1};
+
+static uint16_t pick_port(void)
+{
+        uint64_t r = rnd();
+        switch (r & 3) {
+        case 0:
+                return dev_ports[(r >> 8) % (sizeof(dev_ports) / sizeof(dev_ports[0]))];
+        case 1:
+                return (uint16_t)(r >> 8); /* anywhere */
+        default:
+                return (uint16_t)((r >> 8) & 0x3ff); /* the ISA range */
+        }
+}
+
+static void hostile_port(void)
+{
+        uint64_t r = rnd();
+        uint16_t p = pick_port();
+        bool out = r & 1;
+        unsigned size = 1u << ((r >> 1) % 3);
+        bool str = (r >> 3) % 4 == 0;
+        if (out && no_write(p))
+                out = false;
+        uint32_t v = (uint32_t)(r >> 32);
+        if (str) {
+                uint64_t n = 1 + (r >> 5) % (sizeof(string_buf) / 4);
+                void *buf = string_buf;
+                uint64_t c = n;
+                if (out && size == 1)
+                        __asm__ volatile("rep outsb" : "+S"(buf), "+c"(c) : "d"(p) : "memory");
+                else if (out && size == 2)
+                        __asm__ volatile("rep outsw" : "+S"(buf), "+c"(c) : "d"(p) : "memory");
+                else if (out)
+                        __asm__ volatile("rep outsl" : "+S"(buf), "+c"(c) : "d"(p) : "memory");
+                else if (size == 1)
+                        __asm__ volatile("rep insb" : "+D"(buf), "+c"(c) : "d"(p) : "memory");
+                else if (size == 2)
+                        __asm__ volatile("rep insw" : "+D"(buf), "+c"(c) : "d"(p) : "memory");
+                else
+                        __asm__ volatile("rep insl" : "+D"(buf), "+c"(c) : "d"(p) : "memory");
+                (out ? port_out : port_in)[p] += (uint32_t)n;
+                return;
+        }
+        if (out && size == 1)
+                outb(p, (uint8_t)v);
+        else if (out && size == 2)
+                outw(p, (uint16_t)v);
+        else if (out)
+                outl(p, v);
+        else if (size == 1)
+                (void)inb(p);
+        else if (size == 2)
+                (void)inw(p);
+        else
+                (void)inl(p);
+        (out ? port_out : port_in)[p]++;
+}
+
+/* Where an MSR may exist: the architectural ranges (Intel, AMD) and the hypervisor ones. */
+static bool msr_known_range(uint32_t i)
+{
+        return i < 0x2000 || (i >= 0x40000000u && i < 0x40001000u) ||
+               (i >= 0x4b564d00u && i < 0x4b564e00u) || (i >= 0xc0000000u && i < 0xc0002000u) ||
+               (i >= 0xc0010000u && i < 0xc0012000u);
+}
+
+/*
+ * MSRs never written: a random value there breaks the guest itself, not the VMM (mode and
+ * paging (EFER), the APIC and its ICR (an INIT to itself), PAT and MTRRs, segment bases, and
+ * the KVM paravirtual MSRs and kvmclock's legacy 0x11/0x12, which make KVM write guest memory
+ * at the address written), so only reads go there.
+ */
+static bool msr_no_write(uint32_t i)
+{
+        return (i >= 0x10 && i <= 0x12) || i == 0x1b || (i >= 0x1d9 && i <= 0x1dc) ||
+               (i >= 0x200 && i <= 0x2ff) || (i >= 0x800 && i <= 0x8ff) ||
+               (i >= 0x40000000u && i < 0x40001000u) || (i >= 0x4b564d00u && i < 0x4b564e00u) ||
+               (i >= 0xc0000080u && i <= 0xc0000103u) || (i >= 0xc0010000u && i < 0xc0012000u);
+}
+
+static const uint32_t known_msrs[] = {
+    0x10,        0x17,        0x1b,        0x3a,        0x48,        0x8b,
+    0x8c,        0xce,        0x10a,       0x140,       0x174,       0x1a0,
+    0x277,       0x6e0,       0x802,       0xda0,       0x1cf0,      0xc0000080u,
+    0xc0000081u, 0xc0000100u, 0xc0000103u, 0xc0010015u, 0x4b564d00u, 0x4b564d01u};
+
+static unsigned msr_n[2][2], msr_fault[2][2]; /* [K][W] */
+
+static void hostile_msr(void)
+{
+        uint64_t r = rnd();
+        uint32_t i;
+        switch (r & 3) {
+        case 0:
+                i = known_msrs[(r >> 8) % (sizeof(known_msrs) / sizeof(known_msrs[0]))];
+                break;
+        case 1:
+                i = (uint32_t)(r >> 8) & 0x1fff;
+                if (r >> 40 & 1)
+                        i |= 0xc0000000u;
+                break;
+        case 2:
+                i = 0x4b4d5f00u + (uint32_t)(r >> 8) % 64; /* a few unknown ones, repeatedly */
+                break;
+        default:
+                i = (uint32_t)(r >> 16); /* anywhere */
+                break;
+        }
+        bool w = r >> 2 & 1;
+        if (w && msr_no_write(i))
+                w = false;
+        bool k = msr_known_range(i);
+        int rc;
+        if (w) {
+                rc = try_wrmsr(i, rnd());
+        } else {
+                uint64_t v;
+                rc = try_rdmsr(i, &v);
+        }
+        msr_n[k][w]++;
+        msr_fault[k][w] += rc != 0;
+}
+
+static unsigned mmio_n[2], cpuid_n, xsetbv_n, xsetbv_fault;
+
+static void hostile_mmio(void)
+{
+        uint64_t r = rnd();
+        unsigned size = 1u << (r & 3);
+        uintptr_t a = HOSTILE_MMIO + (uintptr_t)((r >> 8) % (HOSTILE_MMIO_END - HOSTILE_MMIO));
+        a &= ~(uintptr_t)(size - 1); /* aligned: one access, one exit */
+        bool w = r >> 2 & 1;
+        uint64_t v = rnd();
+        if (w) {
+                if (size == 1)
+                        *(volatile uint8_t *)a = (uint8_t)v;
+                else if (size == 2)
+                        *(volatile uint16_t *)a = (uint16_t)v;
+                else if (size == 4)
+                        *(volatile uint32_t *)a = (uint32_t)v;
+                else
+                        *(volatile uint64_t *)a = v;
+        } else {
+                if (size == 1)
+                        (void)*(volatile uint8_t *)a;
+                else if (size == 2)
+                        (void)*(volatile uint16_t *)a;
+                else if (size == 4)
+                        (void)*(volatile uint32_t *)a;
+                else
+                        (void)*(volatile uint64_t *)a;
+        }
+        mmio_n[w]++;
+}
+
+static void hostile_cpuid(void)
+{
+        uint64_t r = rnd();
+        static const uint32_t bases[] = {0, 0x40000000u, 0x80000000u, 0};
+        uint32_t leaf = bases[r & 3] + (uint32_t)((r >> 8) & 0x3f);
+        if ((r & 3) == 3)
+                leaf = (uint32_t)(r >> 16);
+        uint32_t out[4];
+        cpuid(leaf, (uint32_t)(r >> 48) & ((r >> 2 & 1) ? 0xffffffffu : 0xf), out);
+        cpuid_n++;
+}
+
+static void hostile_xsetbv(void)
+{
+        uint64_t r = rnd();
+        /* Mostly small values around the legal ones; now and then anything, or XCR1. */
+        uint64_t v = (r >> 8) & 0x7ff;
+        if ((r & 7) == 0)
+                v = rnd();
+        uint32_t lo = (uint32_t)v, hi = (uint32_t)(v >> 32);
+        int rc = try_xsetbv(lo, hi);
+        xsetbv_n++;
+        xsetbv_fault += rc != 0;
+}
+
+static void put_count(const char *what, uint64_t v)
+{
+        puts_(what);
+        puts_(" ");
+        put_dec(v);
+        puts_("\n");
+}
+
+static void test_hostile(const char *arg)
+{
+        rng = parse_dec(arg) * 0x9e3779b97f4a7c15ull + 1;
+        while (*arg && *arg != ' ')
+                arg++;
+        arg += *arg == ' ';
+        unsigned n = parse_dec(arg);
+        while (*arg && *arg != ' ')
+                arg++;
+        const char *rest;
+        bool xsetbv = !streq_prefix(arg + (*arg == ' '), "noxsetbv", &rest);
+        if (n > HOSTILE_MAX)
+                n = HOSTILE_MAX;
+        uint32_t r[4];
+        cpuid(1, 0, r);
+        if (!(r[2] & (1u << 26)))
+                xsetbv = false; /* no XSAVE: XSETBV is #UD, counted like any other fault */
+        else
+                write_cr4(read_cr4() | (1u << 18)); /* OSXSAVE */
+        for (unsigned i = 0; i < n; i++) {
+                switch (rnd() % 8) {
+                case 0:
+                case 1:
+                case 2:
+                        hostile_port();
+                        break;
+                case 3:
+                case 4:
+                        hostile_msr();
+                        break;
+                case 5:
+                        hostile_mmio();
+                        break;
+                case 6:
+                        hostile_cpuid();
+                        break;
+                default:
+                        if (xsetbv)
+                                hostile_xsetbv();
+                        else
+                                hostile_cpuid();
+                        break;
+                }
+        }
+        /* The UART back to its reset state, so that the report reaches the console. */
+        outb(COM1 + 3, 0x03); /* LCR: 8N1, DLAB clear */
+        outb(COM1 + 1, 0x00); /* IER */
+        outb(COM1 + 4, 0x00); /* MCR: loopback off */
+        port_out[COM1 + 3]++;
+        port_out[COM1 + 1]++;
+        port_out[COM1 + 4]++;
+        puts_("\nHOSTILE-BEGIN\n");
+        for (unsigned p = 0; p < 65536; p++) {
+                if (!port_in[p] && !port_out[p])
+                        continue;
+                puts_("PORT ");
+                put_hex(p, 4);
+                puts_(" ");
+                put_dec(port_in[p]);
+                puts_(" ");
+                put_dec(port_out[p]);
+                puts_("\n");
+        }
+        static const char *const kn[2] = {"U", "K"}, *const wn[2] = {"R", "W"};
+        for (int k = 0; k < 2; k++)
+                for (int w = 0; w < 2; w++) {
+                        puts_("MSR ");
+                        puts_(kn[k]);
+                        puts_(" ");
+                        puts_(wn[w]);
+                        puts_(" ");
+                        put_dec(msr_n[k][w]);
+                        puts_(" ");
+                        put_dec(msr_fault[k][w]);
+                        puts_("\n");
+                }
+        puts_("MMIO ");
+        put_dec(mmio_n[0]);
+        puts_(" ");
+        put_dec(mmio_n[1]);
+        puts_("\n");
+        put_count("CPUID", cpuid_n);
+        puts_("XSETBV ");
+        put_dec(xsetbv_n);
+        puts_(" ");
+        put_dec(xsetbv_fault);
+        puts_("\n");
+        for (unsigned v = 0; v < 32; v++) {
+                if (!fixups[v])
+                        continue;
+                puts_("FIXUP ");
+                put_dec(v);
+                puts_(" ");
+                put_dec(fixups[v]);
+                puts_("\n");
+        }
+        put_count("HOSTILE-END", n);
+}
+
 static void test_reboot(void)
 {
         uint8_t boots = inb(COM1 + 7); /* the scratch register survives a platform reset */
@@ -565,6 +923,8 @@ void guest_main(uint32_t start_info)
                 test_msrmany(arg);
         } else if (streq_prefix(cmd, "irq", &arg)) {
                 test_irq(arg);
+        } else if (streq_prefix(cmd, "hostile", &arg)) {
+                test_hostile(arg);
         } else if (streq_prefix(cmd, "triple", &arg)) {
                 triple_fault();
         } else if (!streq_prefix(cmd, "poweroff", &arg)) {

@@ -395,6 +395,165 @@ def unclaimed_tests():
        f"{n + 16}); the written value is never logged")
 
 
+# Ports KVM's in-kernel PIC (with its ELCR) and PIT (with the dummy speaker port) claim: an
+# access there that KVM handles never reaches cvmm. Which ones KVM takes depends on the access
+# size (its PIC handles 1-byte accesses; a wider one starting below a device's range is not
+# inside it), so there cvmm's count may only be lower than the guest's, never higher.
+KVM_PORTS = {0x20, 0x21, 0xA0, 0xA1, 0x4D0, 0x4D1, 0x40, 0x41, 0x42, 0x43, 0x61}
+
+
+def msr_known_range(i):
+    """The guest's msr_known_range(): where an MSR may exist (architectural, hypervisor)."""
+    return (i < 0x2000 or 0x40000000 <= i < 0x40001000 or 0x4B564D00 <= i < 0x4B564E00 or
+            0xC0000000 <= i < 0xC0002000 or 0xC0010000 <= i < 0xC0012000)
+
+
+def hostile_run(test, *flags, metrics=True):
+    """A hostile run; returns (Run-like result, cvmm's peak RSS in KiB). The peak is VmHWM from
+    /proc, read every 50 ms until the process ends (the kernel's rusage would count the forked
+    Python's pages from before the exec)."""
+    r = Run.__new__(Run)
+    r.metrics_path = os.path.join(TMP, f"h{passed + failed}.json")
+    cmd = [CVMM, "run", "--kernel", GUEST, "--cmdline", test, "--memory", "256M",
+           "--no-reboot", *(["--metrics", r.metrics_path] if metrics else []), *flags]
+    peak = 0
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        while p.poll() is None:
+            try:
+                with open(f"/proc/{p.pid}/status") as f:
+                    hwm = [l for l in f if l.startswith("VmHWM:")]
+                if hwm:
+                    peak = max(peak, int(hwm[0].split()[1]))
+            except OSError:
+                pass
+            time.sleep(0.05)
+        out.seek(0)
+        err.seek(0)
+        r.out, r.err = out.read().decode("latin-1"), err.read().decode("latin-1")
+    r.rc = p.returncode
+    r.cmd = " ".join(cmd)
+    try:
+        with open(r.metrics_path) as f:
+            r.m = json.load(f)
+    except (OSError, ValueError):
+        r.m = {}
+    return r, peak
+
+
+def hostile_tests(enforced, tdx_flags):
+    """A guest that does random port I/O, MSR accesses, CPUID, MMIO and XSETBV for a bounded
+    number of operations, under both profiles: cvmm survives and ends normally, its metrics
+    equal what the guest counted where they must, its log stays within the rate limit, and its
+    memory does not grow with the number of operations."""
+    # XSETBV: a host whose KVM cannot emulate it (KVM without hardware virtualization) stops
+    # the VM there with an emulation failure (see the xcr0 test): the guest skips it there.
+    x = Run("xcr0", "--no-reboot")
+    noxsetbv = x.rc == 1 and "INTERNAL_ERROR" in x.err
+    seed, n = 13, 20000  # about 2.5 s under this PVM host's instruction emulator
+    rate, burst = 5, 10  # cvmm run's default --msr-log-rate and --msr-log-burst
+    cmdline = f"hostile {seed} {n}" + (" noxsetbv" if noxsetbv else "")
+    for name, flags in (("host", []), ("tdx", tdx_flags)):
+        base = Run("poweroff", "--no-reboot", "--memory", "256M", *flags)
+        r, _ = hostile_run(cmdline, *flags)
+        what = f"hostile guest ({name} profile{', no XSETBV' if noxsetbv else ''})"
+        if not ok(r.rc == 0 and f"HOSTILE-END {n}" in r.out and r.out.endswith("DONE\n") and
+                  r.m.get("outcome") == "poweroff",
+                  f"{what}: {n} random operations, cvmm exits 0 and the guest powers off"):
+            r.show()
+            continue
+        g = {}
+        for f in r.lines("PORT"):
+            g[int(f[0], 16)] = (int(f[1]), int(f[2]))
+        io = {int(k, 16): (v["in"], v["out"]) for k, v in r.m.get("io", {}).items()}
+        # Every port access the guest makes exits to cvmm unless KVM claims the port, and cvmm
+        # counts the elements of a string op (KVM may split one into several exits). The
+        # guest's own extras: its report on 0x3f8 (every byte of stdout) and the power-off.
+        bad = []
+        for port in sorted(set(g) | set(io)):
+            gi, go = g.get(port, (0, 0))
+            if port == 0x3F8:
+                go += len(r.out.encode("latin-1"))
+            if port == 0x600:
+                go += 1
+            ci, co = io.get(port, (0, 0))
+            if port in KVM_PORTS:
+                if ci > gi or co > go:
+                    bad.append(f"0x{port:x}: cvmm {ci}/{co} > guest {gi}/{go}")
+            elif (ci, co) != (gi, go):
+                bad.append(f"0x{port:x}: cvmm in/out {ci}/{co}, guest {gi}/{go}")
+        ok(g and not bad, f"{what}: cvmm's port counters equal the guest's for all "
+           f"{len(g)} ports it touched (KVM's own ports: never more)" +
+           ("" if not bad else ": " + "; ".join(bad[:6])))
+        # MMIO: aligned accesses of 1-8 bytes to unbacked addresses with no device: each one
+        # exits to cvmm exactly once.
+        mr, mw = (int(v) for v in r.lines("MMIO")[0])
+        ok(r.m.get("mmio_unclaimed") == mr + mw,
+           f"{what}: unclaimed MMIO counter {r.m.get('mmio_unclaimed')} = the guest's "
+           f"{mr} reads + {mw} writes")
+        msr = {(f[0], f[1]): (int(f[2]), int(f[3])) for f in r.lines("MSR")}
+        mm = r.m.get("msr", {})
+        keys = mm.get("unknown", [])
+        # Indices outside every MSR range exist on no CPU and in no KVM: each access exits
+        # to cvmm as unknown and gets #GP, so per direction the keys there add up to exactly
+        # the guest's count (untracked keys would be uncounted here: there must be none).
+        urd = sum(k["count"] for k in keys if not msr_known_range(int(k["msr"], 16)) and
+                  k["access"] == "read")
+        uwr = sum(k["count"] for k in keys if not msr_known_range(int(k["msr"], 16)) and
+                  k["access"] == "write")
+        ok(mm.get("unknown_untracked") == 0 and (urd, uwr) == (msr[("U", "R")][0],
+                                                             msr[("U", "W")][0]) and
+           msr[("U", "R")][1] == msr[("U", "R")][0] and msr[("U", "W")][1] == msr[("U", "W")][0],
+           f"{what}: MSRs outside every range: cvmm counted {urd} reads, {uwr} writes = the "
+           f"guest's {msr[('U', 'R')][0]}, {msr[('U', 'W')][0]}, each one #GP")
+        # cvmm asks KVM for a user-space exit on every reason (INVAL, UNKNOWN, FILTER), so
+        # KVM never refuses an MSR access itself: every #GP the guest saw on RDMSR/WRMSR is
+        # one cvmm injected. Every MSR exit is counted by reason and decided once.
+        faults = sum(v[1] for v in msr.values())
+        injected = mm.get("gp_injected_by_policy", 0) + mm.get("gp_injected_unknown", 0)
+        exits = r.m.get("exits", {})
+        msr_exits = exits.get("X86_RDMSR", 0) + exits.get("X86_WRMSR", 0)
+        ok(faults == injected and
+           msr_exits == sum(mm.get("exits_by_reason", {}).values()) ==
+           injected + mm.get("emulated", 0) + mm.get("ignored_unknown", 0) and
+           msr_exits <= sum(v[0] for v in msr.values()),
+           f"{what}: the guest's {faults} MSR faults = the {injected} #GP cvmm injected; "
+           f"{msr_exits} MSR exits, each counted once by reason and by decision")
+        xs = r.lines("XSETBV")[0]
+        fix = {int(f[0]): int(f[1]) for f in r.lines("FIXUP")}
+        # The guest's only faulting instructions: RDMSR/WRMSR (#GP) and XSETBV (#GP, or #UD
+        # without XSAVE).
+        ok(sum(fix.values()) == faults + int(xs[1]) and set(fix) <= {6, 13},
+           f"{what}: every fault was fixed up and counted ({fix}), the guest kept going")
+        # Log lines the guest can cause: the first of each distinct (MSR, access) (never
+        # throttled), the one tracking-full note, then the token bucket: burst + rate x run
+        # time, +1 for a refill at the interval boundary. Every other line is one a power-off
+        # run prints too, plus the exit summary.
+        elapsed = r.m.get("time_to_end_us", 0) / 1e6
+        guest_lines = [l for l in r.err.splitlines() if "of unknown MSR 0x" in l or
+                       "tracking is full" in l]
+        limit = len(keys) + 1 + burst + rate * elapsed + 1
+        other = len(r.err.splitlines()) - len(guest_lines)
+        ok(len(guest_lines) <= limit and other <= len(base.err.splitlines()) + 1 and
+           len(guest_lines) == mm.get("warnings_emitted", 0),
+           f"{what}: {len(guest_lines)} guest-caused log lines <= {len(keys)} keys + 1 + burst "
+           f"+ rate x {elapsed:.1f} s + 1 = {limit:.0f}; {other} other lines")
+    # Memory: peak RSS after n and 3n operations, without --metrics (its document grows with
+    # the keys listed). By n every bounded table is wholly resident: the guest's port tables
+    # (512 KiB of guest RAM), cvmm's per-port counters (1 MiB, ~1900 random ports over 128
+    # pages) and unknown-MSR key set (448 KiB, >2000 keys over its 112 pages) are each touched
+    # on nearly every page; so 3n may add only allocator noise: margin 512 KiB. A leak of
+    # 16 bytes per exit would add more than 1 MiB here.
+    rss = []
+    for k in (n, 3 * n):
+        r, peak = hostile_run(cmdline.replace(f" {n}", f" {k}"), *tdx_flags, metrics=False)
+        ok(r.rc == 0 and f"HOSTILE-END {k}" in r.out, f"hostile guest, tdx, {k} operations: "
+           f"exit {r.rc}, peak RSS {peak} KiB")
+        rss.append(peak)
+    ok(rss[1] - rss[0] <= 512, f"hostile guest: peak RSS flat, {rss[0]} KiB after {n} "
+       f"operations, {rss[1]} KiB after {3 * n} (margin 512 KiB)")
+
+
 def main():
     if not os.path.exists("/dev/kvm"):
         return nested()
@@ -584,6 +743,8 @@ def main():
 
     msr_tests(enforced)
     unclaimed_tests()
+    hostile_tests(enforced, ["--profile", "tdx"] + ([] if tdx_exact else
+                                                    ["--allow-unenforced-cpuid"]))
     print(f"guests: {passed} passed, {failed} failed", flush=True)
     rc = 1 if failed else 0
     if enforced is False and not NESTED_TCG:
