@@ -24,7 +24,7 @@
  *   irq N           N COM1 transmit interrupts through the 8259A (ISA IRQ 4, vector 0x24): each
  *                   enables THRE in IER, halts until the handler counts it, disables it again
  *   hostile S N [noxsetbv]
- *                   N (at most 200000) random operations from seed S: port I/O of every size and
+ *                   N (at most 100000) random operations from seed S: port I/O of every size and
  *                   string I/O, RDMSR/WRMSR, CPUID, MMIO above RAM, XSETBV (unless noxsetbv: a
  *                   host whose KVM cannot emulate it stops the VM there); faults are fixed up and
  *                   counted, then the counts are printed (see test_hostile)

@@ -453,9 +453,11 @@ def hostile_tests(enforced, tdx_flags):
     seed, n = 13, 20000  # about 2.5 s under this PVM host's instruction emulator
     rate, burst = 5, 10  # cvmm run's default --msr-log-rate and --msr-log-burst
     cmdline = f"hostile {seed} {n}" + (" noxsetbv" if noxsetbv else "")
-    for name, flags in (("host", []), ("tdx", tdx_flags)):
+    # The tdx run also rewrites its metrics file every 0.2 s: a snapshot thread reads the
+    # counters and the key set while the guest adds to them.
+    for name, flags, live in (("host", [], []), ("tdx", tdx_flags, ["--metrics-interval", "0.2"])):
         base = Run("poweroff", "--no-reboot", "--memory", "256M", *flags)
-        r, _ = hostile_run(cmdline, *flags)
+        r, _ = hostile_run(cmdline, *flags, *live)
         what = f"hostile guest ({name} profile{', no XSETBV' if noxsetbv else ''})"
         if not ok(r.rc == 0 and f"HOSTILE-END {n}" in r.out and r.out.endswith("DONE\n") and
                   r.m.get("outcome") == "poweroff",
@@ -507,18 +509,24 @@ def hostile_tests(enforced, tdx_flags):
            f"{what}: MSRs outside every range: cvmm counted {urd} reads, {uwr} writes = the "
            f"guest's {msr[('U', 'R')][0]}, {msr[('U', 'W')][0]}, each one #GP")
         # cvmm asks KVM for a user-space exit on every reason (INVAL, UNKNOWN, FILTER), so
-        # KVM never refuses an MSR access itself: every #GP the guest saw on RDMSR/WRMSR is
-        # one cvmm injected. Every MSR exit is counted by reason and decided once.
+        # KVM never refuses an MSR access itself: each #GP cvmm injects is one the guest saw.
+        # Where KVM runs the guest with hardware virtualization, the CPU itself raises #GP on
+        # some MSRs KVM passes through (a bad value written to SPEC_CTRL, SYSENTER_EIP...)
+        # without an exit, so there cvmm's count may be lower; without it (this PVM host:
+        # every RDMSR/WRMSR traps to KVM) the two must be equal. Every MSR exit is counted by
+        # reason and decided once.
         faults = sum(v[1] for v in msr.values())
         injected = mm.get("gp_injected_by_policy", 0) + mm.get("gp_injected_unknown", 0)
         exits = r.m.get("exits", {})
         msr_exits = exits.get("X86_RDMSR", 0) + exits.get("X86_WRMSR", 0)
-        ok(faults == injected and
+        exact = enforced is False
+        ok((faults == injected if exact else injected <= faults) and
            msr_exits == sum(mm.get("exits_by_reason", {}).values()) ==
            injected + mm.get("emulated", 0) + mm.get("ignored_unknown", 0) and
            msr_exits <= sum(v[0] for v in msr.values()),
-           f"{what}: the guest's {faults} MSR faults = the {injected} #GP cvmm injected; "
-           f"{msr_exits} MSR exits, each counted once by reason and by decision")
+           f"{what}: the guest's {faults} MSR faults {'=' if exact else '>='} the {injected} "
+           f"#GP cvmm injected; {msr_exits} MSR exits, each counted once by reason and by "
+           f"decision")
         xs = r.lines("XSETBV")[0]
         fix = {int(f[0]): int(f[1]) for f in r.lines("FIXUP")}
         # The guest's only faulting instructions: RDMSR/WRMSR (#GP) and XSETBV (#GP, or #UD
