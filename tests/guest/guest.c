@@ -555,7 +555,7 @@ static void test_irq(const char *arg)
  *                        KVM) and in the architectural/KVM ranges (K), and how many faulted
  *   MMIO r w  CPUID n  XSETBV n fault f  FIXUP vector n
  */
-#define HOSTILE_MAX      200000u
+#define HOSTILE_MAX      100000u
 #define HOSTILE_MMIO     0x10000000u /* 256 MiB: above RAM when the test gives --memory 256M */
 #define HOSTILE_MMIO_END 0x40000000u /* the end of the guest's identity map */
 
