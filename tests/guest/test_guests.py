@@ -408,10 +408,28 @@ def msr_known_range(i):
             0xC0000000 <= i < 0xC0002000 or 0xC0010000 <= i < 0xC0012000)
 
 
+def own_rss(pid):
+    """Resident KiB of pid's mappings, guest RAM (the one 256 MiB mapping) left out."""
+    total, skip = 0, False
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                head = line.split()[0]
+                if "-" in head and not head.endswith(":"):
+                    a, b = (int(x, 16) for x in head.split("-"))
+                    skip = b - a == 256 << 20
+                elif head == "Rss:" and not skip:
+                    total += int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return total
+
+
 def hostile_run(test, *flags, metrics=True):
-    """A hostile run; returns (Run-like result, cvmm's peak RSS in KiB). The peak is VmHWM from
-    /proc, read every 50 ms until the process ends (the kernel's rusage would count the forked
-    Python's pages from before the exec)."""
+    """A hostile run; returns (Run-like result, cvmm's own peak RSS in KiB: every mapping but
+    guest RAM, whose resident pages are the guest's doing and which the host kernel may fill
+    in with huge pages at any time). Read from /proc/PID/smaps every 50 ms until the process
+    ends (the kernel's rusage would count the forked Python's pages from before the exec)."""
     r = Run.__new__(Run)
     r.metrics_path = os.path.join(TMP, f"h{passed + failed}.json")
     cmd = [CVMM, "run", "--kernel", GUEST, "--cmdline", test, "--memory", "256M",
@@ -420,13 +438,7 @@ def hostile_run(test, *flags, metrics=True):
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         p = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         while p.poll() is None:
-            try:
-                with open(f"/proc/{p.pid}/status") as f:
-                    hwm = [l for l in f if l.startswith("VmHWM:")]
-                if hwm:
-                    peak = max(peak, int(hwm[0].split()[1]))
-            except OSError:
-                pass
+            peak = max(peak, own_rss(p.pid))
             time.sleep(0.05)
         out.seek(0)
         err.seek(0)
@@ -546,12 +558,13 @@ def hostile_tests(enforced, tdx_flags):
            len(guest_lines) == mm.get("warnings_emitted", 0),
            f"{what}: {len(guest_lines)} guest-caused log lines <= {len(keys)} keys + 1 + burst "
            f"+ rate x {elapsed:.1f} s + 1 = {limit:.0f}; {other} other lines")
-    # Memory: peak RSS after n and 3n operations, without --metrics (its document grows with
-    # the keys listed). By n every bounded table is wholly resident: the guest's port tables
-    # (512 KiB of guest RAM), cvmm's per-port counters (1 MiB, ~1900 random ports over 128
-    # pages) and unknown-MSR key set (448 KiB, >2000 keys over its 112 pages) are each touched
-    # on nearly every page; so 3n may add only allocator noise: margin 512 KiB. A leak of
-    # 16 bytes per exit would add more than 1 MiB here.
+    # Memory: cvmm's own peak RSS (guest RAM left out) after n and 3n operations, without
+    # --metrics (its document grows with the keys listed). cvmm allocates its bounded tables
+    # at start and touches their pages as the guest reaches them: per-port counters (1 MiB)
+    # and the unknown-MSR key set (448 KiB). By n nearly every page of them is resident (~1900
+    # random ports over 128 pages, >2000 keys over 112): from n to 3n this host measured
+    # 60 KiB more of them. So the margin is 512 KiB: that, and allocator noise. A leak of 16
+    # bytes per I/O exit adds 2.5 MiB here (checked).
     rss = []
     for k in (n, 3 * n):
         r, peak = hostile_run(cmdline.replace(f" {n}", f" {k}"), *tdx_flags, metrics=False)
