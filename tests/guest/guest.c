@@ -23,11 +23,12 @@
  *                   each (the guest data written must never be logged)
  *   irq N           N COM1 transmit interrupts through the 8259A (ISA IRQ 4, vector 0x24): each
  *                   enables THRE in IER, halts until the handler counts it, disables it again
- *   hostile S N [noxsetbv]
- *                   N (at most 100000) random operations from seed S: port I/O of every size and
- *                   string I/O, RDMSR/WRMSR, CPUID, MMIO above RAM, XSETBV (unless noxsetbv: a
- *                   host whose KVM cannot emulate it stops the VM there); faults are fixed up and
- *                   counted, then the counts are printed (see test_hostile)
+ *   hostile S N [C] [noxsetbv]
+ *                   N (at most 100000) random operations from seed S on each of C vCPUs (1 to
+ *                   9, default 1): port I/O of every size and string I/O, RDMSR/WRMSR, CPUID,
+ *                   MMIO above RAM, XSETBV (unless noxsetbv: a host whose KVM cannot emulate it
+ *                   stops the VM there); faults are fixed up and counted, then the counts are
+ *                   printed (see hostile_loop)
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -193,7 +194,7 @@ void exc_c(struct frame *f)
 {
         for (const struct extable *e = __extable_start; e < __extable_end; e++) {
                 if (e->insn == f->rip) {
-                        fixups[f->vector & 31]++;
+                        __atomic_fetch_add(&fixups[f->vector & 31], 1, __ATOMIC_RELAXED);
                         f->rip = e->fixup;
                         f->rax = 0x100 | f->vector; /* the try_ function's result */
                         return;
@@ -326,6 +327,9 @@ static void test_xcr0(void)
 }
 
 static volatile unsigned ap_done;
+static volatile unsigned hostile_ops; /* set before the APs start: they run it, too */
+static volatile unsigned hostile_done;
+static void hostile_loop(unsigned cpu);
 static volatile unsigned storm_per_cpu; /* set before the APs start: they storm, too */
 static volatile unsigned storm_done;
 static volatile uint32_t ap_ids[16];
@@ -353,6 +357,10 @@ void ap_main(unsigned index)
         if (storm_per_cpu) {
                 storm(storm_per_cpu);
                 __atomic_fetch_add(&storm_done, 1, __ATOMIC_SEQ_CST);
+        }
+        if (hostile_ops) {
+                hostile_loop(index);
+                __atomic_fetch_add(&hostile_done, 1, __ATOMIC_SEQ_CST);
         }
 }
 
@@ -559,18 +567,24 @@ static void test_irq(const char *arg)
 #define HOSTILE_MMIO     0x10000000u /* 256 MiB: above RAM when the test gives --memory 256M */
 #define HOSTILE_MMIO_END 0x40000000u /* the end of the guest's identity map */
 
-static uint64_t rng;
+/* One per vCPU: its generator and its string I/O buffer. The counts are shared (atomic). */
+struct hcpu {
+        uint64_t rng;
+        uint8_t buf[64];
+};
+static struct hcpu hcpus[16];
 
-static uint64_t rnd(void)
+#define COUNT(x, v) __atomic_fetch_add(&(x), (v), __ATOMIC_RELAXED)
+
+static uint64_t rnd(struct hcpu *h)
 {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        return rng;
+        h->rng ^= h->rng << 13;
+        h->rng ^= h->rng >> 7;
+        h->rng ^= h->rng << 17;
+        return h->rng;
 }
 
 static uint32_t port_in[65536], port_out[65536];
-static uint8_t string_buf[64];
 
 /*
  * Ports the guest never writes: the writes that end the VM (i8042 command 0x64, reset control
@@ -590,9 +604,9 @@ static const uint16_t dev_ports[] = {0x20,  0x21,  0x40,  0x41,  0x42,  0x43,  0
                                      0x80,  0xa0,  0xa1,  0xcf9, 0x600, 0x601, 0x3f8, 0x3f9, 0x3fa,
                                      0x3fb, 0x3fc, 0x3fd, 0x3fe, 0x3ff, 0x4d0, 0x4d1};
 
-static uint16_t pick_port(void)
+static uint16_t pick_port(struct hcpu *h)
 {
-        uint64_t r = rnd();
+        uint64_t r = rnd(h);
         switch (r & 3) {
         case 0:
                 return dev_ports[(r >> 8) % (sizeof(dev_ports) / sizeof(dev_ports[0]))];
@@ -603,10 +617,10 @@ static uint16_t pick_port(void)
         }
 }
 
-static void hostile_port(void)
+static void hostile_port(struct hcpu *h)
 {
-        uint64_t r = rnd();
-        uint16_t p = pick_port();
+        uint64_t r = rnd(h);
+        uint16_t p = pick_port(h);
         bool out = r & 1;
         unsigned size = 1u << ((r >> 1) % 3);
         bool str = (r >> 3) % 4 == 0;
@@ -614,8 +628,8 @@ static void hostile_port(void)
                 out = false;
         uint32_t v = (uint32_t)(r >> 32);
         if (str) {
-                uint64_t n = 1 + (r >> 5) % (sizeof(string_buf) / 4);
-                void *buf = string_buf;
+                uint64_t n = 1 + (r >> 5) % (sizeof(h->buf) / 4);
+                void *buf = h->buf;
                 uint64_t c = n;
                 if (out && size == 1)
                         __asm__ volatile("rep outsb" : "+S"(buf), "+c"(c) : "d"(p) : "memory");
@@ -629,7 +643,7 @@ static void hostile_port(void)
                         __asm__ volatile("rep insw" : "+D"(buf), "+c"(c) : "d"(p) : "memory");
                 else
                         __asm__ volatile("rep insl" : "+D"(buf), "+c"(c) : "d"(p) : "memory");
-                (out ? port_out : port_in)[p] += (uint32_t)n;
+                COUNT((out ? port_out : port_in)[p], (uint32_t)n);
                 return;
         }
         if (out && size == 1)
@@ -644,7 +658,7 @@ static void hostile_port(void)
                 (void)inw(p);
         else
                 (void)inl(p);
-        (out ? port_out : port_in)[p]++;
+        COUNT((out ? port_out : port_in)[p], 1);
 }
 
 /* Where an MSR may exist: the architectural ranges (Intel, AMD) and the hypervisor ones. */
@@ -677,9 +691,9 @@ static const uint32_t known_msrs[] = {
 
 static unsigned msr_n[2][2], msr_fault[2][2]; /* [K][W] */
 
-static void hostile_msr(void)
+static void hostile_msr(struct hcpu *h)
 {
-        uint64_t r = rnd();
+        uint64_t r = rnd(h);
         uint32_t i;
         switch (r & 3) {
         case 0:
@@ -703,25 +717,25 @@ static void hostile_msr(void)
         bool k = msr_known_range(i);
         int rc;
         if (w) {
-                rc = try_wrmsr(i, rnd());
+                rc = try_wrmsr(i, rnd(h));
         } else {
                 uint64_t v;
                 rc = try_rdmsr(i, &v);
         }
-        msr_n[k][w]++;
-        msr_fault[k][w] += rc != 0;
+        COUNT(msr_n[k][w], 1);
+        COUNT(msr_fault[k][w], rc != 0);
 }
 
 static unsigned mmio_n[2], cpuid_n, xsetbv_n, xsetbv_fault;
 
-static void hostile_mmio(void)
+static void hostile_mmio(struct hcpu *h)
 {
-        uint64_t r = rnd();
+        uint64_t r = rnd(h);
         unsigned size = 1u << (r & 3);
         uintptr_t a = HOSTILE_MMIO + (uintptr_t)((r >> 8) % (HOSTILE_MMIO_END - HOSTILE_MMIO));
         a &= ~(uintptr_t)(size - 1); /* aligned: one access, one exit */
         bool w = r >> 2 & 1;
-        uint64_t v = rnd();
+        uint64_t v = rnd(h);
         if (w) {
                 if (size == 1)
                         *(volatile uint8_t *)a = (uint8_t)v;
@@ -741,32 +755,32 @@ static void hostile_mmio(void)
                 else
                         (void)*(volatile uint64_t *)a;
         }
-        mmio_n[w]++;
+        COUNT(mmio_n[w], 1);
 }
 
-static void hostile_cpuid(void)
+static void hostile_cpuid(struct hcpu *h)
 {
-        uint64_t r = rnd();
+        uint64_t r = rnd(h);
         static const uint32_t bases[] = {0, 0x40000000u, 0x80000000u, 0};
         uint32_t leaf = bases[r & 3] + (uint32_t)((r >> 8) & 0x3f);
         if ((r & 3) == 3)
                 leaf = (uint32_t)(r >> 16);
         uint32_t out[4];
         cpuid(leaf, (uint32_t)(r >> 48) & ((r >> 2 & 1) ? 0xffffffffu : 0xf), out);
-        cpuid_n++;
+        COUNT(cpuid_n, 1);
 }
 
-static void hostile_xsetbv(void)
+static void hostile_xsetbv(struct hcpu *h)
 {
-        uint64_t r = rnd();
+        uint64_t r = rnd(h);
         /* Mostly small values around the legal ones; now and then anything, or XCR1. */
         uint64_t v = (r >> 8) & 0x7ff;
         if ((r & 7) == 0)
-                v = rnd();
+                v = rnd(h);
         uint32_t lo = (uint32_t)v, hi = (uint32_t)(v >> 32);
         int rc = try_xsetbv(lo, hi);
-        xsetbv_n++;
-        xsetbv_fault += rc != 0;
+        COUNT(xsetbv_n, 1);
+        COUNT(xsetbv_fault, rc != 0);
 }
 
 static void put_count(const char *what, uint64_t v)
@@ -777,50 +791,78 @@ static void put_count(const char *what, uint64_t v)
         puts_("\n");
 }
 
+static volatile bool hostile_xsetbv_on;
+static uint64_t hostile_seed;
+
+/* One vCPU's share: its own generator, seeded from the seed and its index. */
+static void hostile_loop(unsigned cpu)
+{
+        struct hcpu *h = &hcpus[cpu % 16];
+        h->rng = (hostile_seed + cpu) * 0x9e3779b97f4a7c15ull + 1;
+        bool xsetbv = hostile_xsetbv_on;
+        if (xsetbv)
+                write_cr4(read_cr4() | (1u << 18)); /* OSXSAVE, per CPU */
+        for (unsigned i = 0; i < hostile_ops; i++) {
+                switch (rnd(h) % 8) {
+                case 0:
+                case 1:
+                case 2:
+                        hostile_port(h);
+                        break;
+                case 3:
+                case 4:
+                        hostile_msr(h);
+                        break;
+                case 5:
+                        hostile_mmio(h);
+                        break;
+                case 6:
+                        hostile_cpuid(h);
+                        break;
+                default:
+                        if (xsetbv)
+                                hostile_xsetbv(h);
+                        else
+                                hostile_cpuid(h);
+                        break;
+                }
+        }
+}
+
 static void test_hostile(const char *arg)
 {
-        rng = parse_dec(arg) * 0x9e3779b97f4a7c15ull + 1;
+        hostile_seed = parse_dec(arg);
         while (*arg && *arg != ' ')
                 arg++;
         arg += *arg == ' ';
         unsigned n = parse_dec(arg);
         while (*arg && *arg != ' ')
                 arg++;
+        arg += *arg == ' ';
+        unsigned cpus = 1;
+        if (*arg >= '0' && *arg <= '9') {
+                cpus = parse_dec(arg);
+                while (*arg && *arg != ' ')
+                        arg++;
+                arg += *arg == ' ';
+        }
         const char *rest;
-        bool xsetbv = !streq_prefix(arg + (*arg == ' '), "noxsetbv", &rest);
+        bool xsetbv = !streq_prefix(arg, "noxsetbv", &rest);
         if (n > HOSTILE_MAX)
                 n = HOSTILE_MAX;
+        if (cpus < 1 || cpus > 9) /* the APs' stacks */
+                cpus = 1;
         uint32_t r[4];
         cpuid(1, 0, r);
         if (!(r[2] & (1u << 26)))
-                xsetbv = false; /* no XSAVE: XSETBV is #UD, counted like any other fault */
-        else
-                write_cr4(read_cr4() | (1u << 18)); /* OSXSAVE */
-        for (unsigned i = 0; i < n; i++) {
-                switch (rnd() % 8) {
-                case 0:
-                case 1:
-                case 2:
-                        hostile_port();
-                        break;
-                case 3:
-                case 4:
-                        hostile_msr();
-                        break;
-                case 5:
-                        hostile_mmio();
-                        break;
-                case 6:
-                        hostile_cpuid();
-                        break;
-                default:
-                        if (xsetbv)
-                                hostile_xsetbv();
-                        else
-                                hostile_cpuid();
-                        break;
-                }
-        }
+                xsetbv = false; /* no XSAVE: no XSETBV */
+        hostile_xsetbv_on = xsetbv;
+        hostile_ops = n;
+        if (cpus > 1)
+                test_smp(cpus); /* the application processors run their share as they start */
+        hostile_loop(0);
+        while (hostile_done < cpus - 1)
+                __asm__ volatile("pause");
         /* The UART back to its reset state, so that the report reaches the console. */
         outb(COM1 + 3, 0x03); /* LCR: 8N1, DLAB clear */
         outb(COM1 + 1, 0x00); /* IER */
@@ -873,7 +915,7 @@ static void test_hostile(const char *arg)
                 put_dec(fixups[v]);
                 puts_("\n");
         }
-        put_count("HOSTILE-END", n);
+        put_count("HOSTILE-END", (uint64_t)n * cpus);
 }
 
 static void test_reboot(void)
