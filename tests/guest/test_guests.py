@@ -437,7 +437,12 @@ def hostile_run(test, *flags, metrics=True):
     peak = 0
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         p = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 300  # a hung cvmm fails this run, not the whole suite
         while p.poll() is None:
+            if time.monotonic() > deadline:
+                p.kill()
+                p.wait()
+                break
             peak = max(peak, own_rss(p.pid))
             time.sleep(0.05)
         out.seek(0)
