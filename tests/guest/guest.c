@@ -23,6 +23,12 @@
  *                   each (the guest data written must never be logged)
  *   irq N           N COM1 transmit interrupts through the 8259A (ISA IRQ 4, vector 0x24): each
  *                   enables THRE in IER, halts until the handler counts it, disables it again
+ *   hostile S N [C] [noxsetbv]
+ *                   N (at most 100000) random operations from seed S on each of C vCPUs (1 to
+ *                   9, default 1): port I/O of every size and string I/O, RDMSR/WRMSR, CPUID,
+ *                   MMIO above RAM, XSETBV (unless noxsetbv: a host whose KVM cannot emulate it
+ *                   stops the VM there); faults are fixed up and counted, then the counts are
+ *                   printed (see hostile_loop)
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -117,6 +123,25 @@ static inline void write_cr4(uint64_t v)
         __asm__ volatile("mov %0, %%cr4" : : "r"(v));
 }
 
+static inline void outw(uint16_t port, uint16_t v)
+{
+        __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint16_t inw(uint16_t port)
+{
+        uint16_t v;
+        __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+        return v;
+}
+
+static inline uint32_t inl(uint16_t port)
+{
+        uint32_t v;
+        __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+        return v;
+}
+
 static void puts_(const char *s)
 {
         while (*s)
@@ -168,10 +193,13 @@ static void reset(void)
         triple_fault();
 }
 
+static unsigned fixups[32]; /* faults fixed up, by vector */
+
 void exc_c(struct frame *f)
 {
         for (const struct extable *e = __extable_start; e < __extable_end; e++) {
                 if (e->insn == f->rip) {
+                        __atomic_fetch_add(&fixups[f->vector & 31], 1, __ATOMIC_RELAXED);
                         f->rip = e->fixup;
                         f->rax = 0x100 | f->vector; /* the try_ function's result */
                         return;
@@ -304,6 +332,9 @@ static void test_xcr0(void)
 }
 
 static volatile unsigned ap_done;
+static volatile unsigned hostile_ops; /* set before the APs start: they run it, too */
+static volatile unsigned hostile_done;
+static void hostile_loop(unsigned cpu);
 static volatile unsigned storm_per_cpu; /* set before the APs start: they storm, too */
 static volatile unsigned storm_done;
 static volatile uint32_t ap_ids[16];
@@ -331,6 +362,10 @@ void ap_main(unsigned index)
         if (storm_per_cpu) {
                 storm(storm_per_cpu);
                 __atomic_fetch_add(&storm_done, 1, __ATOMIC_SEQ_CST);
+        }
+        if (hostile_ops) {
+                hostile_loop(index);
+                __atomic_fetch_add(&hostile_done, 1, __ATOMIC_SEQ_CST);
         }
 }
 
@@ -523,6 +558,371 @@ static void test_irq(const char *arg)
         puts_("\n");
 }
 
+/*
+ * The hostile guest. Everything it does is chosen by a xorshift64 generator from the seed, so a
+ * failure reproduces from the command line. It counts what it did in the categories the host
+ * side can compare with cvmm's --metrics, and prints them at the end:
+ *   PORT p in out        every port it touched: elements transferred (a string op of count c
+ *                        is c), in the direction named, keyed by the instruction's port
+ *   MSR U|K R|W n fault f   accesses to indices in no MSR range (U: unknown to every CPU and to
+ *                        KVM) and in the architectural/KVM ranges (K), and how many faulted
+ *   MMIO r w  CPUID n  XSETBV n fault f  FIXUP vector n
+ */
+#define HOSTILE_MAX      100000u
+#define HOSTILE_MMIO     0x10000000u /* 256 MiB: above RAM when the test gives --memory 256M */
+#define HOSTILE_MMIO_END 0x40000000u /* the end of the guest's identity map */
+
+/* One per vCPU: its generator and its string I/O buffer. The counts are shared (atomic). */
+struct hcpu {
+        uint64_t rng;
+        uint8_t buf[64];
+};
+static struct hcpu hcpus[16];
+
+#define COUNT(x, v) __atomic_fetch_add(&(x), (v), __ATOMIC_RELAXED)
+
+static uint64_t rnd(struct hcpu *h)
+{
+        h->rng ^= h->rng << 13;
+        h->rng ^= h->rng >> 7;
+        h->rng ^= h->rng << 17;
+        return h->rng;
+}
+
+static uint32_t port_in[65536], port_out[65536];
+
+/*
+ * Ports the guest never writes: the writes that end the VM (i8042 command 0x64, reset control
+ * 0xcf9, the power register 0x600-0x603, --debug-exit's usual 0xf4-0xf7; src/dev/sysctl.c,
+ * debug_exit.c) and COM1's transmit register 0x3f8, whose bytes are the guest's report (a
+ * random LCR or MCR write may divert them, so the UART is reset before the report). Reads of
+ * all of them are harmless and done.
+ */
+static bool no_write(uint16_t p)
+{
+        return p == 0x64 || p == 0xcf9 || (p >= 0x600 && p <= 0x603) || (p >= 0xf4 && p <= 0xf7) ||
+               p == COM1;
+}
+
+/* cvmm's device ports, and the ones KVM's PIC and PIT claim in the kernel. */
+static const uint16_t dev_ports[] = {0x20,  0x21,  0x40,  0x41,  0x42,  0x43,  0x60,  0x61,  0x64,
+                                     0x80,  0xa0,  0xa1,  0xcf9, 0x600, 0x601, 0x3f8, 0x3f9, 0x3fa,
+                                     0x3fb, 0x3fc, 0x3fd, 0x3fe, 0x3ff, 0x4d0, 0x4d1};
+
+static uint16_t pick_port(struct hcpu *h)
+{
+        uint64_t r = rnd(h);
+        switch (r & 3) {
+        case 0:
+                return dev_ports[(r >> 8) % (sizeof(dev_ports) / sizeof(dev_ports[0]))];
+        case 1:
+                return (uint16_t)(r >> 8); /* anywhere */
+        default:
+                return (uint16_t)((r >> 8) & 0x3ff); /* the ISA range */
+        }
+}
+
+static void hostile_port(struct hcpu *h)
+{
+        uint64_t r = rnd(h);
+        uint16_t p = pick_port(h);
+        bool out = r & 1;
+        unsigned size = 1u << ((r >> 1) % 3);
+        bool str = (r >> 3) % 4 == 0;
+        if (out && no_write(p))
+                out = false;
+        uint32_t v = (uint32_t)(r >> 32);
+        if (str) {
+                uint64_t n = 1 + (r >> 5) % (sizeof(h->buf) / 4);
+                void *buf = h->buf;
+                uint64_t c = n;
+                if (out && size == 1)
+                        __asm__ volatile("rep outsb" : "+S"(buf), "+c"(c) : "d"(p) : "memory");
+                else if (out && size == 2)
+                        __asm__ volatile("rep outsw" : "+S"(buf), "+c"(c) : "d"(p) : "memory");
+                else if (out)
+                        __asm__ volatile("rep outsl" : "+S"(buf), "+c"(c) : "d"(p) : "memory");
+                else if (size == 1)
+                        __asm__ volatile("rep insb" : "+D"(buf), "+c"(c) : "d"(p) : "memory");
+                else if (size == 2)
+                        __asm__ volatile("rep insw" : "+D"(buf), "+c"(c) : "d"(p) : "memory");
+                else
+                        __asm__ volatile("rep insl" : "+D"(buf), "+c"(c) : "d"(p) : "memory");
+                COUNT((out ? port_out : port_in)[p], (uint32_t)n);
+                return;
+        }
+        if (out && size == 1)
+                outb(p, (uint8_t)v);
+        else if (out && size == 2)
+                outw(p, (uint16_t)v);
+        else if (out)
+                outl(p, v);
+        else if (size == 1)
+                (void)inb(p);
+        else if (size == 2)
+                (void)inw(p);
+        else
+                (void)inl(p);
+        COUNT((out ? port_out : port_in)[p], 1);
+}
+
+/* Where an MSR may exist: the architectural ranges (Intel, AMD) and the hypervisor ones. */
+static bool msr_known_range(uint32_t i)
+{
+        return i < 0x2000 || (i >= 0x40000000u && i < 0x40001000u) ||
+               (i >= 0x4b564d00u && i < 0x4b564e00u) || (i >= 0xc0000000u && i < 0xc0002000u) ||
+               (i >= 0xc0010000u && i < 0xc0012000u);
+}
+
+/*
+ * MSRs never written: a random value there breaks the guest itself, not the VMM (mode and
+ * paging (EFER), the APIC and its ICR (an INIT to itself), PAT and MTRRs, segment bases, and
+ * the KVM paravirtual MSRs and kvmclock's legacy 0x11/0x12, which make KVM write guest memory
+ * at the address written), so only reads go there.
+ */
+static bool msr_no_write(uint32_t i)
+{
+        return (i >= 0x10 && i <= 0x12) || i == 0x1b || (i >= 0x1d9 && i <= 0x1dc) ||
+               (i >= 0x200 && i <= 0x2ff) || (i >= 0x800 && i <= 0x8ff) ||
+               (i >= 0x40000000u && i < 0x40001000u) || (i >= 0x4b564d00u && i < 0x4b564e00u) ||
+               (i >= 0xc0000080u && i <= 0xc0000103u) || (i >= 0xc0010000u && i < 0xc0012000u);
+}
+
+static const uint32_t known_msrs[] = {
+    0x10,        0x17,        0x1b,        0x3a,        0x48,        0x8b,
+    0x8c,        0xce,        0x10a,       0x140,       0x174,       0x1a0,
+    0x277,       0x6e0,       0x802,       0xda0,       0x1cf0,      0xc0000080u,
+    0xc0000081u, 0xc0000100u, 0xc0000103u, 0xc0010015u, 0x4b564d00u, 0x4b564d01u};
+
+static unsigned msr_n[2][2], msr_fault[2][2]; /* [K][W] */
+
+static void hostile_msr(struct hcpu *h)
+{
+        uint64_t r = rnd(h);
+        uint32_t i;
+        switch (r & 3) {
+        case 0:
+                i = known_msrs[(r >> 8) % (sizeof(known_msrs) / sizeof(known_msrs[0]))];
+                break;
+        case 1:
+                i = (uint32_t)(r >> 8) & 0x1fff;
+                if (r >> 40 & 1)
+                        i |= 0xc0000000u;
+                break;
+        case 2:
+                i = 0x4b4d5f00u + (uint32_t)(r >> 8) % 64; /* a few unknown ones, repeatedly */
+                break;
+        default:
+                i = (uint32_t)(r >> 16); /* anywhere */
+                break;
+        }
+        bool w = r >> 2 & 1;
+        if (w && msr_no_write(i))
+                w = false;
+        bool k = msr_known_range(i);
+        int rc;
+        if (w) {
+                rc = try_wrmsr(i, rnd(h));
+        } else {
+                uint64_t v;
+                rc = try_rdmsr(i, &v);
+        }
+        COUNT(msr_n[k][w], 1);
+        COUNT(msr_fault[k][w], rc != 0);
+}
+
+static unsigned mmio_n[2], cpuid_n, xsetbv_n, xsetbv_fault;
+
+static void hostile_mmio(struct hcpu *h)
+{
+        uint64_t r = rnd(h);
+        unsigned size = 1u << (r & 3);
+        uintptr_t a = HOSTILE_MMIO + (uintptr_t)((r >> 8) % (HOSTILE_MMIO_END - HOSTILE_MMIO));
+        a &= ~(uintptr_t)(size - 1); /* aligned: one access, one exit */
+        bool w = r >> 2 & 1;
+        uint64_t v = rnd(h);
+        if (w) {
+                if (size == 1)
+                        *(volatile uint8_t *)a = (uint8_t)v;
+                else if (size == 2)
+                        *(volatile uint16_t *)a = (uint16_t)v;
+                else if (size == 4)
+                        *(volatile uint32_t *)a = (uint32_t)v;
+                else
+                        *(volatile uint64_t *)a = v;
+        } else {
+                if (size == 1)
+                        (void)*(volatile uint8_t *)a;
+                else if (size == 2)
+                        (void)*(volatile uint16_t *)a;
+                else if (size == 4)
+                        (void)*(volatile uint32_t *)a;
+                else
+                        (void)*(volatile uint64_t *)a;
+        }
+        COUNT(mmio_n[w], 1);
+}
+
+static void hostile_cpuid(struct hcpu *h)
+{
+        uint64_t r = rnd(h);
+        static const uint32_t bases[] = {0, 0x40000000u, 0x80000000u, 0};
+        uint32_t leaf = bases[r & 3] + (uint32_t)((r >> 8) & 0x3f);
+        if ((r & 3) == 3)
+                leaf = (uint32_t)(r >> 16);
+        uint32_t out[4];
+        cpuid(leaf, (uint32_t)(r >> 48) & ((r >> 2 & 1) ? 0xffffffffu : 0xf), out);
+        COUNT(cpuid_n, 1);
+}
+
+static void hostile_xsetbv(struct hcpu *h)
+{
+        uint64_t r = rnd(h);
+        /* Mostly small values around the legal ones; now and then anything, or XCR1. */
+        uint64_t v = (r >> 8) & 0x7ff;
+        if ((r & 7) == 0)
+                v = rnd(h);
+        uint32_t lo = (uint32_t)v, hi = (uint32_t)(v >> 32);
+        int rc = try_xsetbv(lo, hi);
+        COUNT(xsetbv_n, 1);
+        COUNT(xsetbv_fault, rc != 0);
+}
+
+static void put_count(const char *what, uint64_t v)
+{
+        puts_(what);
+        puts_(" ");
+        put_dec(v);
+        puts_("\n");
+}
+
+static volatile bool hostile_xsetbv_on;
+static uint64_t hostile_seed;
+
+/* One vCPU's share: its own generator, seeded from the seed and its index. */
+static void hostile_loop(unsigned cpu)
+{
+        struct hcpu *h = &hcpus[cpu % 16];
+        h->rng = (hostile_seed + cpu) * 0x9e3779b97f4a7c15ull + 1;
+        bool xsetbv = hostile_xsetbv_on;
+        if (xsetbv)
+                write_cr4(read_cr4() | (1u << 18)); /* OSXSAVE, per CPU */
+        for (unsigned i = 0; i < hostile_ops; i++) {
+                switch (rnd(h) % 8) {
+                case 0:
+                case 1:
+                case 2:
+                        hostile_port(h);
+                        break;
+                case 3:
+                case 4:
+                        hostile_msr(h);
+                        break;
+                case 5:
+                        hostile_mmio(h);
+                        break;
+                case 6:
+                        hostile_cpuid(h);
+                        break;
+                default:
+                        if (xsetbv)
+                                hostile_xsetbv(h);
+                        else
+                                hostile_cpuid(h);
+                        break;
+                }
+        }
+}
+
+static void test_hostile(const char *arg)
+{
+        hostile_seed = parse_dec(arg);
+        while (*arg && *arg != ' ')
+                arg++;
+        arg += *arg == ' ';
+        unsigned n = parse_dec(arg);
+        while (*arg && *arg != ' ')
+                arg++;
+        arg += *arg == ' ';
+        unsigned cpus = 1;
+        if (*arg >= '0' && *arg <= '9') {
+                cpus = parse_dec(arg);
+                while (*arg && *arg != ' ')
+                        arg++;
+                arg += *arg == ' ';
+        }
+        const char *rest;
+        bool xsetbv = !streq_prefix(arg, "noxsetbv", &rest);
+        if (n > HOSTILE_MAX)
+                n = HOSTILE_MAX;
+        if (cpus < 1 || cpus > 9) /* the APs' stacks */
+                cpus = 1;
+        uint32_t r[4];
+        cpuid(1, 0, r);
+        if (!(r[2] & (1u << 26)))
+                xsetbv = false; /* no XSAVE: no XSETBV */
+        hostile_xsetbv_on = xsetbv;
+        hostile_ops = n;
+        if (cpus > 1)
+                test_smp(cpus); /* the application processors run their share as they start */
+        hostile_loop(0);
+        while (hostile_done < cpus - 1)
+                __asm__ volatile("pause");
+        /* The UART back to its reset state, so that the report reaches the console. */
+        outb(COM1 + 3, 0x03); /* LCR: 8N1, DLAB clear */
+        outb(COM1 + 1, 0x00); /* IER */
+        outb(COM1 + 4, 0x00); /* MCR: loopback off */
+        port_out[COM1 + 3]++;
+        port_out[COM1 + 1]++;
+        port_out[COM1 + 4]++;
+        puts_("\nHOSTILE-BEGIN\n");
+        for (unsigned p = 0; p < 65536; p++) {
+                if (!port_in[p] && !port_out[p])
+                        continue;
+                puts_("PORT ");
+                put_hex(p, 4);
+                puts_(" ");
+                put_dec(port_in[p]);
+                puts_(" ");
+                put_dec(port_out[p]);
+                puts_("\n");
+        }
+        static const char *const kn[2] = {"U", "K"}, *const wn[2] = {"R", "W"};
+        for (int k = 0; k < 2; k++)
+                for (int w = 0; w < 2; w++) {
+                        puts_("MSR ");
+                        puts_(kn[k]);
+                        puts_(" ");
+                        puts_(wn[w]);
+                        puts_(" ");
+                        put_dec(msr_n[k][w]);
+                        puts_(" ");
+                        put_dec(msr_fault[k][w]);
+                        puts_("\n");
+                }
+        puts_("MMIO ");
+        put_dec(mmio_n[0]);
+        puts_(" ");
+        put_dec(mmio_n[1]);
+        puts_("\n");
+        put_count("CPUID", cpuid_n);
+        puts_("XSETBV ");
+        put_dec(xsetbv_n);
+        puts_(" ");
+        put_dec(xsetbv_fault);
+        puts_("\n");
+        for (unsigned v = 0; v < 32; v++) {
+                if (!fixups[v])
+                        continue;
+                puts_("FIXUP ");
+                put_dec(v);
+                puts_(" ");
+                put_dec(fixups[v]);
+                puts_("\n");
+        }
+        put_count("HOSTILE-END", (uint64_t)n * cpus);
+}
+
 static void test_reboot(void)
 {
         uint8_t boots = inb(COM1 + 7); /* the scratch register survives a platform reset */
@@ -673,6 +1073,8 @@ void guest_main(uint32_t start_info)
                 test_msrmany(arg);
         } else if (streq_prefix(cmd, "irq", &arg)) {
                 test_irq(arg);
+        } else if (streq_prefix(cmd, "hostile", &arg)) {
+                test_hostile(arg);
         } else if (streq_prefix(cmd, "triple", &arg)) {
                 triple_fault();
         } else if (!streq_prefix(cmd, "poweroff", &arg)) {
