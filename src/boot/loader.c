@@ -569,9 +569,21 @@ static int place_initrd(const struct boot_image *img, const struct guest_mem *m,
         return put(m, *addr, img->initrd, img->initrd_size, "initrd", err);
 }
 
-static int check_cmdline(const struct boot_image *img, const char *cmdline, struct cvmm_err *err)
+/*
+ * The command line the kernel gets: --cmdline, except that a Multiboot kernel gets its own path
+ * first, as GRUB and QEMU pass it (kvm-unit-tests, for one, takes that word as argv[0]).
+ */
+static uint64_t kernel_cmdline_len(const struct boot_image *img, const char *cmdline)
 {
         uint64_t len = strlen(cmdline);
+        if (img->kind == BOOT_MULTIBOOT)
+                len += strlen(img->path) + (len ? 1 : 0);
+        return len;
+}
+
+static int check_cmdline(const struct boot_image *img, const char *cmdline, struct cvmm_err *err)
+{
+        uint64_t len = kernel_cmdline_len(img, cmdline);
         uint64_t max =
             img->cmdline_max < LAYOUT_CMDLINE_MAX ? img->cmdline_max : LAYOUT_CMDLINE_MAX;
         if (len + 1 > max)
@@ -747,8 +759,18 @@ int boot_image_load(const struct boot_image *img, const struct guest_mem *m,
         if (write_cpu_tables(m, err) || boot_write_mptable(m, cpus, err) ||
             boot_write_acpi(m, plat, cpus, err))
                 return -1;
-        if (put(m, LAYOUT_CMDLINE, cmdline, len + 1, "command line", err))
+        if (img->kind == BOOT_MULTIBOOT) {
+                size_t pl = strlen(img->path);
+                char *dst = guestmem_ptr(m, LAYOUT_CMDLINE, kernel_cmdline_len(img, cmdline) + 1);
+                if (!dst)
+                        return cvmm_errf(err, "guest RAM too small for the command line");
+                memcpy(dst, img->path, pl);
+                if (len)
+                        dst[pl++] = ' ';
+                memcpy(dst + pl, cmdline, len + 1);
+        } else if (put(m, LAYOUT_CMDLINE, cmdline, len + 1, "command line", err)) {
                 return -1;
+        }
         if (check_kernel_fits(img, m->low, err))
                 return -1;
         uint64_t initrd = 0;

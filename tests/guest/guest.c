@@ -1028,8 +1028,16 @@ void guest_main(uint32_t start_info)
         const char *cmd = "";
         if (boot_magic == 0x2badb002u) {
                 mi = (const void *)(uintptr_t)start_info;
-                if (mi->flags & (1u << 2))
+                if (mi->flags & (1u << 2)) {
+                        /* the loader puts the kernel's path first (argv[0]) */
                         cmd = (const char *)(uintptr_t)mi->cmdline;
+                        puts_("MB argv0 ");
+                        while (*cmd && *cmd != ' ')
+                                outb(COM1, (uint8_t)*cmd++);
+                        puts_("\n");
+                        while (*cmd == ' ')
+                                cmd++;
+                }
         } else if (si && si->magic == 0x336ec578u && si->cmdline_paddr) {
                 cmd = (const char *)(uintptr_t)si->cmdline_paddr;
         }

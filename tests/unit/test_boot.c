@@ -730,7 +730,10 @@ static void test_multiboot_load(void **state)
         assert_int_equal(f[0], (1u << 0) | (1u << 2) | (1u << 3) | (1u << 6) | (1u << 9));
         assert_int_equal(f[1], 0x9e000 / 1024);               /* mem_lower: RAM below the EBDA */
         assert_int_equal(f[2], (64 * MiB - 0x100000) / 1024); /* mem_upper: from 1 MiB */
-        assert_string_equal((const char *)guestmem_ptr(&m, f[4], 6), "a b=c");
+        /* the kernel's path first, as GRUB and QEMU pass a Multiboot command line */
+        char want_cmd[256];
+        snprintf(want_cmd, sizeof(want_cmd), "%s a b=c", kpath);
+        assert_string_equal((const char *)guestmem_ptr(&m, f[4], strlen(want_cmd) + 1), want_cmd);
         assert_int_equal(f[5], 1); /* mods_count */
         uint32_t mod[4];
         memcpy(mod, guestmem_ptr(&m, f[6], 16), 16);
