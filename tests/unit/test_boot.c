@@ -226,18 +226,25 @@ static void test_pvh_elf(void **state)
         boot_image_free(&img);
 }
 
-/* ELF refusals: 32-bit without a PVH note, nothing loadable, segments below 1 MiB. */
-static void test_elf_refusals(void **state)
+/* Makes buf (zeroed, at least an ELF header long) the header of an i386 ELF32 executable. */
+static Elf32_Ehdr *elf32_exec(uint8_t *buf)
 {
-        (void)state;
-        uint8_t buf[512];
-        memset(buf, 0, sizeof(buf));
         Elf32_Ehdr *eh = (void *)buf;
         memcpy(eh->e_ident, ELFMAG, SELFMAG);
         eh->e_ident[EI_CLASS] = ELFCLASS32;
         eh->e_ident[EI_DATA] = ELFDATA2LSB;
         eh->e_type = ET_EXEC;
         eh->e_machine = EM_386;
+        return eh;
+}
+
+/* ELF refusals: 32-bit without a PVH note, nothing loadable, segments below 1 MiB. */
+static void test_elf_refusals(void **state)
+{
+        (void)state;
+        uint8_t buf[512];
+        memset(buf, 0, sizeof(buf));
+        Elf32_Ehdr *eh = elf32_exec(buf);
         eh->e_phoff = sizeof(*eh);
         eh->e_phentsize = sizeof(Elf32_Phdr);
         eh->e_phnum = 1;
@@ -782,12 +789,7 @@ static void test_multiboot_elf(void **state)
         (void)state;
         uint8_t buf[0x3000];
         memset(buf, 0, sizeof(buf));
-        Elf32_Ehdr *eh = (void *)buf;
-        memcpy(eh->e_ident, ELFMAG, SELFMAG);
-        eh->e_ident[EI_CLASS] = ELFCLASS32;
-        eh->e_ident[EI_DATA] = ELFDATA2LSB;
-        eh->e_type = ET_EXEC;
-        eh->e_machine = EM_386;
+        Elf32_Ehdr *eh = elf32_exec(buf);
         eh->e_entry = 0x400010;
         eh->e_phoff = sizeof(*eh);
         eh->e_phentsize = sizeof(Elf32_Phdr);
