@@ -2,6 +2,7 @@
 #ifndef CVMM_CLI_H
 #define CVMM_CLI_H
 
+#include <getopt.h>
 #include <stdint.h>
 
 #include "cvmm/err.h"
@@ -38,6 +39,8 @@ int cli_parse_count(const char *flag, const char *s, uint32_t max, uint32_t *out
 int cli_flag_error(struct cvmm_err *err, const char *flag);
 /* The CLI's flags, as cvmm_model_build's messages name the options. */
 extern const struct cvmm_model_names cli_model_names;
+/* The long name of the option whose getopt_long value is val in opts ("?" when none is). */
+const char *cli_opt_name(const struct option *opts, int val);
 /* The message for getopt_long's ':' (missing value) or '?' (unknown option) result c. */
 int cli_getopt_fail(int c, char **argv, struct cvmm_err *err);
 /* Prints "cvmm: <msg>" on stderr. */

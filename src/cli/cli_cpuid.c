@@ -79,7 +79,7 @@ static int parse_args(int argc, char **argv, struct cpuid_args *a, struct cvmm_e
         while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
                 if (c > 0 && c <= OPT_CPU) {
                         if (seen[c])
-                                return cvmm_errf(err, "--%s given twice", opts[c - 1].name);
+                                return cvmm_errf(err, "--%s given twice", cli_opt_name(opts, c));
                         seen[c] = true;
                 }
                 switch (c) {

@@ -247,7 +247,7 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
         while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
                 if (c > 0 && c <= OPT_LAST) {
                         if (seen[c])
-                                return cvmm_errf(err, "--%s given twice", opts[c - 1].name);
+                                return cvmm_errf(err, "--%s given twice", cli_opt_name(opts, c));
                         seen[c] = true;
                 }
                 int rc = run_option_machine(c, optarg, a, err);

@@ -31,6 +31,14 @@ void cli_error(const char *fmt, ...)
         fputc('\n', stderr);
 }
 
+const char *cli_opt_name(const struct option *opts, int val)
+{
+        for (; opts->name; opts++)
+                if (opts->val == val)
+                        return opts->name;
+        return "?";
+}
+
 int cli_getopt_fail(int c, char **argv, struct cvmm_err *err)
 {
         if (c == ':')

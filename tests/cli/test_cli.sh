@@ -41,6 +41,8 @@ printf '\x0b\x02' | dd of="$T/oldbz" bs=1 seek=518 conv=notrunc 2>/dev/null
 expect_usage "run: no kernel" "--kernel FILE is required" -- run
 expect_usage "run: --cpu is not taken for --cpus" "--cpu is not an option of run" -- \
 	run --kernel /nonexistent --cpu 2
+expect_usage "run: a repeated flag is named" "--features given twice" -- \
+	run --kernel /nonexistent --features -avx2 --features -avx
 expect_usage "run: missing kernel" "kernel '$T/nope': No such file" -- run --kernel "$T/nope"
 expect_usage "run: not a kernel" "neither a bzImage" -- run --kernel "$T/notkernel"
 expect_usage "run: old bzImage" "2.11 is too old" -- run --kernel "$T/oldbz"
