@@ -20,6 +20,7 @@
 #include "vmm/cpumodel.h"
 #include "vmm/metrics.h"
 #include "vmm/outfile.h"
+#include "vmm/sandbox.h"
 #include "vmm/vm.h"
 
 #define DEFAULT_MEMORY        (256ull << 20)
@@ -35,7 +36,8 @@ struct run_args {
         uint64_t memory;
         struct cvmm_model_opts model;
         bool no_reboot, allow_unenforced;
-        uint64_t metrics_interval_ns; /* 0: the metrics file is written at exit only */
+        bool no_sandbox, sandbox_selftest; /* --no-sandbox; hidden, for the tests */
+        uint64_t metrics_interval_ns;      /* 0: the metrics file is written at exit only */
         struct dev_config dev;
         struct msr_config msr;
 };
@@ -58,7 +60,9 @@ enum {
         OPT_LOG_FORMAT,
         OPT_METRICS_INTERVAL,
         OPT_DEBUG_EXIT,
-        OPT_LAST = OPT_DEBUG_EXIT
+        OPT_NO_SANDBOX,
+        OPT_SANDBOX_SELFTEST,
+        OPT_LAST = OPT_SANDBOX_SELFTEST
 };
 
 /*
@@ -199,6 +203,12 @@ static int run_option_output(int c, const char *arg, struct run_args *a, struct 
                 a->dev.debug_exit_port = (uint16_t)port;
                 break;
         }
+        case OPT_NO_SANDBOX:
+                a->no_sandbox = true;
+                break;
+        case OPT_SANDBOX_SELFTEST:
+                a->sandbox_selftest = true;
+                break;
         default:
                 return 1;
         }
@@ -225,6 +235,8 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
             {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
             {"metrics-interval", required_argument, NULL, OPT_METRICS_INTERVAL},
             {"debug-exit", required_argument, NULL, OPT_DEBUG_EXIT},
+            {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
+            {"sandbox-selftest", no_argument, NULL, OPT_SANDBOX_SELFTEST},
             {NULL, 0, NULL, 0},
         };
         memset(a, 0, sizeof(*a));
@@ -269,6 +281,8 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
         }
         if (a->metrics_interval_ns && !a->metrics)
                 return cvmm_errf(err, "--metrics-interval needs --metrics FILE");
+        if (a->sandbox_selftest && a->no_sandbox)
+                return cvmm_errf(err, "--sandbox-selftest needs the sandbox: drop --no-sandbox");
         a->model.cpus = a->cpus;
         a->msr.profile = a->model.profile;
         return 0;
@@ -557,7 +571,7 @@ static void run_usage(FILE *f)
               "                [--no-reboot] [--metrics FILE] [--allow-unenforced-cpuid]\n"
               "                [--unknown-msr gp|ignore] [--msr-log-rate N] [--msr-log-burst N]\n"
               "                [--debug] [--log-format text|json] [--metrics-interval SECONDS]\n"
-              "                [--debug-exit PORT]\n",
+              "                [--debug-exit PORT] [--no-sandbox]\n",
               f);
 }
 
@@ -572,7 +586,8 @@ struct run {
         struct json_object *model_json; /* the model in --metrics: built once per run */
         struct vm_config cfg;
         struct vm *vm;
-        bool prepared; /* run_prepare succeeded: the model and the VM exist */
+        bool prepared;  /* run_prepare succeeded: the model and the VM exist */
+        bool sandboxed; /* the seccomp filter is on (vmm/sandbox.h) */
         const char *outcome;
         int status;
 };
@@ -634,7 +649,8 @@ static void run_guest(struct run *r)
                                     .model = &r->model,
                                     .model_json = r->model_json,
                                     .kernel_kind = boot_kind_name(r->img.kind),
-                                    .live = true}};
+                                    .live = true,
+                                    .sandboxed = r->sandboxed}};
         bool ticking = r->a.metrics_interval_ns && ticker_start(&tick, &err) == 0;
         if (r->a.metrics_interval_ns && !ticking) {
                 cli_error("run: %s", err.msg);
@@ -682,7 +698,8 @@ static void run_metrics(struct run *r)
                                 .profile = cvmm_profile_name(r->a.model.profile),
                                 .model = &r->model, /* made before the VM */
                                 .model_json = r->model_json,
-                                .kernel_kind = boot_kind_name(r->img.kind)};
+                                .kernel_kind = boot_kind_name(r->img.kind),
+                                .sandboxed = r->sandboxed};
         char *json = metrics_json(r->vm, &s);
         struct cvmm_err err;
         if (!json)
@@ -693,6 +710,27 @@ static void run_metrics(struct run *r)
                         r->status = EXIT_HOST;
         }
         free(json);
+}
+
+/*
+ * Everything is set up (files read, KVM and the VM open, guest RAM mapped, the metrics
+ * directory open): from here on the process keeps to the allow-list (vmm/sandbox.h).
+ */
+static int run_confine(struct run *r)
+{
+        if (r->a.no_sandbox)
+                return EXIT_OK;
+        struct cvmm_err err;
+        if (sandbox_enter(&err)) {
+                cli_error("run: %s (--no-sandbox runs without it)", err.msg);
+                return EXIT_HOST;
+        }
+        r->sandboxed = true;
+        if (r->a.sandbox_selftest && sandbox_selftest(&err)) {
+                cli_error("run: %s", err.msg);
+                return EXIT_FINDINGS;
+        }
+        return EXIT_OK;
 }
 
 static void run_free(struct run *r)
@@ -736,6 +774,8 @@ int cli_run(int argc, char **argv, uint64_t t_start_ns)
                 return EXIT_USAGE;
         }
         int rc = run_prepare(&r, t_start_ns);
+        if (!rc)
+                rc = run_confine(&r);
         if (rc)
                 r.status = rc;
         else
