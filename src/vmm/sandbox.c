@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Sanitizer runtimes make calls of their own at exit and when they report (README, "Sandbox"). */
@@ -70,6 +71,10 @@ static const int allowed[] = {
     SCMP_SYS(clock_gettime),
     SCMP_SYS(clock_nanosleep),
     SCMP_SYS(nanosleep),
+    /* glibc's qsort (the exit summaries) asks sysinfo for the RAM size before a large sort */
+    SCMP_SYS(sysinfo),
+    /* json-c seeds its hash tables from getrandom (the JSON log, the metrics document) */
+    SCMP_SYS(getrandom),
 };
 
 /* The sanitizers' own calls: reading /proc/self, LeakSanitizer's tracer, their reports. */
@@ -81,7 +86,7 @@ static const int sanitizer_allowed[] = {
     SCMP_SYS(sigaltstack), SCMP_SYS(getppid),    SCMP_SYS(sched_getaffinity),
     SCMP_SYS(getrlimit),   SCMP_SYS(prlimit64),  SCMP_SYS(uname),
     SCMP_SYS(access),      SCMP_SYS(pipe),       SCMP_SYS(dup2),
-    SCMP_SYS(setrlimit),   SCMP_SYS(sysinfo),
+    SCMP_SYS(setrlimit),
 };
 
 /* The KVM ioctls of a run (first boot and every reboot), by number, on any descriptor. */
@@ -198,6 +203,8 @@ int sandbox_enter(struct cvmm_err *err)
         if (sigaction(SIGSYS, &sa, NULL) != 0)
                 return cvmm_errf(err, "sandbox: installing the SIGSYS handler: %s",
                                  strerror(errno));
+        /* gmtime_r (the JSON log's timestamps) reads the time zone on its first call: now. */
+        tzset();
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
                 return cvmm_errf(err, "sandbox: prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
         scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
