@@ -79,13 +79,19 @@ static const int allowed[] = {
 
 /* The sanitizers' own calls: reading /proc/self, LeakSanitizer's tracer, their reports. */
 static const int sanitizer_allowed[] = {
-    SCMP_SYS(openat),      SCMP_SYS(open),       SCMP_SYS(getdents64),
-    SCMP_SYS(readlink),    SCMP_SYS(readlinkat), SCMP_SYS(lseek),
-    SCMP_SYS(pread64),     SCMP_SYS(prctl),      SCMP_SYS(ptrace),
-    SCMP_SYS(wait4),       SCMP_SYS(clone),      SCMP_SYS(kill),
-    SCMP_SYS(sigaltstack), SCMP_SYS(getppid),    SCMP_SYS(sched_getaffinity),
-    SCMP_SYS(getrlimit),   SCMP_SYS(prlimit64),  SCMP_SYS(uname),
-    SCMP_SYS(access),      SCMP_SYS(pipe),       SCMP_SYS(dup2),
+    SCMP_SYS(openat),      SCMP_SYS(open),
+    SCMP_SYS(getdents64),  SCMP_SYS(readlink),
+    SCMP_SYS(readlinkat),  SCMP_SYS(lseek),
+    SCMP_SYS(pread64),     SCMP_SYS(prctl),
+    SCMP_SYS(ptrace),      SCMP_SYS(wait4),
+    SCMP_SYS(clone),       SCMP_SYS(kill),
+    SCMP_SYS(sigaltstack), SCMP_SYS(rt_sigaction),
+    SCMP_SYS(tkill),       SCMP_SYS(getdents),
+    SCMP_SYS(waitid),      SCMP_SYS(exit),
+    SCMP_SYS(getppid),     SCMP_SYS(sched_getaffinity),
+    SCMP_SYS(getrlimit),   SCMP_SYS(prlimit64),
+    SCMP_SYS(uname),       SCMP_SYS(access),
+    SCMP_SYS(pipe),        SCMP_SYS(dup2),
     SCMP_SYS(setrlimit),
 };
 
