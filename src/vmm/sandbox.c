@@ -180,6 +180,19 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
         _exit(SANDBOX_EXIT_STATUS);
 }
 
+/* Argument checks, every field named (libseccomp's SCMP_A* macros leave datum_b implicit). */
+static struct scmp_arg_cmp arg_eq(unsigned arg, scmp_datum_t v)
+{
+        return (struct scmp_arg_cmp){.arg = arg, .op = SCMP_CMP_EQ, .datum_a = v, .datum_b = 0};
+}
+
+/* (argument & mask) == v */
+static struct scmp_arg_cmp arg_masked(unsigned arg, scmp_datum_t mask, scmp_datum_t v)
+{
+        return (struct scmp_arg_cmp){
+            .arg = arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = mask, .datum_b = v};
+}
+
 static int build(scmp_filter_ctx ctx)
 {
         int rc = 0;
@@ -187,24 +200,23 @@ static int build(scmp_filter_ctx ctx)
                 rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
         for (size_t i = 0; i < sizeof(kvm_ioctls) / sizeof(kvm_ioctls[0]) && !rc; i++)
                 rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                                      SCMP_A1(SCMP_CMP_EQ, kvm_ioctls[i]));
+                                      arg_eq(1, kvm_ioctls[i]));
         /* glibc's pthread_create tries clone3 first, whose flags a filter cannot read: ENOSYS
          * makes it use clone, allowed for threads only (no fork, no new process). */
         if (!rc)
                 rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
         if (!rc && !SANDBOX_SANITIZER)
                 rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                                      SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+                                      arg_masked(0, CLONE_THREAD, CLONE_THREAD));
         /* glibc's first pthread_create installs the handler of its internal signal (32 or 33,
          * by version); no other handler may change (SIGSYS's included). */
         for (int sig = 32; sig <= 33 && !rc; sig++)
                 rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(rt_sigaction), 1,
-                                      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sig));
+                                      arg_eq(0, (scmp_datum_t)sig));
         /* The metrics temporary file: only a new file (O_CREAT | O_EXCL), never an existing one. */
         if (!rc && !SANDBOX_SANITIZER)
-                rc = seccomp_rule_add(
-                    ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-                    SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT | O_EXCL, O_CREAT | O_EXCL));
+                rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+                                      arg_masked(2, O_CREAT | O_EXCL, O_CREAT | O_EXCL));
         for (size_t i = 0; SANDBOX_SANITIZER && i < sizeof(sanitizer_allowed) / sizeof(int) && !rc;
              i++)
                 rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sanitizer_allowed[i], 0);
