@@ -2,7 +2,7 @@
 # Installs the Debian packages cvmm needs to build, test, run its demo and benchmark.
 # Idempotent: does nothing when everything is present. Needs root (or sudo) to install.
 set -eu
-PKGS="acpica-tools meson ninja-build gcc clang clang-format pkg-config python3 libjson-c-dev libcmocka-dev cpuid hyperfine busybox-static lz4 cpio msr-tools qemu-system-x86 valgrind"
+PKGS="acpica-tools meson ninja-build gcc clang clang-format pkg-config python3 libjson-c-dev libseccomp-dev libcmocka-dev cpuid hyperfine busybox-static lz4 cpio msr-tools qemu-system-x86 valgrind"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -20,6 +20,7 @@
 #include "vmm/cpumodel.h"
 #include "vmm/metrics.h"
 #include "vmm/outfile.h"
+#include "vmm/sandbox.h"
 #include "vmm/vm.h"
 
 #define DEFAULT_MEMORY        (256ull << 20)
@@ -35,7 +36,8 @@ struct run_args {
         uint64_t memory;
         struct cvmm_model_opts model;
         bool no_reboot, allow_unenforced;
-        uint64_t metrics_interval_ns; /* 0: the metrics file is written at exit only */
+        bool no_sandbox, sandbox_selftest; /* --no-sandbox; hidden, for the tests */
+        uint64_t metrics_interval_ns;      /* 0: the metrics file is written at exit only */
         struct dev_config dev;
         struct msr_config msr;
 };
@@ -59,7 +61,9 @@ enum {
         OPT_METRICS_INTERVAL,
         OPT_DEBUG_EXIT,
         OPT_CPU, /* not an option of run: named so that getopt does not take it for --cpus */
-        OPT_LAST = OPT_CPU
+        OPT_NO_SANDBOX,
+        OPT_SANDBOX_SELFTEST,
+        OPT_LAST = OPT_SANDBOX_SELFTEST
 };
 
 /*
@@ -203,6 +207,12 @@ static int run_option_output(int c, const char *arg, struct run_args *a, struct 
         case OPT_CPU:
                 return cvmm_errf(err, "--cpu is not an option of run (--cpus N sets the vCPU "
                                       "count; --cpu N picks a CPU of a dump in cvmm cpuid)");
+        case OPT_NO_SANDBOX:
+                a->no_sandbox = true;
+                break;
+        case OPT_SANDBOX_SELFTEST:
+                a->sandbox_selftest = true;
+                break;
         default:
                 return 1;
         }
@@ -230,6 +240,8 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
             {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
             {"metrics-interval", required_argument, NULL, OPT_METRICS_INTERVAL},
             {"debug-exit", required_argument, NULL, OPT_DEBUG_EXIT},
+            {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
+            {"sandbox-selftest", no_argument, NULL, OPT_SANDBOX_SELFTEST},
             {NULL, 0, NULL, 0},
         };
         memset(a, 0, sizeof(*a));
@@ -274,6 +286,8 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
         }
         if (a->metrics_interval_ns && !a->metrics)
                 return cvmm_errf(err, "--metrics-interval needs --metrics FILE");
+        if (a->sandbox_selftest && a->no_sandbox)
+                return cvmm_errf(err, "--sandbox-selftest needs the sandbox: drop --no-sandbox");
         a->model.cpus = a->cpus;
         a->msr.profile = a->model.profile;
         return 0;
@@ -562,7 +576,7 @@ static void run_usage(FILE *f)
               "                [--no-reboot] [--metrics FILE] [--allow-unenforced-cpuid]\n"
               "                [--unknown-msr gp|ignore] [--msr-log-rate N] [--msr-log-burst N]\n"
               "                [--debug] [--log-format text|json] [--metrics-interval SECONDS]\n"
-              "                [--debug-exit PORT]\n",
+              "                [--debug-exit PORT] [--no-sandbox]\n",
               f);
 }
 
@@ -577,7 +591,8 @@ struct run {
         struct json_object *model_json; /* the model in --metrics: built once per run */
         struct vm_config cfg;
         struct vm *vm;
-        bool prepared; /* run_prepare succeeded: the model and the VM exist */
+        bool prepared;  /* run_prepare succeeded: the model and the VM exist */
+        bool sandboxed; /* the seccomp filter is on (vmm/sandbox.h) */
         const char *outcome;
         int status;
 };
@@ -639,7 +654,8 @@ static void run_guest(struct run *r)
                                     .model = &r->model,
                                     .model_json = r->model_json,
                                     .kernel_kind = boot_kind_name(r->img.kind),
-                                    .live = true}};
+                                    .live = true,
+                                    .sandboxed = r->sandboxed}};
         bool ticking = r->a.metrics_interval_ns && ticker_start(&tick, &err) == 0;
         if (r->a.metrics_interval_ns && !ticking) {
                 cli_error("run: %s", err.msg);
@@ -687,7 +703,8 @@ static void run_metrics(struct run *r)
                                 .profile = cvmm_profile_name(r->a.model.profile),
                                 .model = &r->model, /* made before the VM */
                                 .model_json = r->model_json,
-                                .kernel_kind = boot_kind_name(r->img.kind)};
+                                .kernel_kind = boot_kind_name(r->img.kind),
+                                .sandboxed = r->sandboxed};
         char *json = metrics_json(r->vm, &s);
         struct cvmm_err err;
         if (!json)
@@ -698,6 +715,27 @@ static void run_metrics(struct run *r)
                         r->status = EXIT_HOST;
         }
         free(json);
+}
+
+/*
+ * Everything is set up (files read, KVM and the VM open, guest RAM mapped, the metrics
+ * directory open): from here on the process keeps to the allow-list (vmm/sandbox.h).
+ */
+static int run_confine(struct run *r)
+{
+        if (r->a.no_sandbox)
+                return EXIT_OK;
+        struct cvmm_err err;
+        if (sandbox_enter(&err)) {
+                cli_error("run: %s (--no-sandbox runs without it)", err.msg);
+                return EXIT_HOST;
+        }
+        r->sandboxed = true;
+        if (r->a.sandbox_selftest && sandbox_selftest(&err)) {
+                cli_error("run: %s", err.msg);
+                return EXIT_FINDINGS;
+        }
+        return EXIT_OK;
 }
 
 static void run_free(struct run *r)
@@ -741,6 +779,8 @@ int cli_run(int argc, char **argv, uint64_t t_start_ns)
                 return EXIT_USAGE;
         }
         int rc = run_prepare(&r, t_start_ns);
+        if (!rc)
+                rc = run_confine(&r);
         if (rc)
                 r.status = rc;
         else

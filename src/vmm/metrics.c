@@ -144,6 +144,7 @@ char *metrics_json(const struct vm *vm, const struct run_summary *s)
                 json_put(&ok, root, "snapshot", u64(s->snapshot));
         json_put(&ok, root, "profile", json_object_new_string(s->profile));
         json_put(&ok, root, "kernel", json_object_new_string(s->kernel_kind));
+        json_put(&ok, root, "sandbox", json_object_new_boolean(s->sandboxed));
         json_put(&ok, root, "vcpus", json_object_new_int((int)vm->cfg->cpus));
         json_put(&ok, root, "memory_bytes", u64(vm->cfg->memory));
         json_put(&ok, root, "guest_ram_resident_bytes", u64(guestmem_resident(&vm->mem)));

@@ -27,6 +27,7 @@ struct run_summary {
         struct json_object *model_json;
         const char *kernel_kind;
         bool live;         /* written while the guest runs: no exit status yet */
+        bool sandboxed;    /* the seccomp filter was on (vmm/sandbox.h) */
         uint64_t snapshot; /* live files: 1, 2, ... */
 };
 

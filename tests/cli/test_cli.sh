@@ -58,6 +58,7 @@ expect_usage "run: too many cpus" "--cpus '255'" -- run --kernel "$G" --cpus 255
 expect_usage "run: bad profile" "profile" -- run --kernel "$G" --profile sev
 expect_usage "run: bad feature" "avx9" -- run --kernel "$G" --features -avx9
 expect_usage "run: repeated flag" "--cpus given twice" -- run --kernel "$G" --cpus 1 --cpus 2
+expect_usage "run: selftest without the sandbox" "--sandbox-selftest needs the sandbox" -- run --kernel "$G" --sandbox-selftest --no-sandbox
 expect_usage "run: unknown flag" "unknown option '--turbo'" -- run --kernel "$G" --turbo
 expect_usage "run: stray argument" "unexpected argument 'extra'" -- run --kernel "$G" extra
 expect_usage "run: missing value" "--cmdline needs a value" -- run --kernel "$G" --cmdline
@@ -314,6 +315,17 @@ if [ -e /dev/kvm ]; then
 	"$CVMM" run --kernel "$G" --no-reboot --metrics "$T/reg.json" >/dev/null 2>"$T/err" &&
 		grep -q '"complete":true' "$T/reg.json" && [ -f "$T/reg.json" ] && [ ! -L "$T/reg.json" ] && ok ||
 		bad "run: --metrics over a regular file: $(tail -1 "$T/err")"
+	# The sandbox: on by default ("sandbox":true, and the metrics file above was written under
+	# it), off with --no-sandbox; a forbidden call (the selftest's execve, x86_64 number 59)
+	# ends the run with status 4 and one line naming it.
+	grep -q '"sandbox":true' "$T/reg.json" && ok || bad "run: --metrics does not say the sandbox was on"
+	"$CVMM" run --kernel "$G" --no-reboot --no-sandbox --metrics "$T/nosb.json" >/dev/null 2>"$T/err" &&
+		grep -q '"sandbox":false' "$T/nosb.json" && ok || bad "run --no-sandbox: metrics do not say sandbox false: $(tail -1 "$T/err")"
+	"$CVMM" run --kernel "$G" --no-reboot --sandbox-selftest >"$T/out" 2>"$T/err"
+	rc=$?
+	[ $rc -eq 4 ] && [ "$(grep -c 'sandbox' "$T/err")" -eq 1 ] &&
+		[ "$(tail -1 "$T/err")" = "cvmm: sandbox: forbidden system call 59 (arch x86_64): stopped the run (--no-sandbox runs without the filter)" ] &&
+		ok || bad "run --sandbox-selftest: exit $rc, want 4 and the one sandbox line: $(tail -1 "$T/err")"
 	"$CVMM" run --kernel "$G" --no-reboot --profile tdx --metrics "$T/run-tdx.json" >/dev/null 2>"$T/err"
 	case $? in
 	2) [ ! -e "$T/run-tdx.json" ] && ! ls "$T"/run-tdx.json.* >/dev/null 2>&1 && [ "$(wc -l <"$T/err")" -eq 1 ] && ok ||

@@ -638,6 +638,8 @@ def main():
 
     # Lifetime: power-off, reset with and without --no-reboot, triple fault.
     r = Run("poweroff", "--no-reboot")
+    ok(r.m.get("sandbox") is True,
+       f"poweroff: the run was confined by the seccomp filter (sandbox={r.m.get('sandbox')})")
     if not ok(r.rc == 0 and "GUEST poweroff" in r.out and r.m.get("outcome") == "poweroff",
               "poweroff: exit 0, outcome poweroff"):
         r.show()
