@@ -301,10 +301,11 @@ static int elf_read_phdrs(const struct boot_image *img, struct boot_elf *e, stru
 }
 
 /*
- * Checks the PT_LOAD and PT_NOTE segments: in the file, loaded at or above 1 MiB. Sets
- * img->load_end, and *pvh to the PVH entry when a note has one (else leaves it alone).
+ * Checks the PT_LOAD and PT_NOTE segments: in the file, loaded at or above 1 MiB (or, for a
+ * Multiboot kernel, where mb_low_ok allows). Sets img->load_end, and *pvh to the PVH entry when
+ * a note has one (else leaves it alone).
  */
-static int elf_check_segments(struct boot_image *img, bool *have_pvh, uint64_t *pvh,
+static int elf_check_segments(struct boot_image *img, bool multiboot, bool *have_pvh, uint64_t *pvh,
                               struct cvmm_err *err)
 {
         bool have_load = false;
@@ -324,7 +325,8 @@ static int elf_check_segments(struct boot_image *img, bool *have_pvh, uint64_t *
                 if (s->filesz > s->memsz || s->paddr + s->memsz < s->paddr)
                         return cvmm_errf(err, "kernel '%s': segment %u has bad sizes", img->path,
                                          i);
-                if (s->paddr < LAYOUT_HIMEM)
+                if (s->paddr < LAYOUT_HIMEM &&
+                    !(multiboot && mb_low_ok(s->paddr, s->paddr + s->memsz)))
                         return cvmm_errf(err,
                                          "kernel '%s': segment %u loads at 0x%llx, below 1 MiB "
                                          "(where cvmm keeps boot structures)",
@@ -369,7 +371,7 @@ static int check_elf(struct boot_image *img, struct cvmm_err *err)
                 return -1;
         bool have_pvh = false;
         uint64_t pvh = 0;
-        if (elf_check_segments(img, &have_pvh, &pvh, err))
+        if (elf_check_segments(img, false, &have_pvh, &pvh, err))
                 return -1;
         return elf_choose_entry(img, have_pvh, pvh, err);
 }
@@ -394,7 +396,7 @@ static int check_multiboot(struct boot_image *img, bool is_elf, struct cvmm_err 
                 uint64_t pvh = 0;
                 if (elf_read_header(img, &img->elf, err) || elf_check_header(img, &img->elf, err) ||
                     elf_read_phdrs(img, &img->elf, err) ||
-                    elf_check_segments(img, &have_pvh, &pvh, err))
+                    elf_check_segments(img, true, &have_pvh, &pvh, err))
                         return -1;
                 if (img->elf.entry >= 0x100000000ull || img->load_end > 0x100000000ull)
                         return cvmm_errf(err,

@@ -44,6 +44,18 @@ static uint32_t rd32(const uint8_t *p)
         return v;
 }
 
+static bool overlaps(uint64_t a, uint64_t b, uint64_t c, uint64_t d)
+{
+        return a < d && c < b;
+}
+
+bool mb_low_ok(uint64_t start, uint64_t end)
+{
+        return start >= 0x1000 && end <= LAYOUT_EBDA && start < end &&
+               !overlaps(start, end, LAYOUT_MB_INFO, LAYOUT_MB_INFO + LAYOUT_MB_INFO_SIZE) &&
+               !overlaps(start, end, LAYOUT_CMDLINE, LAYOUT_CMDLINE + LAYOUT_CMDLINE_MAX);
+}
+
 int mb_find(const uint8_t *d, size_t n, struct boot_multiboot *mb, const char *path,
             struct cvmm_err *err)
 {
@@ -145,11 +157,18 @@ int mb_find(const uint8_t *d, size_t n, struct boot_multiboot *mb, const char *p
                                          path, mb->bss_end_addr, (unsigned long long)load_end);
                 mb->mem_end = mb->bss_end_addr;
         }
-        if (mb->load_addr < LAYOUT_HIMEM)
+        if (mb->load_addr < LAYOUT_HIMEM && !mb_low_ok(mb->load_addr, mb->mem_end))
                 return cvmm_errf(err,
-                                 "kernel '%s': Multiboot load_addr 0x%x is below 1 MiB (where "
-                                 "cvmm keeps boot structures)",
-                                 path, mb->load_addr);
+                                 "kernel '%s': Multiboot image [0x%x, 0x%llx) is below 1 MiB but "
+                                 "not within 0x1000-0x%llx clear of 0x%llx-0x%llx and "
+                                 "0x%llx-0x%llx (where cvmm puts the information and the "
+                                 "command line)",
+                                 path, mb->load_addr, (unsigned long long)mb->mem_end,
+                                 (unsigned long long)LAYOUT_EBDA,
+                                 (unsigned long long)LAYOUT_MB_INFO,
+                                 (unsigned long long)(LAYOUT_MB_INFO + LAYOUT_MB_INFO_SIZE),
+                                 (unsigned long long)LAYOUT_CMDLINE,
+                                 (unsigned long long)(LAYOUT_CMDLINE + LAYOUT_CMDLINE_MAX));
         if (mb->entry_addr < mb->load_addr || mb->entry_addr >= mb->mem_end)
                 return cvmm_errf(err,
                                  "kernel '%s': Multiboot entry_addr 0x%x lies outside the image "

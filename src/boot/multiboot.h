@@ -18,6 +18,13 @@ int mb_find(const uint8_t *d, size_t n, struct boot_multiboot *mb, const char *p
             struct cvmm_err *err);
 
 /*
+ * Whether a Multiboot kernel may load [start, end) below 1 MiB: in conventional memory from
+ * 4 KiB to the EBDA, clear of the information page and the command line (the other tables
+ * cvmm writes there, the 64-bit page tables, a Multiboot kernel does not use).
+ */
+bool mb_low_ok(uint64_t start, uint64_t end);
+
+/*
  * Writes the Multiboot information at LAYOUT_MB_INFO (memory sizes and map from m, the command
  * line at LAYOUT_CMDLINE, the initrd as the one module when initrd_path is not NULL) and sets
  * out's EAX and EBX.

@@ -832,6 +832,31 @@ static void test_multiboot_elf(void **state)
         expect_refusal(buf, sizeof(buf), "32-bit ELF without a PVH entry note");
 }
 
+/* A Multiboot kernel may load in conventional memory clear of cvmm's pages (realmode.flat does). */
+static void test_multiboot_low(void **state)
+{
+        (void)state;
+        const uint32_t adr[5] = {0x8000, 0x8000, 0, 0xc000, 0x8010};
+        uint8_t *b = mb_image(0x1000, 0, 0x2 | MB_ADDR, false, adr);
+        char *path = tmpfile_with(b, 0x1000);
+        struct boot_image img;
+        struct cvmm_err err;
+        if (boot_image_open(&img, path, NULL, &err))
+                fail_msg("%s", err.msg);
+        struct guest_mem m;
+        guest_ram(&m, 16 * MiB);
+        struct boot_entry e;
+        if (boot_image_load(&img, &m, &plat, "x", 1, &e, &err))
+                fail_msg("%s", err.msg);
+        assert_int_equal(e.rip, 0x8010);
+        assert_memory_equal(guestmem_ptr(&m, 0x8000, 0x1000), b, 0x1000);
+        guestmem_free(&m);
+        boot_image_free(&img);
+        unlink(path);
+        free(path);
+        free(b);
+}
+
 /* Each malformed or unmeetable Multiboot header is refused with what is wrong. */
 static void test_multiboot_refusals(void **state)
 {
@@ -853,8 +878,13 @@ static void test_multiboot_refusals(void **state)
         mb_refusal(0x1000, 0, MB_ADDR, false, end_far, "the file has 4096");
         const uint32_t bss[5] = {0x100000, 0x100000, 0, 0x100800, 0x100010};
         mb_refusal(0x1000, 0, MB_ADDR, false, bss, "bss_end_addr 0x100800 is below");
-        const uint32_t low[5] = {0x80000, 0x80000, 0, 0, 0x80010};
-        mb_refusal(0x1000, 0, MB_ADDR, false, low, "below 1 MiB");
+        /* below 1 MiB: on the information page, across the EBDA, and at 0 are refused */
+        const uint32_t low[5] = {0x6000, 0x6000, 0, 0, 0x6010};
+        mb_refusal(0x1000, 0, MB_ADDR, false, low, "is below 1 MiB but not within");
+        const uint32_t ebda[5] = {0x9d000, 0x9d000, 0, 0x9f000, 0x9d010};
+        mb_refusal(0x1000, 0, MB_ADDR, false, ebda, "is below 1 MiB but not within");
+        const uint32_t zero[5] = {0, 0, 0, 0, 0x10};
+        mb_refusal(0x1000, 0, MB_ADDR, false, zero, "is below 1 MiB but not within");
         const uint32_t entry[5] = {0x100000, 0x100000, 0, 0x104000, 0x104000};
         mb_refusal(0x1000, 0, MB_ADDR, false, entry, "entry_addr 0x104000 lies outside");
         const uint32_t top[5] = {0xfffff000, 0xfffff000, 0, 0, 0xfffff010};
@@ -873,7 +903,7 @@ int main(void)
             cmocka_unit_test(test_truncated_headers),  cmocka_unit_test(test_note_overrun),
             cmocka_unit_test(test_cmdline_size_wrap),  cmocka_unit_test(test_check_fit),
             cmocka_unit_test(test_multiboot_load),     cmocka_unit_test(test_multiboot_elf),
-            cmocka_unit_test(test_multiboot_refusals),
+            cmocka_unit_test(test_multiboot_refusals), cmocka_unit_test(test_multiboot_low),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
