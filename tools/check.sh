@@ -79,6 +79,17 @@ clang_build() {
 fuzz() { # every libFuzzer harness: its seed corpus plus fresh inputs, 100000 executions each
 	tools/fuzz.sh runs 100000
 }
+conformance() { # kvm-unit-tests (README, "Conformance"): cvmm no worse than recorded
+	local rc=0
+	if [ -e /dev/kvm ]; then # this host's own KVM: the bounded list
+		python3 tools/conformance.py --ci --no-qemu --timeout-cap 20 \
+			--check tests/conformance || rc=1
+	fi
+	# hardware-virtualization semantics, on every kind of machine: the CPU-surface tests
+	python3 tools/conformance.py --nested --surface --no-qemu --timeout-cap 30 \
+		--check tests/conformance || rc=1
+	return $rc
+}
 format() {
 	clang-format --dry-run --Werror $(git ls-files '*.c' '*.h' 2>/dev/null || find src include tests bench -name '*.[ch]')
 }
@@ -88,6 +99,7 @@ step "tsan: cvmm's threads, race-free" races
 step "valgrind: unit tests and short guest runs" valgrind_suite
 step "clang: build with -Werror" clang_build
 step "fuzz: each harness, 100000 executions" fuzz
+step "conformance: kvm-unit-tests against the recorded results" conformance
 step "clang-format" format
 echo "check: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
