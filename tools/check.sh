@@ -52,7 +52,8 @@ races() { # cvmm's threads (vCPUs, --metrics-interval, kicks) under ThreadSaniti
 # KVM's ioctls, so no suppression file is needed. The guest runs need /dev/kvm (inside the
 # nested VM there is no valgrind): without it they are skipped, and the step says so. The
 # hostile guest skips XSETBV: KVM handles it in the kernel (no cvmm code runs), and a host
-# without hardware virtualization cannot emulate it.
+# without hardware virtualization cannot emulate it. They run with --no-sandbox: valgrind
+# cannot run a program under a seccomp filter (it does not implement the seccomp call).
 valgrind_suite() {
 	local vg=(valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite -q)
 	meson test -C build --no-rebuild --print-errorlogs --suite unit --wrapper "${vg[*]}" ||
@@ -63,10 +64,10 @@ valgrind_suite() {
 	fi
 	local tmp rc=0
 	tmp=$(mktemp -d)
-	"${vg[@]}" build/cvmm run --kernel build/tests/cvmm-testguest.elf --memory 256M \
+	"${vg[@]}" build/cvmm run --no-sandbox --kernel build/tests/cvmm-testguest.elf --memory 256M \
 		--no-reboot --cmdline "hostile 1 2000 noxsetbv" --metrics "$tmp/m.json" \
 		>"$tmp/out" 2>"$tmp/err" && grep -q '^HOSTILE-END 2000' "$tmp/out" || rc=1
-	"${vg[@]}" build/cvmm run --kernel build/tests/cvmm-testguest.elf --profile tdx \
+	"${vg[@]}" build/cvmm run --no-sandbox --kernel build/tests/cvmm-testguest.elf --profile tdx \
 		--allow-unenforced-cpuid --cpus 2 --cmdline reboot --metrics "$tmp/m.json" \
 		>"$tmp/out2" 2>>"$tmp/err" && grep -q '^BOOT 3' "$tmp/out2" || rc=1
 	[ "$rc" -eq 0 ] || grep -v '^cvmm' "$tmp/err"

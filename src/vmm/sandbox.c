@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/kvm.h>
+#include <malloc.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -239,6 +240,10 @@ int sandbox_enter(struct cvmm_err *err)
                                  strerror(errno));
         /* gmtime_r (the JSON log's timestamps) reads the time zone on its first call: now. */
         tzset();
+        /* glibc gives each new thread its own malloc arena, and shrinking one reads
+         * /proc/sys/vm/overcommit_memory (the --metrics-interval thread did, and was stopped):
+         * one arena for the process keeps malloc's own calls to brk, mmap and munmap. */
+        mallopt(M_ARENA_MAX, 1);
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
                 return cvmm_errf(err, "sandbox: prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
         scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
