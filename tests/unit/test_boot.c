@@ -861,36 +861,116 @@ static void test_multiboot_low(void **state)
 static void test_multiboot_refusals(void **state)
 {
         (void)state;
-        const uint32_t ok[5] = {0x100000, 0x100000, 0, 0, 0x100010};
-        mb_refusal(0x1000, 0, MB_ADDR | (1u << 2), false, ok, "video mode information");
-        mb_refusal(0x1000, 0, MB_ADDR | (1u << 5), false, ok, "flags bit 5");
-        mb_refusal(0x1000, 0, MB_ADDR, true, ok, "checksum is wrong");
-        mb_refusal(0x2000, 0x1ff8, MB_ADDR, false, NULL, "cut off"); /* checksum past the end */
-        mb_refusal(20, 0, MB_ADDR, false, NULL, "past the end of the file");
-        mb_refusal(0x1000, 0, 0x2, false, NULL, "the file is not ELF");
-        const uint32_t above[5] = {0x100000, 0x100004, 0, 0, 0x100010};
-        mb_refusal(0x1000, 0, MB_ADDR, false, above, "above header_addr");
-        const uint32_t before[5] = {0x100100, 0x100000, 0, 0, 0x100010};
-        mb_refusal(0x1000, 0x80, MB_ADDR, false, before, "before the file's start");
-        const uint32_t end_low[5] = {0x100000, 0x100000, 0x100000, 0, 0x100000};
-        mb_refusal(0x1000, 0, MB_ADDR, false, end_low, "is not above load_addr");
-        const uint32_t end_far[5] = {0x100000, 0x100000, 0x102000, 0, 0x100010};
-        mb_refusal(0x1000, 0, MB_ADDR, false, end_far, "the file has 4096");
-        const uint32_t bss[5] = {0x100000, 0x100000, 0, 0x100800, 0x100010};
-        mb_refusal(0x1000, 0, MB_ADDR, false, bss, "bss_end_addr 0x100800 is below");
-        /* below 1 MiB: on the information page, across the EBDA, and at 0 are refused */
-        const uint32_t low[5] = {0x6000, 0x6000, 0, 0, 0x6010};
-        mb_refusal(0x1000, 0, MB_ADDR, false, low, "is below 1 MiB but not within");
-        const uint32_t ebda[5] = {0x9d000, 0x9d000, 0, 0x9f000, 0x9d010};
-        mb_refusal(0x1000, 0, MB_ADDR, false, ebda, "is below 1 MiB but not within");
-        const uint32_t zero[5] = {0, 0, 0, 0, 0x10};
-        mb_refusal(0x1000, 0, MB_ADDR, false, zero, "is below 1 MiB but not within");
-        const uint32_t entry[5] = {0x100000, 0x100000, 0, 0x104000, 0x104000};
-        mb_refusal(0x1000, 0, MB_ADDR, false, entry, "entry_addr 0x104000 lies outside");
-        const uint32_t top[5] = {0xfffff000, 0xfffff000, 0, 0, 0xfffff010};
-        mb_refusal(0x2000, 0, MB_ADDR, false, top, "runs past 4 GiB");
-        /* A header beyond the first 8 KiB is not looked for. */
-        mb_refusal(0x3000, 0x2000, MB_ADDR, false, ok, "no header in the first 8 KiB");
+        /* file length, header offset, flags, wrong checksum, address fields (when has_adr:
+         * header_addr, load_addr, load_end_addr, bss_end_addr, entry_addr), what it says */
+        static const struct {
+                size_t len, off;
+                uint32_t flags;
+                bool bad, has_adr;
+                uint32_t adr[5];
+                const char *needle;
+        } cases[] = {
+            {0x1000,
+             0,
+             MB_ADDR | (1u << 2),
+             false,
+             true,
+             {0x100000, 0x100000, 0, 0, 0x100010},
+             "video mode information"},
+            {0x1000,
+             0,
+             MB_ADDR | (1u << 5),
+             false,
+             true,
+             {0x100000, 0x100000, 0, 0, 0x100010},
+             "flags bit 5"},
+            {0x1000,
+             0,
+             MB_ADDR,
+             true,
+             true,
+             {0x100000, 0x100000, 0, 0, 0x100010},
+             "checksum is wrong"},
+            {0x2000, 0x1ff8, MB_ADDR, false, false, {0}, "cut off"}, /* checksum past the end */
+            {20, 0, MB_ADDR, false, false, {0}, "past the end of the file"},
+            {0x1000, 0, 0x2, false, false, {0}, "the file is not ELF"},
+            {0x1000,
+             0,
+             MB_ADDR,
+             false,
+             true,
+             {0x100000, 0x100004, 0, 0, 0x100010},
+             "above header_addr"},
+            {0x1000,
+             0x80,
+             MB_ADDR,
+             false,
+             true,
+             {0x100100, 0x100000, 0, 0, 0x100010},
+             "before the file's start"},
+            {0x1000,
+             0,
+             MB_ADDR,
+             false,
+             true,
+             {0x100000, 0x100000, 0x100000, 0, 0x100000},
+             "is not above load_addr"},
+            {0x1000,
+             0,
+             MB_ADDR,
+             false,
+             true,
+             {0x100000, 0x100000, 0x102000, 0, 0x100010},
+             "the file has 4096"},
+            {0x1000,
+             0,
+             MB_ADDR,
+             false,
+             true,
+             {0x100000, 0x100000, 0, 0x100800, 0x100010},
+             "bss_end_addr 0x100800 is below"},
+            /* below 1 MiB: on the information page, across the EBDA, and at 0 */
+            {0x1000,
+             0,
+             MB_ADDR,
+             false,
+             true,
+             {0x6000, 0x6000, 0, 0, 0x6010},
+             "is below 1 MiB but not within"},
+            {0x1000,
+             0,
+             MB_ADDR,
+             false,
+             true,
+             {0x9d000, 0x9d000, 0, 0x9f000, 0x9d010},
+             "is below 1 MiB but not within"},
+            {0x1000, 0, MB_ADDR, false, true, {0, 0, 0, 0, 0x10}, "is below 1 MiB but not within"},
+            {0x1000,
+             0,
+             MB_ADDR,
+             false,
+             true,
+             {0x100000, 0x100000, 0, 0x104000, 0x104000},
+             "entry_addr 0x104000 lies outside"},
+            {0x2000,
+             0,
+             MB_ADDR,
+             false,
+             true,
+             {0xfffff000, 0xfffff000, 0, 0, 0xfffff010},
+             "runs past 4 GiB"},
+            /* a header beyond the first 8 KiB is not looked for */
+            {0x3000,
+             0x2000,
+             MB_ADDR,
+             false,
+             true,
+             {0x100000, 0x100000, 0, 0, 0x100010},
+             "no header in the first 8 KiB"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                mb_refusal(cases[i].len, cases[i].off, cases[i].flags, cases[i].bad,
+                           cases[i].has_adr ? cases[i].adr : NULL, cases[i].needle);
 }
 
 int main(void)
