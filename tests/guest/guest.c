@@ -972,7 +972,7 @@ struct mb_info {
  */
 static void test_mbinfo(const struct mb_info *mi)
 {
-        if (boot_magic != 0x2badb002u || !mi) {
+        if (!mi) {
                 puts_("MB none\n");
                 return;
         }
@@ -1026,7 +1026,11 @@ void guest_main(uint32_t start_info)
         const struct hvm_start_info *si = (const void *)(uintptr_t)start_info;
         const struct mb_info *mi = NULL;
         const char *cmd = "";
-        if (boot_magic == 0x2badb002u) {
+        /* PVH first: QEMU's PVH boot code leaves EAX = 0x2BADB002 as well */
+        if (si && si->magic == 0x336ec578u) {
+                if (si->cmdline_paddr)
+                        cmd = (const char *)(uintptr_t)si->cmdline_paddr;
+        } else if (boot_magic == 0x2badb002u) {
                 mi = (const void *)(uintptr_t)start_info;
                 if (mi->flags & (1u << 2)) {
                         /* the loader puts the kernel's path first (argv[0]) */
@@ -1038,8 +1042,6 @@ void guest_main(uint32_t start_info)
                         while (*cmd == ' ')
                                 cmd++;
                 }
-        } else if (si && si->magic == 0x336ec578u && si->cmdline_paddr) {
-                cmd = (const char *)(uintptr_t)si->cmdline_paddr;
         }
         puts_("GUEST ");
         puts_(cmd);
