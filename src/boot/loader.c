@@ -363,15 +363,23 @@ static int elf_choose_entry(struct boot_image *img, bool have_pvh, uint64_t pvh,
         return 0;
 }
 
+/* Reads and checks an ELF file's header, program headers and segments into img->elf. */
+static int elf_read(struct boot_image *img, bool multiboot, bool *have_pvh, uint64_t *pvh,
+                    struct cvmm_err *err)
+{
+        return elf_read_header(img, &img->elf, err) || elf_check_header(img, &img->elf, err) ||
+                       elf_read_phdrs(img, &img->elf, err) ||
+                       elf_check_segments(img, multiboot, have_pvh, pvh, err)
+                   ? -1
+                   : 0;
+}
+
 /* Reads and checks an ELF kernel's headers into img->elf and picks its entry. */
 static int check_elf(struct boot_image *img, struct cvmm_err *err)
 {
-        if (elf_read_header(img, &img->elf, err) || elf_check_header(img, &img->elf, err) ||
-            elf_read_phdrs(img, &img->elf, err))
-                return -1;
         bool have_pvh = false;
         uint64_t pvh = 0;
-        if (elf_check_segments(img, false, &have_pvh, &pvh, err))
+        if (elf_read(img, false, &have_pvh, &pvh, err))
                 return -1;
         return elf_choose_entry(img, have_pvh, pvh, err);
 }
@@ -383,7 +391,7 @@ static int check_elf(struct boot_image *img, struct cvmm_err *err)
 static int check_multiboot(struct boot_image *img, bool is_elf, struct cvmm_err *err)
 {
         const struct boot_multiboot *mb = &img->mb;
-        if (mb->flags & (1u << 16)) {
+        if (mb->flags & MB_ADDRESSES) {
                 img->entry = mb->entry_addr;
                 img->load_end = mb->mem_end;
         } else {
@@ -394,9 +402,7 @@ static int check_multiboot(struct boot_image *img, bool is_elf, struct cvmm_err 
                                          img->path, mb->header_off);
                 bool have_pvh = false;
                 uint64_t pvh = 0;
-                if (elf_read_header(img, &img->elf, err) || elf_check_header(img, &img->elf, err) ||
-                    elf_read_phdrs(img, &img->elf, err) ||
-                    elf_check_segments(img, true, &have_pvh, &pvh, err))
+                if (elf_read(img, true, &have_pvh, &pvh, err))
                         return -1;
                 if (img->elf.entry >= 0x100000000ull || img->load_end > 0x100000000ull)
                         return cvmm_errf(err,
@@ -611,6 +617,9 @@ int boot_image_check_fit(const struct boot_image *img, uint64_t memory, const ch
         uint64_t addr;
         if (check_cmdline(img, cmdline, err) || check_kernel_fits(img, low, err))
                 return -1;
+        if (img->kind == BOOT_MULTIBOOT && img->initrd &&
+            mb_check_module_path(img->initrd_path, err))
+                return -1;
         return img->initrd ? initrd_addr(img, low, &addr, err) : 0;
 }
 
@@ -724,11 +733,18 @@ static int load_pvh(const struct boot_image *img, const struct guest_mem *m, uin
         return 0;
 }
 
-static int load_multiboot(const struct boot_image *img, const struct guest_mem *m, uint64_t initrd,
-                          struct boot_entry *out, struct cvmm_err *err)
+/* A Multiboot kernel, its command line (kernel_cmdline_len) and the information structure. */
+static int load_multiboot(const struct boot_image *img, const struct guest_mem *m,
+                          const char *cmdline, uint64_t initrd, struct boot_entry *out,
+                          struct cvmm_err *err)
 {
         const struct boot_multiboot *mb = &img->mb;
-        if (mb->flags & (1u << 16)) {
+        size_t pl = strlen(img->path), len = strlen(cmdline);
+        if (put(m, LAYOUT_CMDLINE, img->path, pl + 1, "command line", err) ||
+            (len && (put(m, LAYOUT_CMDLINE + pl, " ", 1, "command line", err) ||
+                     put(m, LAYOUT_CMDLINE + pl + 1, cmdline, len + 1, "command line", err))))
+                return -1;
+        if (mb->flags & MB_ADDRESSES) {
                 if (put(m, mb->load_addr, img->data + mb->file_off, mb->file_len, "kernel", err))
                         return -1;
                 uint64_t bss = mb->load_addr + mb->file_len;
@@ -761,18 +777,9 @@ int boot_image_load(const struct boot_image *img, const struct guest_mem *m,
         if (write_cpu_tables(m, err) || boot_write_mptable(m, cpus, err) ||
             boot_write_acpi(m, plat, cpus, err))
                 return -1;
-        if (img->kind == BOOT_MULTIBOOT) {
-                size_t pl = strlen(img->path);
-                char *dst = guestmem_ptr(m, LAYOUT_CMDLINE, kernel_cmdline_len(img, cmdline) + 1);
-                if (!dst)
-                        return cvmm_errf(err, "guest RAM too small for the command line");
-                memcpy(dst, img->path, pl);
-                if (len)
-                        dst[pl++] = ' ';
-                memcpy(dst + pl, cmdline, len + 1);
-        } else if (put(m, LAYOUT_CMDLINE, cmdline, len + 1, "command line", err)) {
+        if (img->kind != BOOT_MULTIBOOT &&
+            put(m, LAYOUT_CMDLINE, cmdline, len + 1, "command line", err))
                 return -1;
-        }
         if (check_kernel_fits(img, m->low, err))
                 return -1;
         uint64_t initrd = 0;
@@ -781,6 +788,6 @@ int boot_image_load(const struct boot_image *img, const struct guest_mem *m,
         if (img->kind == BOOT_ELF_PVH)
                 return load_pvh(img, m, initrd, out, err);
         if (img->kind == BOOT_MULTIBOOT)
-                return load_multiboot(img, m, initrd, out, err);
+                return load_multiboot(img, m, cmdline, initrd, out, err);
         return load_linux64(img, m, cmdline, initrd, out, err);
 }

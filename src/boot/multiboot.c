@@ -27,7 +27,6 @@
 #define MB_PAGE_ALIGN (1u << 0)
 #define MB_MEMORY     (1u << 1)
 #define MB_VIDEO      (1u << 2)
-#define MB_ADDRESSES  (1u << 16)
 
 /* Information structure flags (what the structure holds). */
 #define MBI_MEM      (1u << 0)
@@ -91,7 +90,7 @@ int mb_find(const uint8_t *d, size_t n, struct boot_multiboot *mb, const char *p
                                  "kernel '%s': Multiboot header at 0x%x requires video mode "
                                  "information (flags bit 2): cvmm has no display",
                                  path, off);
-        uint32_t unknown = f & 0xfff8u;
+        uint32_t unknown = f & 0xffffu & ~(MB_PAGE_ALIGN | MB_MEMORY | MB_VIDEO);
         if (unknown) {
                 unsigned bit = 0;
                 while (!(unknown & (1u << bit)))
@@ -209,6 +208,17 @@ struct __attribute__((packed)) mb_mmap {
         uint32_t type;
 };
 
+int mb_check_module_path(const char *path, struct cvmm_err *err)
+{
+        size_t len = strlen(path);
+        if (len >= MBI_PATH_MAX)
+                return cvmm_errf(err,
+                                 "initrd path is %zu bytes; a Multiboot module string takes at "
+                                 "most %u",
+                                 len, MBI_PATH_MAX - 1);
+        return 0;
+}
+
 int mb_write_info(const struct guest_mem *m, const char *initrd_path, uint64_t initrd,
                   uint64_t initrd_size, struct boot_entry *out, struct cvmm_err *err)
 {
@@ -216,11 +226,8 @@ int mb_write_info(const struct guest_mem *m, const char *initrd_path, uint64_t i
         size_t n = boot_e820_map(m, map, 8);
         const char loader[] = "cvmm";
         size_t path_len = initrd_path ? strlen(initrd_path) : 0;
-        if (path_len >= MBI_PATH_MAX)
-                return cvmm_errf(err,
-                                 "initrd path is %zu bytes; a Multiboot module string takes at "
-                                 "most %u",
-                                 path_len, MBI_PATH_MAX - 1);
+        if (initrd_path && mb_check_module_path(initrd_path, err))
+                return -1;
         /* Structure, module, map and strings in one page at LAYOUT_MB_INFO. */
         size_t o_mod = sizeof(struct mb_info);
         size_t o_map = o_mod + sizeof(struct mb_module);

@@ -7,6 +7,7 @@
 
 #define MB_HEADER_MAGIC 0x1badb002u
 #define MB_BOOT_MAGIC   0x2badb002u
+#define MB_ADDRESSES    (1u << 16) /* header flag: the address fields are valid */
 
 /*
  * Looks for a Multiboot header (magic and checksum) 32-bit aligned in the first 8 KiB of
@@ -23,6 +24,9 @@ int mb_find(const uint8_t *d, size_t n, struct boot_multiboot *mb, const char *p
  * cvmm writes there, the 64-bit page tables, a Multiboot kernel does not use).
  */
 bool mb_low_ok(uint64_t start, uint64_t end);
+
+/* Refuses a module string (the initrd's path) longer than the information page holds. */
+int mb_check_module_path(const char *path, struct cvmm_err *err);
 
 /*
  * Writes the Multiboot information at LAYOUT_MB_INFO (memory sizes and map from m, the command

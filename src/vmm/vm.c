@@ -570,7 +570,47 @@ static void *input_thread(void *arg)
         return NULL;
 }
 
-static int vm_kvm_open(struct vm *vm, struct cvmm_err *err);
+/*
+ * Creates the KVM VM with guest RAM mapped, MSR exits enabled, the in-kernel irqchip and PIT:
+ * everything that does not depend on the CPU model. vm_create calls it before the CPUID probe
+ * runs, so the work KVM defers after KVM_CREATE_IRQCHIP (SRCU callbacks that closing the VM
+ * waits for: 14-20 ms measured on a PVM host when the VM is closed at once, 0.3 ms when it
+ * lives 20 ms or more) overlaps the probe instead of adding to the exit.
+ */
+static int vm_kvm_open(struct vm *vm, struct cvmm_err *err)
+{
+        vm->fd = kvm_vm_create(vm->kvm, err);
+        if (vm->fd < 0)
+                return -1;
+        /* Memory slots and the MSR filter first: each of these waits for an SRCU grace period
+         * of the VM, which is nearly free before the in-kernel irqchip exists and costs
+         * milliseconds after it (bench/kvm_costs; README, "Start-up and tear-down"). */
+        if (kvm_vm_map(vm->fd, 0, 0, vm->mem.low, vm->mem.host, err))
+                return -1;
+        if (vm->mem.size > vm->mem.low &&
+            kvm_vm_map(vm->fd, 1, LAYOUT_GAP_END, vm->mem.size - vm->mem.low,
+                       vm->mem.host + vm->mem.low, err))
+                return -1;
+        /* MSRs KVM refuses or does not know, and those the filter denies, come to cvmm. The
+         * FILTER reason must be enabled before a filter exists, or denials become #GP. */
+        struct kvm_enable_cap cap = {.cap = KVM_CAP_X86_USER_SPACE_MSR,
+                                     .args = {KVM_MSR_EXIT_REASON_INVAL |
+                                              KVM_MSR_EXIT_REASON_UNKNOWN |
+                                              KVM_MSR_EXIT_REASON_FILTER}};
+        if (KVM_CHECKED(vm->fd, KVM_ENABLE_CAP, &cap, err) < 0)
+                return -1;
+        if (KVM_CHECKED(vm->fd, KVM_SET_TSS_ADDR, (void *)(uintptr_t)0xfffbd000, err) < 0)
+                return -1;
+        uint64_t map_addr = 0xfffbc000;
+        if (KVM_CHECKED(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &map_addr, err) < 0 ||
+            KVM_CHECKED(vm->fd, KVM_CREATE_IRQCHIP, NULL, err) < 0)
+                return -1;
+        irqfds_assign(vm);
+        struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+        if (KVM_CHECKED(vm->fd, KVM_CREATE_PIT2, &pit, err) < 0)
+                return -1;
+        return 0;
+}
 
 int vm_create(struct vmm_host *h, const struct vm_config *cfg, struct vm **out,
               struct cvmm_err *err)
@@ -656,48 +696,6 @@ static void check_handoff(struct vm *vm, int fd, const struct cvmm_cpuid_table *
                          d.b_has ? "" : "no entry, ", d.b);
         vm->stats.handoff_diffs = (int)diffs;
         cvmm_cpuid_free(&got);
-}
-
-/*
- * Creates the KVM VM with guest RAM mapped, MSR exits enabled, the in-kernel irqchip and PIT:
- * everything that does not depend on the CPU model. vm_create calls it before the CPUID probe
- * runs, so the work KVM defers after KVM_CREATE_IRQCHIP (SRCU callbacks that closing the VM
- * waits for: 14-20 ms measured on a PVM host when the VM is closed at once, 0.3 ms when it
- * lives 20 ms or more) overlaps the probe instead of adding to the exit.
- */
-static int vm_kvm_open(struct vm *vm, struct cvmm_err *err)
-{
-        vm->fd = kvm_vm_create(vm->kvm, err);
-        if (vm->fd < 0)
-                return -1;
-        /* Memory slots and the MSR filter first: each of these waits for an SRCU grace period
-         * of the VM, which is nearly free before the in-kernel irqchip exists and costs
-         * milliseconds after it (bench/kvm_costs; README, "Start-up and tear-down"). */
-        if (kvm_vm_map(vm->fd, 0, 0, vm->mem.low, vm->mem.host, err))
-                return -1;
-        if (vm->mem.size > vm->mem.low &&
-            kvm_vm_map(vm->fd, 1, LAYOUT_GAP_END, vm->mem.size - vm->mem.low,
-                       vm->mem.host + vm->mem.low, err))
-                return -1;
-        /* MSRs KVM refuses or does not know, and those the filter denies, come to cvmm. The
-         * FILTER reason must be enabled before a filter exists, or denials become #GP. */
-        struct kvm_enable_cap cap = {.cap = KVM_CAP_X86_USER_SPACE_MSR,
-                                     .args = {KVM_MSR_EXIT_REASON_INVAL |
-                                              KVM_MSR_EXIT_REASON_UNKNOWN |
-                                              KVM_MSR_EXIT_REASON_FILTER}};
-        if (KVM_CHECKED(vm->fd, KVM_ENABLE_CAP, &cap, err) < 0)
-                return -1;
-        if (KVM_CHECKED(vm->fd, KVM_SET_TSS_ADDR, (void *)(uintptr_t)0xfffbd000, err) < 0)
-                return -1;
-        uint64_t map_addr = 0xfffbc000;
-        if (KVM_CHECKED(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &map_addr, err) < 0 ||
-            KVM_CHECKED(vm->fd, KVM_CREATE_IRQCHIP, NULL, err) < 0)
-                return -1;
-        irqfds_assign(vm);
-        struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
-        if (KVM_CHECKED(vm->fd, KVM_CREATE_PIT2, &pit, err) < 0)
-                return -1;
-        return 0;
 }
 
 /* Creates the KVM VM, loads the guest and starts every vCPU thread. */
