@@ -18,29 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #include "cvmm/profile.h"
 #include "kvm/kvm_cpuid.h"
 #include "vmm/cpumodel.h"
 #include "vmm/vcpu.h"
-
-static double now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp(const void *a, const void *b)
-{
-        double x = *(const double *)a, y = *(const double *)b;
-        return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-        qsort(v, (size_t)n, sizeof(*v), cmp);
-        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* The floor: one VM, one vCPU, the table, one CPUID (leaf 0) in real mode, HLT. */
 static int floor_once(int kvm, const struct cvmm_cpuid_table *t, int run_size)
@@ -115,25 +98,25 @@ int main(int argc, char **argv)
         double *cm = calloc((size_t)runs, sizeof(double));
         unsigned rounds = 0;
         for (int i = 0; i < runs; i++) { /* interleaved */
-                double t0 = now_ms();
+                double t0 = bench_now_ms();
                 if (floor_once(h.fd, &v0, h.run_size)) {
                         fprintf(stderr, "bench_cpumodel: the floor program failed\n");
                         return 3;
                 }
-                double t1 = now_ms();
+                double t1 = bench_now_ms();
                 struct cpumodel m;
                 if (cpumodel_build(&h, &source, &v0, cvmm_profile_get(prof)->reconcile,
                                    CVMM_LINUX_DEFAULT, &m, &err)) {
                         fprintf(stderr, "bench_cpumodel: %s\n", err.msg);
                         return 3;
                 }
-                double t2 = now_ms();
+                double t2 = bench_now_ms();
                 rounds = m.rounds;
                 cpumodel_free(&m);
                 fl[i] = t1 - t0;
                 cm[i] = t2 - t1;
         }
-        double f = median(fl, runs), c = median(cm, runs);
+        double f = bench_median(fl, runs), c = bench_median(cm, runs);
         printf("%s profile, %d interleaved runs (medians): effective model %.2f ms in %u round%s "
                "(%.2f ms per round); bare-KVM floor (one VM, one CPUID) %.2f ms; per round / "
                "floor %.2fx\n",

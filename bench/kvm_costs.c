@@ -20,32 +20,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define MAX_STEPS 8
 #define MAX_RUNS  101
-
-static double now_ms(void)
-{
-        struct timespec t;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-static int cmp(const void *a, const void *b)
-{
-        double x = *(const double *)a, y = *(const double *)b;
-        return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-        qsort(v, (size_t)n, sizeof(*v), cmp);
-        return v[n / 2];
-}
 
 /* One run of scenario s: per-step times into t[0..len), close into t[len], whole into t[len+1]. */
 static void run(int kvm, void *mem, const char *s, double *t)
 {
-        double start = now_ms();
+        double start = bench_now_ms();
         int vm = ioctl(kvm, KVM_CREATE_VM, 0), vcpu = -1;
         if (vm < 0) {
                 perror("KVM_CREATE_VM");
@@ -53,7 +36,7 @@ static void run(int kvm, void *mem, const char *s, double *t)
         }
         size_t len = strlen(s);
         for (size_t k = 0; k < len; k++) {
-                double t0 = now_ms();
+                double t0 = bench_now_ms();
                 int rc = 0;
                 switch (s[k]) {
                 case 'm': {
@@ -91,14 +74,14 @@ static void run(int kvm, void *mem, const char *s, double *t)
                         perror("");
                         exit(1);
                 }
-                t[k] = now_ms() - t0;
+                t[k] = bench_now_ms() - t0;
         }
-        double c0 = now_ms();
+        double c0 = bench_now_ms();
         if (vcpu >= 0)
                 close(vcpu);
         close(vm);
-        t[len] = now_ms() - c0;
-        t[len + 1] = now_ms() - start;
+        t[len] = bench_now_ms() - c0;
+        t[len + 1] = bench_now_ms() - start;
 }
 
 int main(int argc, char **argv)
@@ -141,7 +124,7 @@ int main(int argc, char **argv)
                                k < len    ? (char[]){sc[i][k], 0}
                                : k == len ? "close"
                                           : "whole",
-                               median(v, runs));
+                               bench_median(v, runs));
                 }
                 printf("\n");
         }
