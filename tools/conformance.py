@@ -241,6 +241,24 @@ def run_one(cmd, timeout, metrics=None):
     return r
 
 
+def skip_reason(t, flat):
+    """Why neither VMM runs cfg test t (its .flat file flat), or None."""
+    if "nodefault" in t.get("groups", "").split():
+        return "group nodefault: the suite's own runner skips it too"
+    chk = t.get("check", "")
+    if chk:
+        path, _, val = chk.partition("=")
+        try:
+            ok = open(path).read().strip() == val
+        except OSError:
+            ok = False
+        if not ok:
+            return f"check {chk} is not true here"
+    if not os.path.exists(flat):
+        return f"{t['file']} was not built"
+    return None
+
+
 def cell(r):
     if r is None:
         return "not run"
@@ -335,8 +353,14 @@ def main():
         else None
     if want:
         cfg = [t for t in cfg if t["name"] in want]
+    if a.check and os.path.isdir(a.check):
+        a.check = os.path.join(a.check, f"expected-{kind}.txt")
+        if not os.path.exists(a.check):
+            fail(f"no recorded results for a {kind} machine ({a.check}): run with --update first",
+                 1)
     feats = host_features(a.cvmm)
-    tmp = tempfile.mkdtemp(prefix="cvmm-conf-")
+    tmpdir = tempfile.TemporaryDirectory(prefix="cvmm-conf-")
+    tmp = tmpdir.name
     rows = []
     for t in cfg:
         flat = os.path.join(src, "x86", t["file"])
@@ -345,25 +369,10 @@ def main():
             timeout = min(timeout, a.timeout_cap)
         cvmm_args, why, notes, qemu_args, qemu_cpu = translate(t, feats)
         row = {"name": t["name"], "why_not": why, "notes": notes, "timeout": timeout}
-        if "nodefault" in t.get("groups", "").split():
-            row["why_not"] = "group nodefault: the suite's own runner skips it too"
-            row["cvmm"] = row["qemu"] = None
-            rows.append(row)
-            continue
-        chk = t.get("check", "")
-        if chk:
-            path, _, val = chk.partition("=")
-            try:
-                ok = open(path).read().strip() == val
-            except OSError:
-                ok = False
-            if not ok:
-                row["why_not"] = row["why_not"] or f"check {chk} is not true here"
-                row["cvmm"] = row["qemu"] = None
-                rows.append(row)
-                continue
-        if not os.path.exists(flat):
-            row["why_not"] = f"{t['file']} was not built"
+        skip = skip_reason(t, flat)
+        if skip:
+            # a failed check keeps the translation's reason first, as the table had it
+            row["why_not"] = (row["why_not"] or skip) if skip.startswith("check") else skip
             row["cvmm"] = row["qemu"] = None
             rows.append(row)
             continue
@@ -375,28 +384,20 @@ def main():
             if row["cvmm"]["status"] == 2:  # refused as input: the translation asked too much
                 row["why_not"] = "cvmm refused it: " + row["cvmm"]["err"]
                 row["cvmm"] = None
-        qcpu = []
-        if qemu_cpu is None or qemu_cpu.split(",")[0] in ("host", "max"):
-            # This PVM-style host's KVM refuses MSR 0x10a, on which plain -cpu host aborts.
-            if qemu_cpu is None:
-                qcpu = ["-cpu", "host,-arch-capabilities"]
-            else:
-                qemu_args = [x if x != qemu_cpu else qemu_cpu + ",-arch-capabilities"
-                             for x in qemu_args]
-        row["qemu"] = None if a.no_qemu else run_one([a.qemu, "-enable-kvm", "-nodefaults", "-vga", "none",
-                               "-display", "none", "-serial", "stdio", "--no-reboot", "-device",
-                               "isa-debug-exit,iobase=0xf4,iosize=4", *qcpu, *qemu_args,
-                               "-kernel", flat], timeout)
+        # A PVM-style host's KVM refuses MSR 0x10a, on which plain -cpu host (or max) aborts.
+        if qemu_cpu is None:
+            qemu_args += ["-cpu", "host,-arch-capabilities"]
+        elif qemu_cpu.split(",")[0] in ("host", "max"):
+            qemu_args = [x + ",-arch-capabilities" if x == qemu_cpu else x for x in qemu_args]
+        row["qemu"] = None if a.no_qemu else run_one(
+            [a.qemu, "-enable-kvm", "-nodefaults", "-vga", "none", "-display", "none", "-serial",
+             "stdio", "--no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+             *qemu_args, "-kernel", flat], timeout)
         rows.append(row)
         secs = " ".join(f"{x['seconds']:.1f}s" for x in (row["cvmm"], row["qemu"]) if x)
         print(f"  {t['name']}: cvmm {cell(row['cvmm'])} | QEMU {cell(row['qemu'])} ({secs})",
               flush=True)
 
-    if a.check and os.path.isdir(a.check):
-        a.check = os.path.join(a.check, f"expected-{kind}.txt")
-        if not os.path.exists(a.check):
-            fail(f"no recorded results for a {kind} machine ({a.check}): run with --update first",
-                 1)
     exp_path = a.check or a.update
     exp = read_expect(exp_path) if exp_path else {}
     lines = [f"kvm-unit-tests under cvmm and QEMU, machine kind {kind}, "
