@@ -35,6 +35,11 @@ for h in tests/fuzz/fuzz_*.c; do
 	if [ -d "tests/fuzz/corpus/$name" ]; then
 		cp tests/fuzz/corpus/"$name"/* "$corpus"/
 	fi
+	# The CPUID parser is also seeded with every real dump the tests use (tests/data), which
+	# its corpus directory does not copy.
+	if [ "$name" = cpuid_parse ]; then
+		cp tests/data/*.cpuid tests/data/firecracker/*.json tests/data/pvm-host/*.txt "$corpus"/
+	fi
 	log=build-fuzz/fuzz_$name.log
 	t0=$(date +%s%N)
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
