@@ -36,6 +36,7 @@ struct run_args {
         uint64_t memory;
         struct cvmm_model_opts model;
         bool no_reboot, allow_unenforced;
+        bool kernel_irqchip;               /* --irqchip kernel */
         bool no_sandbox, sandbox_selftest; /* --no-sandbox; hidden, for the tests */
         uint64_t metrics_interval_ns;      /* 0: the metrics file is written at exit only */
         struct dev_config dev;
@@ -63,7 +64,8 @@ enum {
         OPT_CPU, /* not an option of run: named so that getopt does not take it for --cpus */
         OPT_NO_SANDBOX,
         OPT_SANDBOX_SELFTEST,
-        OPT_LAST = OPT_SANDBOX_SELFTEST
+        OPT_IRQCHIP,
+        OPT_LAST = OPT_IRQCHIP
 };
 
 /*
@@ -137,6 +139,12 @@ static int run_option_machine(int c, const char *arg, struct run_args *a, struct
                 break;
         case OPT_ALLOW:
                 a->allow_unenforced = true;
+                break;
+        case OPT_IRQCHIP:
+                if (strcmp(arg, "kernel") == 0)
+                        a->kernel_irqchip = true;
+                else if (strcmp(arg, "split") != 0)
+                        return cvmm_errf(err, "--irqchip '%s': expected split or kernel", arg);
                 break;
         default:
                 return 1;
@@ -242,6 +250,7 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
             {"debug-exit", required_argument, NULL, OPT_DEBUG_EXIT},
             {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
             {"sandbox-selftest", no_argument, NULL, OPT_SANDBOX_SELFTEST},
+            {"irqchip", required_argument, NULL, OPT_IRQCHIP},
             {NULL, 0, NULL, 0},
         };
         memset(a, 0, sizeof(*a));
@@ -576,7 +585,7 @@ static void run_usage(FILE *f)
               "                [--no-reboot] [--metrics FILE] [--allow-unenforced-cpuid]\n"
               "                [--unknown-msr gp|ignore] [--msr-log-rate N] [--msr-log-burst N]\n"
               "                [--debug] [--log-format text|json] [--metrics-interval SECONDS]\n"
-              "                [--debug-exit PORT] [--no-sandbox]\n",
+              "                [--debug-exit PORT] [--irqchip split|kernel] [--no-sandbox]\n",
               f);
 }
 
@@ -611,6 +620,7 @@ static int run_prepare(struct run *r, uint64_t t_start_ns)
             .memory = r->a.memory,
             .cpuid = &r->model.table, /* vCPU 0's reconciled table, filled in below */
             .no_reboot = r->a.no_reboot,
+            .kernel_irqchip = r->a.kernel_irqchip,
             .console_fd = STDOUT_FILENO,
             .console_in = isatty(STDIN_FILENO),
             .t_start_ns = t_start_ns,

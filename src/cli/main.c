@@ -20,7 +20,7 @@ static void usage(FILE *f)
               "                [--memory SIZE] [--profile host|tdx] [--features LIST]\n"
               "                [--no-reboot] [--metrics FILE] [--allow-unenforced-cpuid]\n"
               "                [--unknown-msr gp|ignore] [--msr-log-rate N] [--msr-log-burst N]\n"
-              "                [--debug] [--no-sandbox]\n"
+              "                [--debug] [--irqchip split|kernel] [--no-sandbox]\n"
               "       cvmm msr show [--profile host|tdx] [--from FILE [--cpu N]]\n"
               "       cvmm --version | --help\n"
               "--cpu N reads CPU N (from 0) of a `cpuid -r` dump of several CPUs, not the\n"

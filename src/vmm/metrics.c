@@ -181,7 +181,14 @@ char *metrics_json(const struct vm *vm, const struct run_summary *s)
         struct json_object *irq = json_object_new_object();
         json_put(&ok, irq, "irqfd", u64(atomic_load(&vm->stats.edges_irqfd)));
         json_put(&ok, irq, "irq_line", u64(atomic_load(&vm->stats.edges_ioctl)));
+        json_put(&ok, irq, "ioapic", u64(atomic_load(&vm->stats.edges_ioapic)));
         json_put(&ok, root, "isa_edges", irq);
+        struct json_object *chip = json_object_new_object();
+        json_put(&ok, chip, "mode",
+                 json_object_new_string(vm->cfg->kernel_irqchip ? "kernel" : "split"));
+        json_put(&ok, chip, "msi_sent", u64(atomic_load(&vm->stats.msi_sent)));
+        json_put(&ok, chip, "ioapic_eois", u64(atomic_load(&vm->stats.ioapic_eois)));
+        json_put(&ok, root, "irqchip", chip);
         json_put(&ok, root, "msr", msr_json(vm));
         if (!ok) { /* an allocation failed: no half document */
                 json_object_put(root);

@@ -137,6 +137,8 @@ static const unsigned long kvm_ioctls[] = {
     KVM_CREATE_PIT2,
     KVM_IRQFD,
     KVM_X86_SET_MSR_FILTER,
+    KVM_SIGNAL_MSI,      /* the user-space I/O APIC's messages (split irqchip) */
+    KVM_SET_GSI_ROUTING, /* its level-triggered pins, when the guest reprograms them */
 };
 
 /* Digits of v in base 10 or 16 at p; returns the end. */

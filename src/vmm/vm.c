@@ -64,6 +64,10 @@ static bool vm_end(struct vm *vm, enum vm_outcome o)
 static void dev_irq_level(void *ctx, unsigned line, bool high)
 {
         struct vm *vm = ctx;
+        if (vm->ioapic) {
+                ioapic_set_level(vm->ioapic, line, high);
+                return;
+        }
         struct kvm_irq_level l = {.irq = line, .level = high};
         kvm_ioctl_raw(vm->fd, KVM_IRQ_LINE, &l);
 }
@@ -75,6 +79,11 @@ static void dev_irq_level(void *ctx, unsigned line, bool high)
 static void dev_irq_edge(void *ctx, unsigned line)
 {
         struct vm *vm = ctx;
+        if (vm->ioapic) {
+                atomic_fetch_add(&vm->stats.edges_ioapic, 1);
+                ioapic_edge(vm->ioapic, line);
+                return;
+        }
         if (line < HW_ISA_IRQS && atomic_load(&vm->irqfd_live[line])) {
                 uint64_t one = 1;
                 if (write(vm->irq_event[line], &one, sizeof(one)) == (ssize_t)sizeof(one)) {
@@ -90,6 +99,8 @@ static void dev_irq_edge(void *ctx, unsigned line)
 /* An eventfd for every edge line the devices declared, kept until vm_destroy. */
 static int irq_events_open(struct vm *vm, struct cvmm_err *err)
 {
+        if (vm->ioapic)
+                return 0; /* the I/O APIC sends messages: no line for KVM to pulse */
         for (unsigned line = 0; line < HW_ISA_IRQS; line++) {
                 if (!(vm->platform.edge_irqs & (1u << line)))
                         continue;
@@ -165,8 +176,56 @@ static int devices_make(const struct dev_host *host, const struct dev_config *dc
         return 0;
 }
 
+/* The I/O APIC's message to the local APICs KVM has (split irqchip). */
+static void ioapic_msi(void *ctx, uint64_t address, uint32_t data)
+{
+        struct vm *vm = ctx;
+        struct kvm_msi m = {
+            .address_lo = (uint32_t)address, .address_hi = (uint32_t)(address >> 32), .data = data};
+        /* No VM between a reset's teardown and the next start: the message has no receiver. */
+        if (vm->fd >= 0 && kvm_ioctl_raw(vm->fd, KVM_SIGNAL_MSI, &m) >= 0)
+                atomic_fetch_add(&vm->stats.msi_sent, 1);
+}
+
+/*
+ * Tells KVM the message each level-triggered I/O APIC pin sends, as GSI routes 0..23 of type
+ * MSI: from them KVM learns which vectors' EOIs it must report (KVM_EXIT_IOAPIC_EOI), the ones
+ * that end a pin's Remote IRR. Edge-triggered and masked pins have no route.
+ */
+static void ioapic_routes(void *ctx)
+{
+        struct vm *vm = ctx;
+        struct {
+                struct kvm_irq_routing r;
+                struct kvm_irq_routing_entry e[IOAPIC_PINS];
+        } t;
+        memset(&t, 0, sizeof(t));
+        pthread_mutex_lock(&vm->route_lock);
+        for (unsigned pin = 0; pin < IOAPIC_PINS; pin++) {
+                uint64_t address;
+                uint32_t data;
+                if (!ioapic_route(vm->ioapic, pin, &address, &data))
+                        continue;
+                struct kvm_irq_routing_entry *e = &t.e[t.r.nr++];
+                e->gsi = pin;
+                e->type = KVM_IRQ_ROUTING_MSI;
+                e->u.msi.address_lo = (uint32_t)address;
+                e->u.msi.address_hi = (uint32_t)(address >> 32);
+                e->u.msi.data = data;
+        }
+        if (vm->fd >= 0)
+                kvm_ioctl_raw(vm->fd, KVM_SET_GSI_ROUTING, &t);
+        pthread_mutex_unlock(&vm->route_lock);
+}
+
 static int devices_create(struct vm *vm, struct cvmm_err *err)
 {
+        if (!vm->cfg->kernel_irqchip) {
+                struct ioapic_host ih = {
+                    .ctx = vm, .msi = ioapic_msi, .routes_changed = ioapic_routes};
+                if (ioapic_create(&ih, LAYOUT_IOAPIC, &vm->bus, &vm->ioapic, err))
+                        return -1;
+        }
         vm->devhost = (struct dev_host){.ctx = vm,
                                         .irq_edge = dev_irq_edge,
                                         .irq_level = dev_irq_level,
@@ -490,7 +549,17 @@ static enum exit_action on_msr(struct vcpu *v)
         return ACT_CONTINUE;
 }
 
+/* Split irqchip: the guest's EOI of a vector a level-triggered I/O APIC pin sent. */
+static enum exit_action on_ioapic_eoi(struct vcpu *v)
+{
+        atomic_fetch_add(&v->vm->stats.ioapic_eois, 1);
+        if (v->vm->ioapic)
+                ioapic_eoi(v->vm->ioapic, v->run->eoi.vector);
+        return ACT_CONTINUE;
+}
+
 static const exit_handler handlers[VM_EXIT_REASONS] = {
+    [KVM_EXIT_IOAPIC_EOI] = on_ioapic_eoi,
     [KVM_EXIT_IO] = on_io,
     [KVM_EXIT_MMIO] = on_mmio,
     [KVM_EXIT_HLT] = on_continue,
@@ -571,11 +640,12 @@ static void *input_thread(void *arg)
 }
 
 /*
- * Creates the KVM VM with guest RAM mapped, MSR exits enabled, the in-kernel irqchip and PIT:
- * everything that does not depend on the CPU model. vm_create calls it before the CPUID probe
- * runs, so the work KVM defers after KVM_CREATE_IRQCHIP (SRCU callbacks that closing the VM
- * waits for: 14-20 ms measured on a PVM host when the VM is closed at once, 0.3 ms when it
- * lives 20 ms or more) overlaps the probe instead of adding to the exit.
+ * Creates the KVM VM with guest RAM mapped, MSR exits enabled and its interrupt controllers:
+ * everything that does not depend on the CPU model. vm_create calls it before the CPUID probe.
+ * The default, a split irqchip (KVM's local APICs, cvmm's I/O APIC), leaves KVM no deferred
+ * work; --irqchip kernel's KVM_CREATE_IRQCHIP leaves SRCU callbacks that closing the VM waits
+ * for (14-20 ms measured on a PVM host when the VM is closed at once; bench/kvm_costs), which
+ * opening the VM before the probe partly overlaps.
  */
 static int vm_kvm_open(struct vm *vm, struct cvmm_err *err)
 {
@@ -602,8 +672,18 @@ static int vm_kvm_open(struct vm *vm, struct cvmm_err *err)
         if (KVM_CHECKED(vm->fd, KVM_SET_TSS_ADDR, (void *)(uintptr_t)0xfffbd000, err) < 0)
                 return -1;
         uint64_t map_addr = 0xfffbc000;
-        if (KVM_CHECKED(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &map_addr, err) < 0 ||
-            KVM_CHECKED(vm->fd, KVM_CREATE_IRQCHIP, NULL, err) < 0)
+        if (KVM_CHECKED(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &map_addr, err) < 0)
+                return -1;
+        if (!vm->cfg->kernel_irqchip) {
+                /* KVM's local APICs only: the I/O APIC is cvmm's, with its 24 pins as the GSIs
+                 * KVM reserves; no 8259A and no PIT (the ACPI tables describe neither). */
+                struct kvm_enable_cap sc = {.cap = KVM_CAP_SPLIT_IRQCHIP, .args = {IOAPIC_PINS}};
+                if (KVM_CHECKED(vm->fd, KVM_ENABLE_CAP, &sc, err) < 0)
+                        return -1;
+                ioapic_routes(vm);
+                return 0;
+        }
+        if (KVM_CHECKED(vm->fd, KVM_CREATE_IRQCHIP, NULL, err) < 0)
                 return -1;
         irqfds_assign(vm);
         struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
@@ -628,6 +708,7 @@ int vm_create(struct vmm_host *h, const struct vm_config *cfg, struct vm **out,
         vm->stats.handoff_diffs = -1;
         pthread_mutex_init(&vm->end_lock, NULL);
         pthread_cond_init(&vm->end_cond, NULL);
+        pthread_mutex_init(&vm->route_lock, NULL);
         if (guestmem_init(&vm->mem, cfg->memory, err))
                 goto fail;
         vm->stats.io_in = calloc(65536, sizeof(uint64_t));
@@ -797,6 +878,8 @@ int vm_run(struct vm *vm, struct cvmm_err *err)
                 }
                 vm->stats.reboots++;
                 devices_reset(vm);
+                if (vm->ioapic)
+                        ioapic_reset(vm->ioapic);
                 if (guestmem_reset(&vm->mem, err))
                         return -1;
         }
@@ -816,6 +899,8 @@ void vm_destroy(struct vm *vm)
                         close(vm->input_wake[i]);
         vm_teardown(vm);
         devices_free(vm->dev_state);
+        ioapic_destroy(vm->ioapic);
+        pthread_mutex_destroy(&vm->route_lock);
         for (unsigned i = 0; i < HW_ISA_IRQS; i++)
                 if (vm->irq_event[i] >= 0)
                         close(vm->irq_event[i]);

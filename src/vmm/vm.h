@@ -30,6 +30,9 @@ struct vm_config {
         uint64_t t_start_ns; /* process start, CLOCK_MONOTONIC */
         struct msr_config msr;
         struct dev_config dev; /* optional devices (--debug-exit) */
+        /* --irqchip kernel: KVM's 8259A pair, I/O APIC and PIT; otherwise (split, the default)
+         * KVM has only the local APICs and cvmm the I/O APIC, with no 8259A and no PIT */
+        bool kernel_irqchip;
 };
 
 /* How a run ended. */

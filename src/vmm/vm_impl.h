@@ -13,6 +13,7 @@
 #include "cvmm/keyset.h"
 #include "cvmm/ratelimit.h"
 #include "dev/dev.h"
+#include "dev/ioapic.h"
 #include "hw/bus.h"
 #include "hw/guestmem.h"
 #include "hw/platform.h"
@@ -57,7 +58,10 @@ struct vm_stats {
         _Atomic uint64_t reboots;
         _Atomic uint64_t t_first_run_ns; /* first KVM_RUN of the boot vCPU */
         _Atomic uint64_t t_end_ns;
-        _Atomic uint64_t edges_irqfd, edges_ioctl; /* ISA edges by the path that raised them */
+        /* ISA edges by the path that raised them: irqfd, KVM_IRQ_LINE (KVM's irqchip), or the
+         * user-space I/O APIC (split irqchip: its messages, sent with KVM_SIGNAL_MSI) */
+        _Atomic uint64_t edges_irqfd, edges_ioctl, edges_ioapic;
+        _Atomic uint64_t msi_sent, ioapic_eois;
         atomic_int handoff_diffs; /* KVM_GET_CPUID2 fields differing from the table; -1: not read */
         char handoff_first[160];
 };
@@ -82,6 +86,8 @@ struct vm {
          */
         int irq_event[HW_ISA_IRQS];
         atomic_bool irqfd_live[HW_ISA_IRQS];
+        struct ioapic *ioapic;      /* split irqchip only: the I/O APIC (KVM has the local APICs) */
+        pthread_mutex_t route_lock; /* one KVM_SET_GSI_ROUTING at a time, in order */
         struct vcpu *vcpus;
         struct msr_vm msr;
         /* --debug: unclaimed ports and MMIO, first sighting per key, then a bucket */

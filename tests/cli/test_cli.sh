@@ -63,6 +63,8 @@ expect_usage "run: unknown flag" "unknown option '--turbo'" -- run --kernel "$G"
 expect_usage "run: stray argument" "unexpected argument 'extra'" -- run --kernel "$G" extra
 expect_usage "run: missing value" "--cmdline needs a value" -- run --kernel "$G" --cmdline
 expect_usage "run: bad log format" "--log-format 'xml'" -- run --kernel "$G" --log-format xml
+expect_usage "run: bad irqchip" "--irqchip 'off': expected split or kernel" -- run --kernel "$G" --irqchip off
+expect_usage "run: irqchip twice" "--irqchip given twice" -- run --kernel "$G" --irqchip split --irqchip kernel
 expect_usage "run: metrics interval too short" "--metrics-interval '0.05': expected seconds from 0.1" -- run --kernel "$G" --metrics "$T/m.json" --metrics-interval 0.05
 expect_usage "run: metrics interval not a number" "--metrics-interval '5s'" -- run --kernel "$G" --metrics "$T/m.json" --metrics-interval 5s
 expect_usage "run: metrics interval too long" "--metrics-interval '86401'" -- run --kernel "$G" --metrics "$T/m.json" --metrics-interval 86401

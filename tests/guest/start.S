@@ -53,6 +53,18 @@ _start32:
         incl %ecx
         cmpl $512, %ecx
         jne 1b
+        /* and the 4th GiB, uncached, for the I/O APIC and local APIC pages (0xfec00000...) */
+        movl $boot_pd_hi, %eax
+        orl $3, %eax
+        movl %eax, boot_pdpt + 3 * 8
+        xorl %ecx, %ecx
+2:      movl %ecx, %eax
+        shll $21, %eax
+        orl $(0xc0000000 | 0x93), %eax  /* present, writable, PCD, 2 MiB */
+        movl %eax, boot_pd_hi(,%ecx,8)
+        incl %ecx
+        cmpl $512, %ecx
+        jne 2b
         call enter_long_mode
         ljmp $0x10, $bsp64
 
@@ -298,6 +310,7 @@ ap_next:
 boot_pml4: .skip 4096
 boot_pdpt: .skip 4096
 boot_pd:   .skip 4096
+boot_pd_hi: .skip 4096
         .globl idt
 idt:       .skip IDT_VECTORS * 16
         .balign 16

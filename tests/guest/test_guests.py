@@ -718,14 +718,38 @@ def main():
 
     # Device interrupts: each THRE interrupt the UART raises reaches the guest's 8259A once,
     # through an irqfd where this host's KVM has them, else through KVM_IRQ_LINE.
+    # The 8259A is KVM's, so this runs with --irqchip kernel (the split default has none).
     irqfd = kvm_has_irqfd()
-    r = Run("irq 50", "--no-reboot", timeout=60)
+    r = Run("irq 50", "--no-reboot", "--irqchip", "kernel", timeout=60)
     edges = r.m.get("isa_edges", {})
-    want = {"irqfd": 50, "irq_line": 0} if irqfd else {"irqfd": 0, "irq_line": 50}
-    if not ok(r.rc == 0 and r.lines("IRQ4") == [["50"]] and edges == want,
-              f"50 UART interrupts reach the guest's PIC, each once, by "
+    kernel_edges = {"irqfd": 50, "irq_line": 0, "ioapic": 0} if irqfd else \
+        {"irqfd": 0, "irq_line": 50, "ioapic": 0}
+    if not ok(r.rc == 0 and r.lines("IRQ4") == [["50"]] and edges == kernel_edges,
+              f"--irqchip kernel: 50 UART interrupts reach the guest's PIC, each once, by "
               f"{'irqfd' if irqfd else 'KVM_IRQ_LINE (no KVM_CAP_IRQFD)'} (edges {edges})"):
         r.show()
+    # Through the I/O APIC and local APIC, as Linux takes them: cvmm's own I/O APIC under the
+    # split irqchip (each edge one KVM_SIGNAL_MSI; a level-triggered pin's next interrupt only
+    # after KVM reported the last one's EOI), KVM's under --irqchip kernel. The guest sees the
+    # same registers and the same interrupts either way.
+    for chip in ("split", "kernel"):
+        for trig in ("edge", "level"):
+            r = Run(f"apicirq 50 {trig}", "--no-reboot", "--irqchip", chip, timeout=60)
+            edges = r.m.get("isa_edges", {})
+            ic = r.m.get("irqchip", {})
+            pin4 = "00008024" if trig == "level" else "00000024"
+            if chip == "split":
+                want = edges == {"irqfd": 0, "irq_line": 0, "ioapic": 50} and \
+                    ic == {"mode": "split", "msi_sent": 50,
+                           "ioapic_eois": 50 if trig == "level" else 0}
+            else:
+                want = edges == kernel_edges and ic.get("mode") == "kernel" and \
+                    ic.get("msi_sent") == 0
+            if not ok(r.rc == 0 and r.lines("IOAPIC-VER") == [["00170011", "PIN4", pin4]] and
+                      r.lines("APICIRQ4") == [["50"]] and want,
+                      f"--irqchip {chip}, {trig}-triggered pin 4: I/O APIC version 0x11 with 24 "
+                      f"pins, 50 interrupts through it, each once (edges {edges}, {ic})"):
+                r.show()
 
     r = Run("triple")
     named = "KVM_EXIT_SHUTDOWN" in r.err if enforced else \

@@ -278,11 +278,16 @@ def enforced_suite(nested):
            for b in boots),
        f"every boot{where}: the kernel enumerated COM1 from the UART's ACPI table")
     # User space writes to the console through the 8250 driver's transmit interrupt (IRQ 4):
-    # those edges reach the guest through an irqfd (KVM_CAP_IRQFD, Debian's 6.1 KVM has it).
+    # under the default split irqchip each edge reaches cvmm's I/O APIC, which Linux programmed
+    # from the MADT, and goes to KVM's local APIC as one KVM_SIGNAL_MSI.
     edges = [b["m"].get("isa_edges", {}) for b in boots]
-    ok(all(e.get("irqfd", 0) > 0 and e.get("irq_line") == 0 for e in edges),
-       f"every boot{where}: the UART's interrupts went through an irqfd "
-       f"({', '.join(str(e.get('irqfd')) for e in edges)} edges)")
+    chips = [b["m"].get("irqchip", {}) for b in boots]
+    ok(all(e.get("ioapic", 0) > 0 and e.get("irqfd") == 0 and e.get("irq_line") == 0 and
+           c.get("mode") == "split" and 0 < c.get("msi_sent", 0) <= e["ioapic"]
+           for e, c in zip(edges, chips)),
+       f"every boot{where}: the UART's interrupts went through cvmm's I/O APIC as MSIs "
+       "(" + ", ".join(f"{e.get('ioapic')}/{c.get('msi_sent')}" for e, c in zip(edges, chips)) +
+       " edges/messages)")
     ok(boots[0]["rc"] == 0 and "CVMM-DONE" in boots[0]["out"],
        f"{pre}bzimage: reached user space and powered off (ACPI S5), exit 0")
     for b, (p, f) in zip(boots[1:], matrix):
