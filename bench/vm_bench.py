@@ -30,10 +30,12 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 QEMU = "qemu-system-x86_64"
@@ -42,6 +44,7 @@ QEMU_BASE = [QEMU, "-M", "microvm", "-enable-kvm", "-cpu", "host,-arch-capabilit
 
 
 PEAKRSS = None
+KERNEL_TIMEOUT = int(os.environ.get("CVMM_BENCH_KERNEL_TIMEOUT") or 300)  # s per kernel run
 RSS_FILE = os.path.join(tempfile.gettempdir(), f"cvmm-bench-rss.{os.getpid()}")
 
 
@@ -51,7 +54,12 @@ def run(cmd, timeout=600, watch=None):
         cmd = [PEAKRSS, RSS_FILE, *cmd]
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         stdin=subprocess.DEVNULL)
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+    # A VMM that pauses its guest instead of exiting (QEMU at an instruction a PVM-style KVM
+    # cannot emulate) is killed at the timeout: the run's end is then the timeout.
+    # (its whole process group: bench/peakrss's child with it)
+    killer = threading.Timer(timeout, lambda: os.killpg(p.pid, signal.SIGKILL))
+    killer.start()
     seen = {}
     out = b""
     for line in p.stdout:
@@ -61,6 +69,7 @@ def run(cmd, timeout=600, watch=None):
                 if pat not in seen and pat.encode() in line:
                     seen[pat] = time.monotonic() - t0
     _, status, ru = os.wait4(p.pid, 0)
+    killer.cancel()
     wall = time.monotonic() - t0
     p.stderr.read()
     rss = float("nan")
@@ -248,7 +257,8 @@ def main():
                                        "-append", cmdline, "-cpu", "host,-arch-capabilities,-cx16"]
                 # The kernel's FPU setup prints x86/fpu lines, or (inside QEMU's TCG, see the
                 # README) the XSAVE consistency warning: whichever comes first marks it.
-                w, r, rc, out, seen = run(cmd, watch=["x86/fpu", "XSAVE consistency"])
+                w, r, rc, out, seen = run(cmd, timeout=KERNEL_TIMEOUT,
+                                          watch=["x86/fpu", "XSAVE consistency"])
                 end.append(w)
                 if seen:
                     fpu.append(min(seen.values()))
