@@ -560,6 +560,18 @@ static void set_gate(unsigned vec, void (*fn)(void))
         }
 }
 
+/* n THRE interrupts: each enables THRE in IER, halts until the handler counted it, disables. */
+static void thre_interrupts(unsigned n)
+{
+        for (unsigned i = 0; i < n; i++) {
+                unsigned before = irq4_count;
+                outb(COM1 + 1, 0x02); /* IER: THRE, with THR empty */
+                while (irq4_count == before)
+                        __asm__ volatile("sti; hlt; cli" ::: "memory");
+                outb(COM1 + 1, 0x00);
+        }
+}
+
 static void test_irq(const char *arg)
 {
         unsigned n = parse_dec(arg);
@@ -575,13 +587,7 @@ static void test_irq(const char *arg)
         outb(0x21, (uint8_t) ~(1u << 4)); /* only IRQ 4 */
         outb(0xa1, 0xff);
         outb(COM1 + 4, 0x08); /* MCR OUT2: the UART's interrupt output reaches the PIC */
-        for (unsigned i = 0; i < n; i++) {
-                unsigned before = irq4_count;
-                outb(COM1 + 1, 0x02); /* IER: THRE, with THR empty */
-                while (irq4_count == before)
-                        __asm__ volatile("sti; hlt; cli" ::: "memory");
-                outb(COM1 + 1, 0x00);
-        }
+        thre_interrupts(n);
         puts_("IRQ4 ");
         put_dec(irq4_count);
         puts_("\n");
@@ -618,13 +624,7 @@ static void test_apicirq(const char *arg)
         put_hex(ioapic_read(0x10 + 2 * 4), 8);
         puts_("\n");
         outb(COM1 + 4, 0x08); /* MCR OUT2: the UART's interrupt output reaches its pin */
-        for (unsigned i = 0; i < n; i++) {
-                unsigned before = irq4_count;
-                outb(COM1 + 1, 0x02); /* IER: THRE, with THR empty */
-                while (irq4_count == before)
-                        __asm__ volatile("sti; hlt; cli" ::: "memory");
-                outb(COM1 + 1, 0x00);
-        }
+        thre_interrupts(n);
         ioapic_write(0x10 + 2 * 4, 1u << 16); /* masked again */
         puts_("APICIRQ4 ");
         put_dec(irq4_count);
