@@ -195,18 +195,19 @@ static void ioapic_msi(void *ctx, uint64_t address, uint32_t data)
 static void ioapic_routes(void *ctx)
 {
         struct vm *vm = ctx;
-        struct {
-                struct kvm_irq_routing r;
-                struct kvm_irq_routing_entry e[IOAPIC_PINS];
-        } t;
-        memset(&t, 0, sizeof(t));
+        /* struct kvm_irq_routing ends in a flexible array: a buffer with room for 24 */
+        _Alignas(struct kvm_irq_routing_entry)
+            uint8_t buf[sizeof(struct kvm_irq_routing) +
+                        IOAPIC_PINS * sizeof(struct kvm_irq_routing_entry)];
+        memset(buf, 0, sizeof(buf));
+        struct kvm_irq_routing *t = (struct kvm_irq_routing *)(void *)buf;
         pthread_mutex_lock(&vm->route_lock);
         for (unsigned pin = 0; pin < IOAPIC_PINS; pin++) {
                 uint64_t address;
                 uint32_t data;
                 if (!ioapic_route(vm->ioapic, pin, &address, &data))
                         continue;
-                struct kvm_irq_routing_entry *e = &t.e[t.r.nr++];
+                struct kvm_irq_routing_entry *e = &t->entries[t->nr++];
                 e->gsi = pin;
                 e->type = KVM_IRQ_ROUTING_MSI;
                 e->u.msi.address_lo = (uint32_t)address;
@@ -214,7 +215,7 @@ static void ioapic_routes(void *ctx)
                 e->u.msi.data = data;
         }
         if (vm->fd >= 0)
-                kvm_ioctl_raw(vm->fd, KVM_SET_GSI_ROUTING, &t);
+                kvm_ioctl_raw(vm->fd, KVM_SET_GSI_ROUTING, t);
         pthread_mutex_unlock(&vm->route_lock);
 }
 
