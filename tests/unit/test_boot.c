@@ -973,17 +973,40 @@ static void test_multiboot_refusals(void **state)
                            cases[i].has_adr ? cases[i].adr : NULL, cases[i].needle);
 }
 
+/* guestmem_resident counts the pages touched, across its 256 MiB windows and a partial last. */
+static void test_resident(void **state)
+{
+        (void)state;
+        struct guest_mem m;
+        guest_ram(&m, (600ull << 20) + 8192); /* two whole windows, then 88 MiB and 2 pages */
+        assert_int_equal(guestmem_resident(&m), 0);
+        uint64_t at[] = {0,
+                         4096 * 7,
+                         (256ull << 20) - 4096,
+                         256ull << 20,
+                         (512ull << 20) + 12288,
+                         (600ull << 20) + 4096};
+        for (unsigned i = 0; i < sizeof(at) / sizeof(at[0]); i++)
+                m.host[at[i]] = 1;
+        assert_int_equal(guestmem_resident(&m), 6 * 4096);
+        struct cvmm_err err;
+        assert_int_equal(guestmem_reset(&m, &err), 0);
+        assert_int_equal(guestmem_resident(&m), 0);
+        guestmem_free(&m);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_bzimage_refusals),   cmocka_unit_test(test_bzimage_load),
-            cmocka_unit_test(test_e820_high),          cmocka_unit_test(test_pvh_elf),
-            cmocka_unit_test(test_elf_refusals),       cmocka_unit_test(test_mptable),
-            cmocka_unit_test(test_elf_classes),        cmocka_unit_test(test_fadt_platform),
-            cmocka_unit_test(test_truncated_headers),  cmocka_unit_test(test_note_overrun),
-            cmocka_unit_test(test_cmdline_size_wrap),  cmocka_unit_test(test_check_fit),
-            cmocka_unit_test(test_multiboot_load),     cmocka_unit_test(test_multiboot_elf),
-            cmocka_unit_test(test_multiboot_refusals), cmocka_unit_test(test_multiboot_low),
+            cmocka_unit_test(test_resident),      cmocka_unit_test(test_bzimage_refusals),
+            cmocka_unit_test(test_bzimage_load),  cmocka_unit_test(test_e820_high),
+            cmocka_unit_test(test_pvh_elf),       cmocka_unit_test(test_elf_refusals),
+            cmocka_unit_test(test_mptable),       cmocka_unit_test(test_elf_classes),
+            cmocka_unit_test(test_fadt_platform), cmocka_unit_test(test_truncated_headers),
+            cmocka_unit_test(test_note_overrun),  cmocka_unit_test(test_cmdline_size_wrap),
+            cmocka_unit_test(test_check_fit),     cmocka_unit_test(test_multiboot_load),
+            cmocka_unit_test(test_multiboot_elf), cmocka_unit_test(test_multiboot_refusals),
+            cmocka_unit_test(test_multiboot_low),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
