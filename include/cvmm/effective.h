@@ -75,6 +75,7 @@ struct cvmm_attr_field {
         uint32_t guest; /* what the guest's CPUID returned */
         uint32_t mask;  /* the static bits compared */
         bool kvm_read;  /* KVM_GET_CPUID2 was read (kvm is meaningful) */
+        bool guest_ran; /* guest is what a guest's CPUID returned, not KVM_GET_CPUID2 standing in */
         enum cvmm_attr_source source;
 };
 
@@ -88,7 +89,9 @@ struct cvmm_attribution {
 /*
  * Compares, over every (leaf, subleaf) the guest was asked about (`seen`), the guest's answer
  * with cvmm's table and KVM's, outside the dynamic bits. `kvm` may be NULL (not read): then
- * every difference is attributed to the guest's view. Returns 0, or -1 on ENOMEM (a left empty).
+ * every difference is attributed to the guest's view. `seen` may be `kvm` itself, when no guest
+ * ran the table and KVM_GET_CPUID2 stands in for its view (fields then say so: guest_ran is
+ * false). Returns 0, or -1 on ENOMEM (a left empty).
  */
 int cvmm_attribute(const struct cvmm_cpuid_table *table, const struct cvmm_cpuid_table *kvm,
                    const struct cvmm_cpuid_table *seen, struct cvmm_attribution *a);

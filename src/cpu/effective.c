@@ -182,6 +182,7 @@ int cvmm_attribute(const struct cvmm_cpuid_table *table, const struct cvmm_cpuid
                             .guest = g->regs[r],
                             .mask = keep,
                             .kvm_read = kvm != NULL,
+                            .guest_ran = seen != kvm,
                             .source = kvm && (k[r] & keep) == (g->regs[r] & keep) ? CVMM_ATTR_KVM
                                                                                   : CVMM_ATTR_GUEST,
                         };
@@ -242,7 +243,12 @@ int cvmm_attr_describe(const struct cvmm_attr_field *f, char *buf, size_t n)
                 int v = snprintf(buf + len, n - len, " 0x%08x", f->guest & f->mask);
                 len = v < 0 || (size_t)v >= n - len ? n - 1 : len + (size_t)v;
         }
-        if (f->source == CVMM_ATTR_KVM)
+        if (f->source == CVMM_ATTR_KVM && !f->guest_ran)
+                snprintf(buf + len, n - len,
+                         " (cvmm set 0x%08x, KVM_GET_CPUID2: 0x%08x, read before any guest ran "
+                         "the table)",
+                         f->table, f->kvm);
+        else if (f->source == CVMM_ATTR_KVM)
                 snprintf(buf + len, n - len,
                          " (cvmm set 0x%08x, KVM_GET_CPUID2 and the guest: 0x%08x)", f->table,
                          f->guest);

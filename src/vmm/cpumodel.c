@@ -46,15 +46,43 @@ int cpumodel_build(const struct kvm_host *h, const struct cvmm_cpuid_table *sour
         struct probe *p = NULL;
         if (probe_open(h, &p, err))
                 goto fail;
-        for (unsigned round = 1; round <= CPUMODEL_MAX_ROUNDS; round++) {
+        unsigned limit = CPUMODEL_MAX_ROUNDS;
+        for (unsigned round = 1; round <= limit; round++) {
                 cvmm_cpuid_free(&m->kvm);
                 cvmm_cpuid_free(&m->seen);
-                if (probe_set_table(p, &m->table, &m->kvm, err) || probe_sweep(p, &m->seen, err))
+                if (probe_set_table(p, &m->table, &m->kvm, err))
                         goto fail;
                 m->rounds = round;
+                /*
+                 * Round 1: when KVM_GET_CPUID2 already shows that KVM rewrote the table (a
+                 * PVM-style KVM does), reconcile from what it returned on the same vCPU, which
+                 * has not run, and sweep only the reconciled table. The guest's view is still
+                 * swept for every table that is kept: a KVM whose guests see something other
+                 * than KVM_GET_CPUID2 says takes the swept rounds after this one.
+                 */
+                if (round == 1 && reconcile && cvmm_cpuid_static_diff(&m->table, &m->kvm, NULL)) {
+                        struct cvmm_reconcile_report rep;
+                        if (cvmm_attribute(&m->table, &m->kvm, &m->kvm, &m->first) ||
+                            cvmm_reconcile(&m->table, source, &m->kvm, &rep)) {
+                                cvmm_errf(err, "CPU model: out of memory");
+                                goto fail;
+                        }
+                        merge(&m->rec, &rep);
+                        m->unswept_rounds = 1;
+                        limit++; /* as many swept rounds as before */
+                        if (rep.changed)
+                                continue;
+                        /* nothing to change: this table is the one to sweep */
+                        cvmm_cpuid_free(&m->kvm);
+                        if (probe_set_table(p, &m->table, &m->kvm, err))
+                                goto fail;
+                }
+                if (probe_sweep(p, &m->seen, err))
+                        goto fail;
                 cvmm_attribution_free(&m->last);
                 if (cvmm_attribute(&m->table, &m->kvm, &m->seen, &m->last) ||
-                    (round == 1 && cvmm_attribute(&m->table, &m->kvm, &m->seen, &m->first))) {
+                    (round == 1 && !m->unswept_rounds &&
+                     cvmm_attribute(&m->table, &m->kvm, &m->seen, &m->first))) {
                         cvmm_errf(err, "CPU model: out of memory");
                         goto fail;
                 }
@@ -151,7 +179,10 @@ static struct json_object *attribution_json(const struct cvmm_attribution *a)
                 json_put(&ok, o, "register", json_object_new_string(cvmm_reg_name(f->reg)));
                 json_put(&ok, o, "set_by_cvmm", json_hex(f->table));
                 json_put(&ok, o, "kvm_get_cpuid2", json_hex(f->kvm));
-                json_put(&ok, o, "guest", json_hex(f->guest));
+                if (f->guest_ran) /* else no guest ran that table: null */
+                        json_put(&ok, o, "guest", json_hex(f->guest));
+                else
+                        json_put_null(&ok, o, "guest");
                 json_put(&ok, o, "attributed_to",
                          json_object_new_string(f->source == CVMM_ATTR_KVM ? "kvm-rewrite"
                                                                            : "guest-neither"));
@@ -177,6 +208,7 @@ struct json_object *cpumodel_json(const struct cpumodel *m)
         if (!o)
                 return NULL;
         json_put(&ok, o, "rounds", json_object_new_int((int)m->rounds));
+        json_put(&ok, o, "unswept_rounds", json_object_new_int((int)m->unswept_rounds));
         json_put(&ok, o, "host_kept_table", json_object_new_boolean(!m->first.count));
         json_put(&ok, o, "guest_sees_table", json_object_new_boolean(m->enforced));
         json_put(&ok, o, "fields_compared", json_object_new_int64(m->last.compared));

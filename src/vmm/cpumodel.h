@@ -29,7 +29,8 @@ struct cpumodel {
         struct cvmm_cpuid_table kvm;   /* KVM_GET_CPUID2 of the last round */
         struct cvmm_cpuid_table seen;  /* what the guest sees (the effective table) */
         unsigned rounds;
-        bool enforced;                    /* the last round: the guest sees the table exactly */
+        unsigned unswept_rounds; /* 1: round 1 was reconciled from KVM_GET_CPUID2, not swept */
+        bool enforced;           /* the last round: the guest sees the table exactly */
         struct cvmm_attribution first;    /* round 1: the profile's table against the view */
         struct cvmm_attribution last;     /* the last round */
         struct cvmm_reconcile_report rec; /* all rounds' changes, merged */

@@ -114,6 +114,7 @@ struct probe {
         uint32_t max_basic, max_hv, max_ext; /* the maxima the last sweep list covered */
         const struct cvmm_cpuid_table *t;
         unsigned vcpus; /* vCPUs created so far: the next one's id */
+        bool ran;       /* the current vCPU has run (KVM then refuses a different table) */
 };
 
 /* Unmaps and closes the current vCPU (KVM keeps it until the VM goes). */
@@ -125,6 +126,7 @@ static void vcpu_close(struct probe *p)
                 close(p->vcpu);
         p->run = NULL;
         p->vcpu = -1;
+        p->ran = false;
 }
 
 void probe_close(struct probe *p)
@@ -152,6 +154,7 @@ static int probe_run(struct probe *p, size_t entry, struct cvmm_err *err)
         struct kvm_regs r = {.rip = PROBE_CODE + entry, .rflags = 2};
         if (KVM_CHECKED(p->vcpu, KVM_SET_REGS, &r, err) < 0)
                 return -1;
+        p->ran = true;
         for (int i = 0; i < 16; i++) {
                 int rc = kvm_ioctl_raw(p->vcpu, KVM_RUN, NULL);
                 if (rc == -EINTR)
@@ -204,15 +207,16 @@ int probe_set_table(struct probe *p, const struct cvmm_cpuid_table *t,
                     struct cvmm_cpuid_table *kvm_out, struct cvmm_err *err)
 {
         cvmm_cpuid_init(kvm_out);
-        vcpu_close(p);
         p->t = t;
-        if (p->vcpus >= 64)
-                return cvmm_errf(err, "probe: out of vCPUs");
-        return kvm_vcpu_create(p->h, p->vm, p->vcpus++, &p->vcpu, &p->run, err) ||
-                       kvm_vcpu_set_cpuid(p->vcpu, t, err) ||
-                       kvm_vcpu_get_cpuid(p->vcpu, kvm_out, err)
-                   ? -1
-                   : 0;
+        if (p->vcpu < 0 || p->ran) { /* a vCPU that never ran takes a new table as it is */
+                vcpu_close(p);
+                if (p->vcpus >= 64)
+                        return cvmm_errf(err, "probe: out of vCPUs");
+                if (kvm_vcpu_create(p->h, p->vm, p->vcpus++, &p->vcpu, &p->run, err))
+                        return -1;
+        }
+        return kvm_vcpu_set_cpuid(p->vcpu, t, err) || kvm_vcpu_get_cpuid(p->vcpu, kvm_out, err) ? -1
+                                                                                                : 0;
 }
 
 struct sweep_list {

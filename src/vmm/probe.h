@@ -21,9 +21,10 @@ struct probe;
 int probe_open(const struct kvm_host *h, struct probe **out, struct cvmm_err *err);
 
 /*
- * Creates a new probe vCPU, hands it t (KVM_SET_CPUID2) and reads back what KVM kept
- * (KVM_GET_CPUID2) into kvm_out. Each call takes a fresh vCPU in the same VM, since KVM refuses
- * a different table once a vCPU has run; the VM is created once per model, not per round.
+ * Hands the probe vCPU t (KVM_SET_CPUID2) and reads back what KVM kept (KVM_GET_CPUID2) into
+ * kvm_out. A vCPU that has run is replaced by a fresh one in the same VM, since KVM refuses a
+ * different table once a vCPU has run; one that has not takes the new table itself. The VM is
+ * created once per model, not per round.
  * t must stay valid until the next call or probe_close. Returns 0 or -1 with err.
  */
 int probe_set_table(struct probe *p, const struct cvmm_cpuid_table *t,

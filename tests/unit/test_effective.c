@@ -78,7 +78,9 @@ static void attribution_of_the_measured_rewrite(void **state)
         load_pvm(&table, &seen, NULL);
         struct cvmm_attribution a;
         /* KVM_GET_CPUID2 returned what the guest saw (kvm.md): every field is KVM's. */
-        assert_int_equal(cvmm_attribute(&table, &seen, &seen, &a), 0);
+        struct cvmm_cpuid_table kvm;
+        assert_int_equal(cvmm_cpuid_copy(&kvm, &seen), 0);
+        assert_int_equal(cvmm_attribute(&table, &kvm, &seen, &a), 0);
         /* leaf 1 ECX/EDX, 7.0 EBX/ECX/EDX, 7.1 EAX, 0xD.0 EAX/ECX, 0xD.1 EAX */
         assert_int_equal(a.count, 9);
         for (size_t i = 0; i < a.count; i++)
@@ -90,7 +92,19 @@ static void attribution_of_the_measured_rewrite(void **state)
         assert_non_null(strstr(d, " +avx "));
         assert_non_null(strstr(d, "0x81202000"));
         assert_non_null(strstr(d, "0xf7f83203"));
+        assert_non_null(strstr(d, "KVM_GET_CPUID2 and the guest: 0xf7f83203"));
+        assert_true(a.fields[0].guest_ran);
         cvmm_attribution_free(&a);
+        /* KVM_GET_CPUID2 standing in for a sweep no guest ran (seen is kvm): said so. */
+        assert_int_equal(cvmm_attribute(&table, &kvm, &kvm, &a), 0);
+        assert_int_equal(a.count, 9);
+        assert_false(a.fields[0].guest_ran);
+        cvmm_attr_describe(&a.fields[0], d, sizeof(d));
+        assert_non_null(strstr(d, "leaf 0x1.0 ecx: KVM forces"));
+        assert_non_null(strstr(d, "(cvmm set 0x81202000, KVM_GET_CPUID2: 0xf7f83203, read before "
+                                  "any guest ran the table)"));
+        cvmm_attribution_free(&a);
+        cvmm_cpuid_free(&kvm);
         /* Had KVM_GET_CPUID2 returned the table, the guest's view would be neither's. */
         assert_int_equal(cvmm_attribute(&table, &table, &seen, &a), 0);
         assert_int_equal(a.count, 9);
