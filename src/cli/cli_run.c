@@ -2,6 +2,7 @@
 /* `cvmm run`: checks every input, builds the CPU model, probes enforcement, runs the guest. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -526,8 +527,9 @@ static int report_model(const struct run_args *a, const struct cpumodel *m)
                 char *d = fields(&m->first);
                 fprintf(stderr,
                         "cvmm: note: this host's KVM rewrites the %s profile's CPUID table "
-                        "(%zu of %u fields differ in what the guest sees): %s\n",
+                        "(%zu of %u fields differ in what %s): %s\n",
                         cvmm_profile_name(a->model.profile), m->first.count, m->first.compared,
+                        m->unswept_rounds ? "KVM_GET_CPUID2 returned" : "the guest sees",
                         d ? d : "?");
                 free(d);
         }
@@ -600,11 +602,26 @@ struct run {
         struct json_object *model_json; /* the model in --metrics: built once per run */
         struct vm_config cfg;
         struct vm *vm;
-        bool prepared;  /* run_prepare succeeded: the model and the VM exist */
-        bool sandboxed; /* the seccomp filter is on (vmm/sandbox.h) */
+        bool prepared;           /* run_prepare succeeded: the model and the VM exist */
+        bool sandboxed;          /* the seccomp filter is on (vmm/sandbox.h) */
+        struct sandbox *sandbox; /* the filter, compiled during set-up, loaded by run_confine */
         const char *outcome;
         int status;
 };
+
+/* The CPU model's half of run_prepare (a thread of its own). */
+struct model_job {
+        struct run *r;
+        pthread_t thread;
+        int rc;
+};
+
+static void *model_thread(void *arg)
+{
+        struct model_job *j = arg;
+        j->rc = cli_host_model("run", j->r->host, &j->r->a.model, CVMM_LINUX_DEFAULT, &j->r->model);
+        return NULL;
+}
 
 /* The effective model, reported before boot, and the VM; returns an exit status. */
 static int run_prepare(struct run *r, uint64_t t_start_ns)
@@ -627,16 +644,35 @@ static int run_prepare(struct run *r, uint64_t t_start_ns)
             .msr = r->a.msr,
             .dev = r->a.dev,
         };
-        /* The VM (and KVM's) before the probe: the irqchip's deferred work overlaps it. */
-        if (vm_create(r->host, &r->cfg, &r->vm, &err)) {
+        /*
+         * The CPUID the guest will really see, computed before its first instruction, on a
+         * second thread while this one opens the guest's VM (its memory slots alone take about
+         * a millisecond on a PVM-style host): the two touch nothing of each other's. Malloc
+         * keeps one arena from here on, as the sandbox needs (vmm/sandbox.c), so the model
+         * thread leaves none behind for a later thread to trim.
+         */
+        mallopt(M_ARENA_MAX, 1);
+        struct model_job job = {.r = r, .rc = EXIT_HOST};
+        bool threaded = pthread_create(&job.thread, NULL, model_thread, &job) == 0;
+        if (!threaded)
+                model_thread(&job);
+        int vrc = vm_create(r->host, &r->cfg, &r->vm, &err);
+        /* libseccomp compiles the filter meanwhile too; it is loaded once set-up is over */
+        struct cvmm_err serr;
+        int src = vrc || r->a.no_sandbox ? 0 : sandbox_prepare(&r->sandbox, &serr);
+        if (threaded)
+                pthread_join(job.thread, NULL);
+        r->modelled = job.rc == EXIT_OK;
+        if (src) {
+                cli_error("run: %s (--no-sandbox runs without it)", serr.msg);
+                return EXIT_HOST;
+        }
+        if (vrc) {
                 cli_error("run: %s", err.msg);
                 return EXIT_HOST;
         }
-        /* The CPUID the guest will really see, computed before its first instruction. */
-        rc = cli_host_model("run", r->host, &r->a.model, CVMM_LINUX_DEFAULT, &r->model);
-        if (rc)
-                return rc;
-        r->modelled = true;
+        if (job.rc)
+                return job.rc;
         if (report_model(&r->a, &r->model) != EXIT_OK)
                 return EXIT_USAGE;
         if (r->a.metrics && !(r->model_json = cpumodel_json(&r->model))) {
@@ -736,7 +772,7 @@ static int run_confine(struct run *r)
         if (r->a.no_sandbox)
                 return EXIT_OK;
         struct cvmm_err err;
-        if (sandbox_enter(&err)) {
+        if (sandbox_load(r->sandbox, &err)) {
                 cli_error("run: %s (--no-sandbox runs without it)", err.msg);
                 return EXIT_HOST;
         }
@@ -755,6 +791,7 @@ static void run_free(struct run *r)
         if (r->modelled)
                 cpumodel_free(&r->model);
         vmm_host_close(r->host);
+        sandbox_free(r->sandbox);
         boot_image_free(&r->img);
         outfile_close(&r->out);
 }

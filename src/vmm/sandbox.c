@@ -14,7 +14,12 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -230,7 +235,59 @@ static int build(scmp_filter_ctx ctx)
         return rc;
 }
 
-int sandbox_enter(struct cvmm_err *err)
+struct sandbox {
+        struct sock_fprog prog; /* the filter as libseccomp compiled it */
+};
+
+void sandbox_free(struct sandbox *s)
+{
+        if (!s)
+                return;
+        free(s->prog.filter);
+        free(s);
+}
+
+int sandbox_prepare(struct sandbox **out, struct cvmm_err *err)
+{
+        *out = NULL;
+        struct sandbox *s = calloc(1, sizeof(*s));
+        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
+        if (!s || !ctx) {
+                seccomp_release(ctx);
+                free(s);
+                return cvmm_errf(err, "sandbox: seccomp_init failed");
+        }
+        /* libseccomp 2.5 exports its BPF to a descriptor only: a memory file, read back */
+        int rc = build(ctx), fd = -1;
+        if (rc)
+                cvmm_errf(err, "sandbox: building the seccomp filter: %s", strerror(-rc));
+        else if ((fd = memfd_create("cvmm-seccomp", MFD_CLOEXEC)) < 0)
+                rc = -errno, cvmm_errf(err, "sandbox: memfd_create: %s", strerror(errno));
+        else if ((rc = seccomp_export_bpf(ctx, fd)) != 0)
+                cvmm_errf(err, "sandbox: compiling the seccomp filter: %s", strerror(-rc));
+        seccomp_release(ctx);
+        off_t len = rc ? 0 : lseek(fd, 0, SEEK_END);
+        if (!rc && (len <= 0 || len % sizeof(struct sock_filter) ||
+                    len / sizeof(struct sock_filter) > BPF_MAXINSNS))
+                rc = -EINVAL,
+                cvmm_errf(err, "sandbox: the compiled filter has %lld bytes", (long long)len);
+        if (!rc) {
+                s->prog.len = (unsigned short)(len / sizeof(struct sock_filter));
+                s->prog.filter = malloc((size_t)len);
+                if (!s->prog.filter || pread(fd, s->prog.filter, (size_t)len, 0) != len)
+                        rc = -EIO, cvmm_errf(err, "sandbox: reading the compiled filter back");
+        }
+        if (fd >= 0)
+                close(fd);
+        if (rc) {
+                sandbox_free(s);
+                return -1;
+        }
+        *out = s;
+        return 0;
+}
+
+int sandbox_load(struct sandbox *s, struct cvmm_err *err)
 {
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
@@ -248,16 +305,25 @@ int sandbox_enter(struct cvmm_err *err)
         mallopt(M_ARENA_MAX, 1);
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
                 return cvmm_errf(err, "sandbox: prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
-        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
-        if (!ctx)
-                return cvmm_errf(err, "sandbox: seccomp_init failed");
-        int rc = build(ctx);
-        if (rc)
-                cvmm_errf(err, "sandbox: building the seccomp filter: %s", strerror(-rc));
-        else if ((rc = seccomp_load(ctx)) != 0)
-                cvmm_errf(err, "sandbox: loading the seccomp filter: %s", strerror(-rc));
-        seccomp_release(ctx);
-        return rc ? -1 : 0;
+        /* every thread of the process, or none: a positive result names one that could not */
+        long rc =
+            syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &s->prog);
+        if (rc < 0)
+                return cvmm_errf(err, "sandbox: loading the seccomp filter: %s", strerror(errno));
+        if (rc > 0)
+                return cvmm_errf(err, "sandbox: loading the seccomp filter: thread %ld refused it",
+                                 rc);
+        return 0;
+}
+
+int sandbox_enter(struct cvmm_err *err)
+{
+        struct sandbox *s;
+        if (sandbox_prepare(&s, err))
+                return -1;
+        int rc = sandbox_load(s, err);
+        sandbox_free(s);
+        return rc;
 }
 
 int sandbox_selftest(struct cvmm_err *err)

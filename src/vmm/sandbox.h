@@ -21,6 +21,15 @@
  * process (SECCOMP_FILTER_FLAG_TSYNC). The filter cannot be removed.
  */
 int sandbox_enter(struct cvmm_err *err);
+/*
+ * sandbox_enter in two steps: sandbox_prepare compiles the filter (libseccomp: the costly part,
+ * which may overlap other set-up) and changes nothing in the process; sandbox_load does the
+ * rest of what sandbox_enter does. sandbox_free releases a prepared filter, loaded or not.
+ */
+struct sandbox;
+int sandbox_prepare(struct sandbox **out, struct cvmm_err *err);
+int sandbox_load(struct sandbox *s, struct cvmm_err *err);
+void sandbox_free(struct sandbox *s);
 
 /*
  * Test only (--sandbox-selftest): makes a call the filter forbids (execve of /bin/true). Under
