@@ -21,6 +21,7 @@
 #include "vmm/cpumodel.h"
 #include "vmm/metrics.h"
 #include "vmm/outfile.h"
+#include "vmm/probe.h"
 #include "vmm/sandbox.h"
 #include "vmm/vm.h"
 
@@ -591,6 +592,17 @@ static void run_usage(FILE *f)
               f);
 }
 
+struct run;
+/* The CPU model's half of run_prepare (model_thread below). */
+struct model_job {
+        struct run *r;
+        pthread_t thread;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool done;
+        int rc;
+};
+
 /* What one run holds; run_free releases it. */
 struct run {
         struct run_args a;
@@ -605,22 +617,38 @@ struct run {
         bool prepared;           /* run_prepare succeeded: the model and the VM exist */
         bool sandboxed;          /* the seccomp filter is on (vmm/sandbox.h) */
         struct sandbox *sandbox; /* the filter, compiled during set-up, loaded by run_confine */
+        struct model_job model_job;
+        bool model_threaded; /* model_job.thread runs (or ran): joined by run_free */
         const char *outcome;
         int status;
 };
 
-/* The CPU model's half of run_prepare (a thread of its own). */
-struct model_job {
-        struct run *r;
-        pthread_t thread;
-        int rc;
-};
-
+/*
+ * The CPU model's half of run_prepare, on a thread of its own: once the model is done it says
+ * so (done, under lock) and only then closes the probe VM, which the run no longer needs,
+ * while the main thread goes on. It touches nothing of the run after saying so.
+ */
 static void *model_thread(void *arg)
 {
         struct model_job *j = arg;
-        j->rc = cli_host_model("run", j->r->host, &j->r->a.model, CVMM_LINUX_DEFAULT, &j->r->model);
+        struct run *r = j->r;
+        int rc = cli_host_model("run", r->host, &r->a.model, CVMM_LINUX_DEFAULT, &r->model);
+        struct probe *p = rc == EXIT_OK ? cpumodel_take_probe(&r->model) : NULL;
+        pthread_mutex_lock(&j->lock);
+        j->rc = rc;
+        j->done = true;
+        pthread_cond_signal(&j->cond);
+        pthread_mutex_unlock(&j->lock);
+        probe_close(p);
         return NULL;
+}
+
+static void model_wait(struct model_job *j)
+{
+        pthread_mutex_lock(&j->lock);
+        while (!j->done)
+                pthread_cond_wait(&j->cond, &j->lock);
+        pthread_mutex_unlock(&j->lock);
 }
 
 /* The effective model, reported before boot, and the VM; returns an exit status. */
@@ -652,17 +680,19 @@ static int run_prepare(struct run *r, uint64_t t_start_ns)
          * thread leaves none behind for a later thread to trim.
          */
         mallopt(M_ARENA_MAX, 1);
-        struct model_job job = {.r = r, .rc = EXIT_HOST};
-        bool threaded = pthread_create(&job.thread, NULL, model_thread, &job) == 0;
-        if (!threaded)
-                model_thread(&job);
+        struct model_job *job = &r->model_job;
+        *job = (struct model_job){.r = r, .rc = EXIT_HOST};
+        pthread_mutex_init(&job->lock, NULL);
+        pthread_cond_init(&job->cond, NULL);
+        r->model_threaded = pthread_create(&job->thread, NULL, model_thread, job) == 0;
+        if (!r->model_threaded)
+                model_thread(job);
         int vrc = vm_create(r->host, &r->cfg, &r->vm, &err);
         /* libseccomp compiles the filter meanwhile too; it is loaded once set-up is over */
         struct cvmm_err serr;
         int src = vrc || r->a.no_sandbox ? 0 : sandbox_prepare(&r->sandbox, &serr);
-        if (threaded)
-                pthread_join(job.thread, NULL);
-        r->modelled = job.rc == EXIT_OK;
+        model_wait(job);
+        r->modelled = job->rc == EXIT_OK;
         if (src) {
                 cli_error("run: %s (--no-sandbox runs without it)", serr.msg);
                 return EXIT_HOST;
@@ -671,8 +701,8 @@ static int run_prepare(struct run *r, uint64_t t_start_ns)
                 cli_error("run: %s", err.msg);
                 return EXIT_HOST;
         }
-        if (job.rc)
-                return job.rc;
+        if (job->rc)
+                return job->rc;
         if (report_model(&r->a, &r->model) != EXIT_OK)
                 return EXIT_USAGE;
         if (r->a.metrics && !(r->model_json = cpumodel_json(&r->model))) {
@@ -786,6 +816,12 @@ static int run_confine(struct run *r)
 
 static void run_free(struct run *r)
 {
+        if (r->model_threaded) /* it may still be closing the probe VM */
+                pthread_join(r->model_job.thread, NULL);
+        if (r->model_job.r) {
+                pthread_cond_destroy(&r->model_job.cond);
+                pthread_mutex_destroy(&r->model_job.lock);
+        }
         vm_destroy(r->vm);
         json_object_put(r->model_json);
         if (r->modelled)

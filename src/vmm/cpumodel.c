@@ -7,8 +7,16 @@
 #include "util/json.h"
 #include "vmm/cpumodel.h"
 
+struct probe *cpumodel_take_probe(struct cpumodel *m)
+{
+        struct probe *p = m->probe;
+        m->probe = NULL;
+        return p;
+}
+
 void cpumodel_free(struct cpumodel *m)
 {
+        probe_close(cpumodel_take_probe(m));
         cvmm_cpuid_free(&m->table);
         cvmm_cpuid_free(&m->kvm);
         cvmm_cpuid_free(&m->seen);
@@ -113,7 +121,7 @@ int cpumodel_build(const struct kvm_host *h, const struct cvmm_cpuid_table *sour
                 rt.d0_ebx = m->xstate.d0[1];
                 rt.d1_ebx = m->xstate.d1[1];
         }
-        probe_close(p);
+        m->probe = p; /* closed by cpumodel_take_probe's caller or cpumodel_free */
         cvmm_linux_predict(&m->seen, lv, &rt, &m->linux_boot);
         struct cvmm_check_opts co = {0};
         if (cvmm_check(&m->seen, &co, &m->check))

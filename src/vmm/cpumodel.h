@@ -39,6 +39,7 @@ struct cpumodel {
         enum cvmm_linux_version linux_version;
         struct cvmm_linux_boot linux_boot; /* predicted on the view */
         struct cvmm_check_report check;    /* the checker on the view */
+        struct probe *probe;               /* the probe VM, still open (cpumodel_take_probe) */
 };
 
 /*
@@ -49,7 +50,13 @@ struct cpumodel {
 int cpumodel_build(const struct kvm_host *h, const struct cvmm_cpuid_table *source,
                    const struct cvmm_cpuid_table *intended, bool reconcile,
                    enum cvmm_linux_version lv, struct cpumodel *m, struct cvmm_err *err);
+/* Frees the model, closing the probe VM if cpumodel_take_probe did not take it. */
 void cpumodel_free(struct cpumodel *m);
+/*
+ * The probe VM the model was measured on, for the caller to close (probe_close) where its
+ * close costs nothing: KVM's teardown of a VM takes a few hundred microseconds. NULL once taken.
+ */
+struct probe *cpumodel_take_probe(struct cpumodel *m);
 
 /*
  * Up to `max` attributed fields as "; "-separated descriptions, then "and N more". Returns a
