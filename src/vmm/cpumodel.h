@@ -50,7 +50,8 @@ struct cpumodel {
 int cpumodel_build(const struct kvm_host *h, const struct cvmm_cpuid_table *source,
                    const struct cvmm_cpuid_table *intended, bool reconcile,
                    enum cvmm_linux_version lv, struct cpumodel *m, struct cvmm_err *err);
-/* Frees the model, closing the probe VM if cpumodel_take_probe did not take it. */
+/* Frees the model, closing the probe VM if cpumodel_take_probe did not take it (the probe
+ * needs nothing of the kvm_host to close: the host may be closed first). */
 void cpumodel_free(struct cpumodel *m);
 /*
  * The probe VM the model was measured on, for the caller to close (probe_close) where its

@@ -107,7 +107,8 @@ __asm__(".pushsection .rodata\n"
         ".popsection\n");
 
 struct probe {
-        const struct kvm_host *h;
+        const struct kvm_host *h; /* for creating vCPUs; closing needs only what is below */
+        size_t run_size;          /* of each vCPU's kvm_run mapping */
         int vm, vcpu;
         struct kvm_run *run;
         uint8_t *mem;
@@ -121,7 +122,7 @@ struct probe {
 static void vcpu_close(struct probe *p)
 {
         if (p->run)
-                munmap(p->run, (size_t)p->h->run_size);
+                munmap(p->run, p->run_size);
         if (p->vcpu >= 0)
                 close(p->vcpu);
         p->run = NULL;
@@ -183,6 +184,7 @@ int probe_open(const struct kvm_host *h, struct probe **out, struct cvmm_err *er
         if (!p)
                 return cvmm_errf(err, "probe: out of memory");
         p->h = h;
+        p->run_size = (size_t)h->run_size;
         p->vm = p->vcpu = -1;
         p->mem = mmap(NULL, PROBE_MEM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p->mem == MAP_FAILED) {
