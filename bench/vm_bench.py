@@ -162,6 +162,13 @@ def main():
         except (OSError, KeyError, ValueError):
             return float("nan")
 
+    def first_instruction_ms():
+        try:
+            m = json.load(open(os.path.join(tmp, "hello.json")))
+            return m["time_to_first_instruction_us"] / 1000
+        except (OSError, KeyError, ValueError):
+            return float("nan")
+
     def qemu_cmd(mem="64M", cpus=1):
         return QEMU_BASE + ["-m", mem, "-smp", str(cpus), "-kernel", guest, "-append", "hello"]
 
@@ -189,7 +196,7 @@ def main():
     if have_qemu:
         cmds["qemu"] = qemu_cmd()
     res = {k: ([], []) for k in cmds}
-    cguest = []
+    cguest, cfirst = [], []
     for _ in range(runs):
         for k, cmd in cmds.items():
             w, r = once(cmd)
@@ -197,10 +204,12 @@ def main():
             res[k][1].append(r)
             if k == "cvmm":
                 cguest.append(guest_resident_kib())
+                cfirst.append(first_instruction_ms())
     cw, cr = median(res["cvmm"][0]), median(res["cvmm"][1])
     cg = median(cguest)
     print(f"   cvmm:  {cw * 1000:8.1f} ms  peak RSS {cr / 1024:6.1f} MiB, of which guest RAM "
-          f"{cg / 1024:.1f} MiB: VMM {(cr - cg) / 1024:.1f} MiB")
+          f"{cg / 1024:.1f} MiB: VMM {(cr - cg) / 1024:.1f} MiB; first guest instruction at "
+          f"{median(cfirst):.2f} ms (--metrics: from cvmm's main())")
     if floor:
         fw, fr = median(res["floor"][0]), median(res["floor"][1])
         print(f"   floor: {fw * 1000:8.1f} ms  peak RSS {fr / 1024:6.1f} MiB")
