@@ -98,7 +98,7 @@ int cpumodel_build(const struct kvm_host *h, const struct cvmm_cpuid_table *sour
                         m->enforced = true;
                         break;
                 }
-                if (!reconcile || round == CPUMODEL_MAX_ROUNDS)
+                if (!reconcile || round == limit)
                         break;
                 struct cvmm_reconcile_report rep;
                 if (cvmm_reconcile(&m->table, source, &m->seen, &rep)) {

@@ -22,6 +22,7 @@
 #include "kvm/kvm.h"
 #include "vmm/probe.h"
 
+/* Swept rounds at most; an unswept round 1 (from KVM_GET_CPUID2) comes on top. */
 #define CPUMODEL_MAX_ROUNDS 4
 
 struct cpumodel {
