@@ -190,6 +190,7 @@ uint32_t ioapic_mmio_read(struct ioapic *a, uint64_t offset)
 void ioapic_mmio_write(struct ioapic *a, uint64_t offset, uint32_t value)
 {
         bool routes = false;
+        int send_pin = -1;
         pthread_mutex_lock(&a->lock);
         if (offset == REG_SELECT) {
                 a->select = value & 0xff;
@@ -209,12 +210,21 @@ void ioapic_mmio_write(struct ioapic *a, uint64_t offset, uint32_t value)
                         a->rte[pin] = e;
                         routes = (old & ~RTE_REMOTEIRR) != (e & ~RTE_REMOTEIRR) &&
                                  ((old | e) & RTE_LEVEL);
-                        level_check(a, pin); /* unmasked with the line up: it sends now */
+                        if (!routes)
+                                level_check(a, pin); /* unmasked with the line up: it sends */
+                        else
+                                send_pin = (int)pin;
                 }
         }
         pthread_mutex_unlock(&a->lock);
-        if (routes)
-                a->host.routes_changed(a->host.ctx);
+        if (!routes)
+                return;
+        /* KVM learns the pin's route first, so the EOI of what it sends is reported even when
+         * another vCPU takes it at once; then the pin sends if its line is up. */
+        a->host.routes_changed(a->host.ctx);
+        pthread_mutex_lock(&a->lock);
+        level_check(a, (unsigned)send_pin);
+        pthread_mutex_unlock(&a->lock);
 }
 
 /*

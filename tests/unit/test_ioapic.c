@@ -13,6 +13,7 @@
 
 struct sink {
         unsigned n, routes;
+        unsigned n_at_route; /* messages sent when the routes last changed */
         uint64_t address[16];
         uint32_t data[16];
 };
@@ -27,7 +28,9 @@ static void on_msi(void *ctx, uint64_t address, uint32_t data)
 
 static void on_routes(void *ctx)
 {
-        ((struct sink *)ctx)->routes++;
+        struct sink *s = ctx;
+        s->routes++;
+        s->n_at_route = s->n;
 }
 
 static struct ioapic *make(struct sink *s, struct io_bus *bus)
@@ -145,6 +148,7 @@ static void levels(void **state)
         wr(a, 0x10 + 18, 0x8041);                  /* unmasked with the line up: sends now */
         assert_int_equal(s.routes, 2);
         assert_int_equal(s.n, 1);
+        assert_int_equal(s.n_at_route, 0); /* KVM had the route before the message went out */
         assert_int_equal(s.data[0], 0x8041);
         assert_true(ioapic_route(a, 9, &ad, &d));
         assert_int_equal(ad, 0xfee00000u);
