@@ -188,6 +188,7 @@ char *metrics_json(const struct vm *vm, const struct run_summary *s)
                  json_object_new_string(vm->cfg->kernel_irqchip ? "kernel" : "split"));
         json_put(&ok, chip, "msi_sent", u64(atomic_load(&vm->stats.msi_sent)));
         json_put(&ok, chip, "ioapic_eois", u64(atomic_load(&vm->stats.ioapic_eois)));
+        json_put(&ok, chip, "route_errors", u64(atomic_load(&vm->stats.route_errors)));
         json_put(&ok, root, "irqchip", chip);
         json_put(&ok, root, "msr", msr_json(vm));
         if (!ok) { /* an allocation failed: no half document */

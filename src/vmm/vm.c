@@ -192,9 +192,8 @@ static void ioapic_msi(void *ctx, uint64_t address, uint32_t data)
  * MSI: from them KVM learns which vectors' EOIs it must report (KVM_EXIT_IOAPIC_EOI), the ones
  * that end a pin's Remote IRR. Edge-triggered and masked pins have no route.
  */
-static void ioapic_routes(void *ctx)
+static int set_routes(struct vm *vm)
 {
-        struct vm *vm = ctx;
         /* struct kvm_irq_routing ends in a flexible array: a buffer with room for 24 */
         _Alignas(struct kvm_irq_routing_entry)
             uint8_t buf[sizeof(struct kvm_irq_routing) +
@@ -214,9 +213,18 @@ static void ioapic_routes(void *ctx)
                 e->u.msi.address_hi = (uint32_t)(address >> 32);
                 e->u.msi.data = data;
         }
-        if (vm->fd >= 0)
-                kvm_ioctl_raw(vm->fd, KVM_SET_GSI_ROUTING, t);
+        int rc = vm->fd >= 0 ? kvm_ioctl_raw(vm->fd, KVM_SET_GSI_ROUTING, t) : 0;
         pthread_mutex_unlock(&vm->route_lock);
+        return rc;
+}
+
+/* The I/O APIC's routes changed (a guest's write): a refusal is counted (irqchip.route_errors
+ * in --metrics), since the guest's pin then waits for EOIs KVM does not report. */
+static void ioapic_routes(void *ctx)
+{
+        struct vm *vm = ctx;
+        if (set_routes(vm) < 0)
+                atomic_fetch_add(&vm->stats.route_errors, 1);
 }
 
 static int devices_create(struct vm *vm, struct cvmm_err *err)
@@ -681,7 +689,10 @@ static int vm_kvm_open(struct vm *vm, struct cvmm_err *err)
                 struct kvm_enable_cap sc = {.cap = KVM_CAP_SPLIT_IRQCHIP, .args = {IOAPIC_PINS}};
                 if (KVM_CHECKED(vm->fd, KVM_ENABLE_CAP, &sc, err) < 0)
                         return -1;
-                ioapic_routes(vm);
+                int rc = set_routes(vm);
+                if (rc < 0)
+                        return cvmm_errf(err, "KVM_SET_GSI_ROUTING (the I/O APIC's routes): %s",
+                                         strerror(-rc));
                 return 0;
         }
         if (KVM_CHECKED(vm->fd, KVM_CREATE_IRQCHIP, NULL, err) < 0)

@@ -61,7 +61,7 @@ struct vm_stats {
         /* ISA edges by the path that raised them: irqfd, KVM_IRQ_LINE (KVM's irqchip), or the
          * user-space I/O APIC (split irqchip: its messages, sent with KVM_SIGNAL_MSI) */
         _Atomic uint64_t edges_irqfd, edges_ioctl, edges_ioapic;
-        _Atomic uint64_t msi_sent, ioapic_eois;
+        _Atomic uint64_t msi_sent, ioapic_eois, route_errors;
         atomic_int handoff_diffs; /* KVM_GET_CPUID2 fields differing from the table; -1: not read */
         char handoff_first[160];
 };

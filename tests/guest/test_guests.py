@@ -751,7 +751,7 @@ def main():
             if chip == "split":
                 want = edges == {"irqfd": 0, "irq_line": 0, "ioapic": 50} and \
                     ic == {"mode": "split", "msi_sent": 50,
-                           "ioapic_eois": 50 if trig == "level" else 0}
+                           "ioapic_eois": 50 if trig == "level" else 0, "route_errors": 0}
             else:
                 want = edges == kernel_edges and ic.get("mode") == "kernel" and \
                     ic.get("msi_sent") == 0
