@@ -70,20 +70,29 @@ int cpumodel_build(const struct kvm_host *h, const struct cvmm_cpuid_table *sour
                  */
                 if (round == 1 && reconcile && cvmm_cpuid_static_diff(&m->table, &m->kvm, NULL)) {
                         struct cvmm_reconcile_report rep;
-                        if (cvmm_attribute(&m->table, &m->kvm, &m->kvm, &m->first) ||
-                            cvmm_reconcile(&m->table, source, &m->kvm, &rep)) {
+                        struct cvmm_attribution att = {0};
+                        struct cvmm_cpuid_table next;
+                        int bad = cvmm_cpuid_copy(&next, &m->table);
+                        next.trace = false; /* as m->table's */
+                        if (bad || cvmm_attribute(&m->table, &m->kvm, &m->kvm, &att) ||
+                            cvmm_reconcile(&next, source, &m->kvm, &rep)) {
+                                cvmm_cpuid_free(&next);
+                                cvmm_attribution_free(&att);
                                 cvmm_errf(err, "CPU model: out of memory");
                                 goto fail;
                         }
-                        merge(&m->rec, &rep);
-                        m->unswept_rounds = 1;
-                        limit++; /* as many swept rounds as before */
-                        if (rep.changed)
+                        if (rep.changed) { /* the reconciled table is the next round's */
+                                cvmm_cpuid_free(&m->table);
+                                m->table = next;
+                                m->first = att;
+                                merge(&m->rec, &rep);
+                                m->unswept_rounds = 1;
+                                limit++; /* as many swept rounds as before */
                                 continue;
-                        /* nothing to change: this table is the one to sweep */
-                        cvmm_cpuid_free(&m->kvm);
-                        if (probe_set_table(p, &m->table, &m->kvm, err))
-                                goto fail;
+                        }
+                        /* nothing to reconcile from it: round 1 is swept as it always was */
+                        cvmm_cpuid_free(&next);
+                        cvmm_attribution_free(&att);
                 }
                 if (probe_sweep(p, &m->seen, err))
                         goto fail;
