@@ -69,7 +69,9 @@ static void dev_irq_level(void *ctx, unsigned line, bool high)
                 return;
         }
         struct kvm_irq_level l = {.irq = line, .level = high};
-        kvm_ioctl_raw(vm->fd, KVM_IRQ_LINE, &l);
+        int fd = atomic_load(&vm->fd);
+        if (fd >= 0)
+                kvm_ioctl_raw(fd, KVM_IRQ_LINE, &l);
 }
 
 /*
@@ -183,7 +185,8 @@ static void ioapic_msi(void *ctx, uint64_t address, uint32_t data)
         struct kvm_msi m = {
             .address_lo = (uint32_t)address, .address_hi = (uint32_t)(address >> 32), .data = data};
         /* No VM between a reset's teardown and the next start: the message has no receiver. */
-        if (vm->fd >= 0 && kvm_ioctl_raw(vm->fd, KVM_SIGNAL_MSI, &m) >= 0)
+        int fd = atomic_load(&vm->fd);
+        if (fd >= 0 && kvm_ioctl_raw(fd, KVM_SIGNAL_MSI, &m) >= 0)
                 atomic_fetch_add(&vm->stats.msi_sent, 1);
 }
 
@@ -213,7 +216,8 @@ static int set_routes(struct vm *vm)
                 e->u.msi.address_hi = (uint32_t)(address >> 32);
                 e->u.msi.data = data;
         }
-        int rc = vm->fd >= 0 ? kvm_ioctl_raw(vm->fd, KVM_SET_GSI_ROUTING, t) : 0;
+        int fd = atomic_load(&vm->fd);
+        int rc = fd >= 0 ? kvm_ioctl_raw(fd, KVM_SET_GSI_ROUTING, t) : 0;
         pthread_mutex_unlock(&vm->route_lock);
         return rc;
 }
@@ -768,9 +772,9 @@ static void vm_teardown(struct vm *vm)
         }
         for (unsigned line = 0; line < HW_ISA_IRQS; line++)
                 atomic_store(&vm->irqfd_live[line], false); /* closing the VM drops its irqfds */
-        if (vm->fd >= 0)
-                close(vm->fd);
-        vm->fd = -1;
+        int fd = atomic_exchange(&vm->fd, -1); /* no thread reaches it once it is closed */
+        if (fd >= 0)
+                close(fd);
 }
 
 /* Compares what KVM_GET_CPUID2 returns with what was set (dynamic fields excluded). */

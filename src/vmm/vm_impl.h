@@ -69,8 +69,11 @@ struct vm_stats {
 struct vm {
         const struct vm_config *cfg;
         struct kvm_host *kvm; /* the process's, borrowed from the vmm_host */
-        int fd;               /* the KVM VM: opened by vm_create, again by vm_start after a reset */
-        bool model_set;       /* vm_set_cpu_model ran */
+        /* the KVM VM: opened by vm_create, again by vm_start after a reset. Atomic: the console
+         * input thread's interrupts (I/O APIC messages, KVM_IRQ_LINE) read it while a reset
+         * closes and reopens it, and a message between the two goes nowhere (-1). */
+        atomic_int fd;
+        bool model_set; /* vm_set_cpu_model ran */
         struct guest_mem mem;
         struct io_bus bus;
         struct dev_host devhost;
