@@ -66,15 +66,21 @@ static void level_check(struct ioapic *a, unsigned pin)
 static void mmio_read(void *dev, uint64_t addr, uint8_t *data, unsigned size);
 static void mmio_write(void *dev, uint64_t addr, const uint8_t *data, unsigned size);
 
-void ioapic_reset(struct ioapic *a)
+/* The state at power-on and after a reset: every pin masked, edge, vector 0; ID 0. */
+static void power_on(struct ioapic *a)
 {
-        pthread_mutex_lock(&a->lock);
         a->select = 0;
         a->id = 0;
         for (unsigned i = 0; i < IOAPIC_PINS; i++) {
                 a->rte[i] = RTE_MASKED;
                 a->line[i] = false;
         }
+}
+
+void ioapic_reset(struct ioapic *a)
+{
+        pthread_mutex_lock(&a->lock);
+        power_on(a);
         pthread_mutex_unlock(&a->lock);
         a->host.routes_changed(a->host.ctx);
 }
@@ -89,8 +95,7 @@ int ioapic_create(const struct ioapic_host *host, uint64_t base, struct io_bus *
         a->host = *host;
         a->base = base;
         pthread_mutex_init(&a->lock, NULL);
-        for (unsigned i = 0; i < IOAPIC_PINS; i++)
-                a->rte[i] = RTE_MASKED;
+        power_on(a);
         struct mmio_range r = {.base = base,
                                .len = IOAPIC_SIZE,
                                .name = "ioapic",
