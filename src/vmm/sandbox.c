@@ -316,16 +316,6 @@ int sandbox_load(struct sandbox *s, struct cvmm_err *err)
         return 0;
 }
 
-int sandbox_enter(struct cvmm_err *err)
-{
-        struct sandbox *s;
-        if (sandbox_prepare(&s, err))
-                return -1;
-        int rc = sandbox_load(s, err);
-        sandbox_free(s);
-        return rc;
-}
-
 int sandbox_selftest(struct cvmm_err *err)
 {
         char *const argv[] = {"/bin/true", NULL};

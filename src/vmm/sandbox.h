@@ -17,14 +17,11 @@
 #define SANDBOX_EXIT_STATUS 4
 
 /*
- * Sets no_new_privs, installs the SIGSYS handler and loads the filter on every thread of the
- * process (SECCOMP_FILTER_FLAG_TSYNC). The filter cannot be removed.
- */
-int sandbox_enter(struct cvmm_err *err);
-/*
- * sandbox_enter in two steps: sandbox_prepare compiles the filter (libseccomp: the costly part,
- * which may overlap other set-up) and changes nothing in the process; sandbox_load does the
- * rest of what sandbox_enter does. sandbox_free releases a prepared filter, loaded or not.
+ * The filter in two steps. sandbox_prepare compiles it (libseccomp: the costly part, which may
+ * overlap other set-up) and changes nothing in the process. sandbox_load sets no_new_privs,
+ * installs the SIGSYS handler and loads the filter on every thread of the process
+ * (SECCOMP_FILTER_FLAG_TSYNC); it cannot be removed. sandbox_free releases a prepared filter,
+ * loaded or not.
  */
 struct sandbox;
 int sandbox_prepare(struct sandbox **out, struct cvmm_err *err);
