@@ -33,7 +33,7 @@ static int read_supported(int kvm, struct cvmm_cpuid_table *t, struct cvmm_err *
 {
         cvmm_cpuid_init(t);
         struct kvm_cpuid2 *c = NULL;
-        for (uint32_t nent = 64;; nent *= 2) {
+        for (uint32_t nent = 256;; nent *= 2) {
                 if (nent > MAX_NENT) {
                         free(c);
                         return cvmm_errf(err, "KVM_GET_SUPPORTED_CPUID: more than %u entries",
