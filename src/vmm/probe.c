@@ -8,22 +8,28 @@
 
 #include "vmm/probe.h"
 
-/* Guest-physical layout (real mode, DS = 0: everything below 64 KiB). */
-#define PROBE_MEM     0x10000u
-#define PROBE_IVT     0x0000u /* real-mode interrupt vectors: #UD and #GP go to handlers */
-#define PROBE_STACK   0x0ff0u
-#define PROBE_CODE    0x1000u
-#define PROBE_XPARAM  0x1e00u /* phase 2 in: XCR0 lo/hi, XSS lo/hi */
-#define PROBE_XSTEP   0x1e40u /* phase 2 out: last step reached, then the vector */
-#define PROBE_XRES    0x1e50u /* phase 2 out: 0xD.0 and 0xD.1 regs */
-#define PROBE_LIST    0x2000u /* u32 count, then {leaf, subleaf} pairs */
-#define PROBE_RESULTS 0x5000u /* 16 bytes per pair */
-#define PROBE_MAX     1500u   /* the list ends below 0x5000, the results below 0x10000 */
+/* Guest-physical layout (real mode). */
+#define PROBE_MEM     0x30000u
+#define PROBE_IVT     0x0000u  /* real-mode interrupt vectors: #UD and #GP go to handlers */
+#define PROBE_CODE    0x1000u  /* phase 2 and the fault handlers, at CS = 0 */
+#define PROBE_XPARAM  0x1e00u  /* phase 2 in: XCR0 lo/hi, XSS lo/hi */
+#define PROBE_XSTEP   0x1e40u  /* phase 2 out: last step reached, then the vector */
+#define PROBE_XRES    0x1e50u  /* phase 2 out: 0xD.0 and 0xD.1 regs */
+#define PROBE_SWEEP   0x10000u /* phase 1's code, generated per sweep, at CS = 0x1000 */
+#define PROBE_RESULTS 0x20000u /* phase 1's stack (SS = 0x2000): 32 bytes per pair, downwards */
+#define PROBE_SP      0xfff0u
+#define PROBE_MAX     1500u  /* 16 bytes of code and 32 of results per pair fit their segments */
+#define PROBE_PORT    0x5afu /* OUT to it ends a phase: an exit to user space with any irqchip */
 
 /*
- * Phase 1 executes CPUID for each listed (leaf, subleaf) and stores the answers in order.
+ * Phase 1 is generated for each sweep as straight-line code, four instructions per (leaf,
+ * subleaf): MOV EAX, MOV ECX, CPUID, PUSHAD. Where a host runs the probe's real-mode code
+ * through KVM's instruction emulator, every instruction costs an emulation, so the loop this
+ * replaces (twelve per pair) took three times as long.
  * Phase 2 sets CR4.OSXSAVE, XSETBV, writes IA32_XSS when asked, then CPUID 0xD.0/0xD.1; it
  * records each step so that a fault (through the #GP/#UD vectors) says where it happened.
+ * Each phase ends with an OUT to PROBE_PORT rather than HLT, which an in-kernel local APIC
+ * would keep in the kernel.
  */
 extern const unsigned char cvmm_probe_code[], cvmm_probe_p2[], cvmm_probe_gp[], cvmm_probe_ud[],
     cvmm_probe_code_end[];
@@ -32,29 +38,6 @@ __asm__(".pushsection .rodata\n"
         ".globl cvmm_probe_ud\n.globl cvmm_probe_code_end\n"
         "cvmm_probe_code:\n"
         ".code16\n"
-        "xorw %ax, %ax\n"
-        "movw %ax, %ds\n"
-        "movw %ax, %ss\n"
-        "movw $0x0ff0, %sp\n"
-        "movl $0x2000, %esi\n"
-        "movl (%esi), %ebp\n"
-        "addl $4, %esi\n"
-        "movl $0x5000, %edi\n"
-        "1: testl %ebp, %ebp\n"
-        "jz 2f\n"
-        "movl (%esi), %eax\n"
-        "movl 4(%esi), %ecx\n"
-        "cpuid\n"
-        "movl %eax, (%edi)\n"
-        "movl %ebx, 4(%edi)\n"
-        "movl %ecx, 8(%edi)\n"
-        "movl %edx, 12(%edi)\n"
-        "addl $8, %esi\n"
-        "addl $16, %edi\n"
-        "decl %ebp\n"
-        "jmp 1b\n"
-        "2: hlt\n"
-        "jmp 2b\n"
         "cvmm_probe_p2:\n"
         "xorw %ax, %ax\n"
         "movw %ax, %ds\n"
@@ -93,15 +76,15 @@ __asm__(".pushsection .rodata\n"
         "movl %ecx, 0x1e68\n"
         "movl %edx, 0x1e6c\n"
         "movl $5, 0x1e40\n"
-        "4: hlt\n"
+        "4: movw $0x5af, %dx\n"
+        "outb %al, %dx\n"
         "jmp 4b\n"
         "cvmm_probe_gp:\n"
         "movl $13, 0x1e44\n"
-        "5: hlt\n"
-        "jmp 5b\n"
+        "jmp 4b\n"
         "cvmm_probe_ud:\n"
         "movl $6, 0x1e44\n"
-        "jmp 5b\n"
+        "jmp 4b\n"
         ".code64\n"
         "cvmm_probe_code_end:\n"
         ".popsection\n");
@@ -142,17 +125,17 @@ void probe_close(struct probe *p)
         free(p);
 }
 
-/* Runs the probe vCPU from entry until HLT; returns 0 or -1. */
-static int probe_run(struct probe *p, size_t entry, struct cvmm_err *err)
+/* Runs the probe vCPU from cs:ip until its OUT to PROBE_PORT; returns 0 or -1. */
+static int probe_run(struct probe *p, uint16_t cs, uint16_t ip, struct cvmm_err *err)
 {
         struct kvm_sregs s;
         if (KVM_CHECKED(p->vcpu, KVM_GET_SREGS, &s, err) < 0)
                 return -1;
-        s.cs.base = 0;
-        s.cs.selector = 0;
+        s.cs.base = (uint64_t)cs << 4;
+        s.cs.selector = cs;
         if (KVM_CHECKED(p->vcpu, KVM_SET_SREGS, &s, err) < 0)
                 return -1;
-        struct kvm_regs r = {.rip = PROBE_CODE + entry, .rflags = 2};
+        struct kvm_regs r = {.rip = ip, .rflags = 2};
         if (KVM_CHECKED(p->vcpu, KVM_SET_REGS, &r, err) < 0)
                 return -1;
         p->ran = true;
@@ -162,11 +145,13 @@ static int probe_run(struct probe *p, size_t entry, struct cvmm_err *err)
                         continue;
                 if (rc < 0)
                         return cvmm_errf(err, "probe vCPU: KVM_RUN: %s", strerror(-rc));
-                if (p->run->exit_reason == KVM_EXIT_HLT)
+                const struct kvm_run *run = p->run;
+                if (run->exit_reason == KVM_EXIT_IO && run->io.direction == KVM_EXIT_IO_OUT &&
+                    run->io.port == PROBE_PORT)
                         return 0;
-                const char *n = kvm_exit_name(p->run->exit_reason);
-                return cvmm_errf(err, "probe vCPU stopped with KVM_EXIT_%s (%u), not HLT",
-                                 n ? n : "?", p->run->exit_reason);
+                const char *n = kvm_exit_name(run->exit_reason);
+                return cvmm_errf(err, "probe vCPU stopped with KVM_EXIT_%s (%u), not its OUT",
+                                 n ? n : "?", run->exit_reason);
         }
         return cvmm_errf(err, "probe vCPU: KVM_RUN interrupted repeatedly");
 }
@@ -278,6 +263,38 @@ static bool listed(const struct sweep_list *l, uint32_t leaf, uint32_t sub)
         return false;
 }
 
+static uint8_t *emit(uint8_t *c, const void *bytes, size_t n)
+{
+        memcpy(c, bytes, n);
+        return c + n;
+}
+
+/*
+ * Phase 1's code for l: SS:SP = PROBE_RESULTS:PROBE_SP, then per pair MOV EAX, imm32; MOV ECX,
+ * imm32; CPUID; PUSHAD, then the OUT that ends it.
+ */
+static void write_sweep(uint8_t *c, const struct sweep_list *l)
+{
+        static const uint8_t prologue[] = {
+            0xb8, PROBE_RESULTS >> 4 & 0xff, PROBE_RESULTS >> 12, 0x8e, 0xd0, /* mov %ax, %ss */
+            0xbc, PROBE_SP & 0xff,           PROBE_SP >> 8};
+        static const uint8_t epilogue[] = {0xba,
+                                           PROBE_PORT & 0xff,
+                                           PROBE_PORT >> 8, /* mov dx */
+                                           0xee,            /* out %al, %dx */
+                                           0xeb,
+                                           0xfa}; /* jmp back to the mov */
+        c = emit(c, prologue, sizeof(prologue));
+        for (uint32_t i = 0; i < l->n; i++) {
+                uint8_t op[16] = {0x66, 0xb8, 0, 0, 0,    0,    0x66, 0xb9,
+                                  0,    0,    0, 0, 0x0f, 0xa2, 0x66, 0x60};
+                memcpy(op + 2, &l->pairs[i][0], 4);
+                memcpy(op + 8, &l->pairs[i][1], 4);
+                c = emit(c, op, sizeof(op));
+        }
+        emit(c, epilogue, sizeof(epilogue));
+}
+
 /* Sweeps with the current maxima; results into seen. */
 static int sweep_once(struct probe *p, struct sweep_list *l, struct cvmm_cpuid_table *seen,
                       struct cvmm_err *err)
@@ -293,9 +310,8 @@ static int sweep_once(struct probe *p, struct sweep_list *l, struct cvmm_cpuid_t
         if (l->full)
                 return cvmm_errf(err, "probe: more than %u CPUID leaves and subleaves to sweep",
                                  PROBE_MAX);
-        memcpy(p->mem + PROBE_LIST, &l->n, 4);
-        memcpy(p->mem + PROBE_LIST + 4, l->pairs, 8 * (size_t)l->n);
-        if (probe_run(p, 0, err))
+        write_sweep(p->mem + PROBE_SWEEP, l);
+        if (probe_run(p, PROBE_SWEEP >> 4, 0, err))
                 return -1;
         cvmm_cpuid_free(seen);
         cvmm_cpuid_init(seen);
@@ -305,7 +321,12 @@ static int sweep_once(struct probe *p, struct sweep_list *l, struct cvmm_cpuid_t
                     .subleaf = l->pairs[i][1],
                     .flags = cvmm_cpuid_flags_for(l->pairs[i][0], l->pairs[i][1]),
                 };
-                memcpy(e.regs, p->mem + PROBE_RESULTS + 16 * (size_t)i, 16);
+                /* PUSHAD's block, lowest address first: EDI ESI EBP ESP EBX EDX ECX EAX */
+                const uint8_t *b = p->mem + PROBE_RESULTS + PROBE_SP - 32 * ((size_t)i + 1);
+                memcpy(&e.regs[CVMM_EAX], b + 28, 4);
+                memcpy(&e.regs[CVMM_EBX], b + 16, 4);
+                memcpy(&e.regs[CVMM_ECX], b + 24, 4);
+                memcpy(&e.regs[CVMM_EDX], b + 20, 4);
                 if (cvmm_cpuid_put(seen, &e))
                         return cvmm_errf(err, "probe: out of memory");
         }
@@ -357,7 +378,8 @@ int probe_xstate(struct probe *p, uint64_t xcr0, uint64_t xss, struct probe_xsta
                           (uint32_t)(xss >> 32)};
         memcpy(p->mem + PROBE_XPARAM, in, sizeof(in));
         memset(p->mem + PROBE_XSTEP, 0, 0x30);
-        if (probe_run(p, (size_t)(cvmm_probe_p2 - cvmm_probe_code), err))
+        if (probe_run(p, 0, (uint16_t)(PROBE_CODE + (size_t)(cvmm_probe_p2 - cvmm_probe_code)),
+                      err))
                 return -1;
         uint32_t step, vec;
         memcpy(&step, p->mem + PROBE_XSTEP, 4);
