@@ -91,6 +91,12 @@ int boot_image_open_mem(struct boot_image *img, const void *data, size_t size, c
                         struct cvmm_err *err);
 void boot_image_free(struct boot_image *img);
 /*
+ * Whether boot_image_load puts any of the kernel image into guest RAM [start, end): only a
+ * Multiboot kernel may load below 1 MiB, where the fixed boot structures leave room
+ * (hw/layout.h); the initrd goes at the top of RAM.
+ */
+bool boot_image_loads_in(const struct boot_image *img, uint64_t start, uint64_t end);
+/*
  * Checks, before any guest RAM or KVM exists, that the image fits a guest of memory bytes
  * with this command line: the command line within the kernel's (and cvmm's) limit, the
  * kernel below the MMIO hole, the initrd where boot_image_load will place it. boot_image_load

@@ -481,6 +481,21 @@ int boot_image_open_mem(struct boot_image *img, const void *data, size_t size, c
         return rc;
 }
 
+bool boot_image_loads_in(const struct boot_image *img, uint64_t start, uint64_t end)
+{
+        const struct boot_multiboot *mb = &img->mb;
+        if (img->kind == BOOT_MULTIBOOT && (mb->flags & MB_ADDRESSES))
+                return mb->load_addr < end && start < mb->mem_end;
+        if (img->kind == BOOT_BZIMAGE)
+                return LAYOUT_HIMEM < end && start < img->load_end;
+        for (unsigned i = 0; i < img->elf.phnum; i++) {
+                const struct boot_elf_phdr *s = &img->elf.phdr[i];
+                if (s->type == PT_LOAD && s->memsz && s->paddr < end && start < s->paddr + s->memsz)
+                        return true;
+        }
+        return false;
+}
+
 void boot_image_free(struct boot_image *img)
 {
         free(img->data);

@@ -58,10 +58,12 @@ int cli_host_open(const char *cmd, const char *open_hint, struct vmm_host **h);
  * The effective CPU model of vCPU 0 on this host for opts: KVM_GET_SUPPORTED_CPUID, the
  * profile, then the probe rounds (reconciled where the profile says so). On failure one line
  * on stderr prefixed with cmd. Returns EXIT_OK (m filled; free it with cpumodel_free),
- * EXIT_USAGE (the options do not fit this host's table) or EXIT_HOST.
+ * EXIT_USAGE (the options do not fit this host's table) or EXIT_HOST. The probe runs where
+ * site says (NULL: a VM of its own).
  */
 int cli_host_model(const char *cmd, struct vmm_host *h, const struct cvmm_model_opts *opts,
-                   enum cvmm_linux_version lv, struct cpumodel *m);
+                   enum cvmm_linux_version lv, const struct probe_site_src *site,
+                   struct cpumodel *m);
 /* The largest --cpu N: a CPU index of a dump, from 0 (more CPUs than any dump cvmm reads). */
 #define CLI_MAX_CPU_INDEX 65535u
 /* Parses --cpu's value: a decimal from 0 to CLI_MAX_CPU_INDEX ("--cpu 'S': expected ..."). */

@@ -493,7 +493,7 @@ static int cmd_probe(int argc, char **argv)
         rc = cli_host_open("cpuid probe", " (cvmm cpuid probe needs KVM)", &h);
         if (rc)
                 return rc;
-        rc = cli_host_model("cpuid probe", h, &a.model, a.linux_version, &m);
+        rc = cli_host_model("cpuid probe", h, &a.model, a.linux_version, NULL, &m);
         vmm_host_close(h);
         if (rc)
                 return rc;

@@ -20,11 +20,12 @@ int cli_host_open(const char *cmd, const char *open_hint, struct vmm_host **h)
 }
 
 int cli_host_model(const char *cmd, struct vmm_host *h, const struct cvmm_model_opts *opts,
-                   enum cvmm_linux_version lv, struct cpumodel *m)
+                   enum cvmm_linux_version lv, const struct probe_site_src *site,
+                   struct cpumodel *m)
 {
         struct cvmm_err err;
         bool bad_opts;
-        if (vmm_host_model(h, opts, lv, m, &bad_opts, &err)) {
+        if (vmm_host_model(h, opts, lv, site, m, &bad_opts, &err)) {
                 cmd_error(cmd, err.msg, "");
                 return bad_opts ? EXIT_USAGE : EXIT_HOST;
         }

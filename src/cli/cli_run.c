@@ -601,6 +601,11 @@ struct model_job {
         pthread_cond_t cond;
         bool done;
         int rc;
+        /* The guest's VM, lent to the probe once it exists (site_rc 0) or not (-1). */
+        bool lend; /* on a thread of its own: the main thread lends the VM once it exists */
+        bool site_ready;
+        int site_rc;
+        struct probe_site site;
 };
 
 /* What one run holds; run_free releases it. */
@@ -623,21 +628,48 @@ struct run {
         int status;
 };
 
+/* probe_site_src.get for the model thread: waits until the main thread has the VM open. */
+static int lent_site(void *ctx, struct probe_site *s)
+{
+        struct model_job *j = ctx;
+        pthread_mutex_lock(&j->lock);
+        while (!j->site_ready)
+                pthread_cond_wait(&j->cond, &j->lock);
+        int rc = j->site_rc;
+        if (rc == 0)
+                *s = j->site;
+        pthread_mutex_unlock(&j->lock);
+        return rc;
+}
+
+static void lend_site(struct model_job *j, struct vm *vm)
+{
+        pthread_mutex_lock(&j->lock);
+        j->site_rc = vm ? vm_probe_site(vm, &j->site) : -1;
+        j->site_ready = true;
+        pthread_cond_broadcast(&j->cond);
+        pthread_mutex_unlock(&j->lock);
+}
+
 /*
  * The CPU model's half of run_prepare, on a thread of its own: once the model is done it says
- * so (done, under lock) and only then closes the probe VM, which the run no longer needs,
- * while the main thread goes on. It touches nothing of the run after saying so.
+ * so (done, under lock) and only then closes the probe (its vCPUs in the guest's VM, or its
+ * own VM), which the run no longer needs, while the main thread goes on. It touches nothing
+ * of the run after saying so.
  */
 static void *model_thread(void *arg)
 {
         struct model_job *j = arg;
         struct run *r = j->r;
-        int rc = cli_host_model("run", r->host, &r->a.model, CVMM_LINUX_DEFAULT, &r->model);
+        /* The probe runs in the guest's own VM when it can (vm_probe_site), else in its own. */
+        struct probe_site_src site = {.get = lent_site, .ctx = j};
+        int rc = cli_host_model("run", r->host, &r->a.model, CVMM_LINUX_DEFAULT,
+                                j->lend ? &site : NULL, &r->model);
         struct probe *p = rc == EXIT_OK ? cpumodel_take_probe(&r->model) : NULL;
         pthread_mutex_lock(&j->lock);
         j->rc = rc;
         j->done = true;
-        pthread_cond_signal(&j->cond);
+        pthread_cond_broadcast(&j->cond);
         pthread_mutex_unlock(&j->lock);
         probe_close(p);
         return NULL;
@@ -681,13 +713,19 @@ static int run_prepare(struct run *r, uint64_t t_start_ns)
          */
         mallopt(M_ARENA_MAX, 1);
         struct model_job *job = &r->model_job;
-        *job = (struct model_job){.r = r, .rc = EXIT_HOST};
+        *job = (struct model_job){.r = r, .rc = EXIT_HOST, .lend = true};
         pthread_mutex_init(&job->lock, NULL);
         pthread_cond_init(&job->cond, NULL);
         r->model_threaded = pthread_create(&job->thread, NULL, model_thread, job) == 0;
-        if (!r->model_threaded)
+        if (!r->model_threaded) {
+                job->lend = false; /* no thread: the model first, in a probe VM of its own */
                 model_thread(job);
+        }
         int vrc = vm_create(r->host, &r->cfg, &r->vm, &err);
+        lend_site(job, vrc ? NULL : r->vm);
+        /* the guest's image and vCPUs need no CPU model either */
+        if (!vrc)
+                vrc = vm_load(r->vm, &err);
         /* libseccomp compiles the filter meanwhile too; it is loaded once set-up is over */
         struct cvmm_err serr;
         int src = vrc || r->a.no_sandbox ? 0 : sandbox_prepare(&r->sandbox, &serr);

@@ -49,6 +49,18 @@ int guestmem_reset(struct guest_mem *m, struct cvmm_err *err)
         return 0;
 }
 
+int guestmem_clear(struct guest_mem *m, uint64_t gpa, uint64_t len, struct cvmm_err *err)
+{
+        uint64_t first = gpa & ~4095ull, last = (gpa + len + 4095) & ~4095ull;
+        uint8_t *p = guestmem_ptr(m, first, last - first);
+        if (!p)
+                return cvmm_errf(err, "clearing guest RAM 0x%llx+0x%llx: not guest RAM",
+                                 (unsigned long long)gpa, (unsigned long long)len);
+        if (madvise(p, last - first, MADV_DONTNEED) != 0)
+                return cvmm_errf(err, "clearing guest RAM: %s", strerror(errno));
+        return 0;
+}
+
 uint64_t guestmem_resident(const struct guest_mem *m)
 {
         /*

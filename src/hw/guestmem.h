@@ -20,6 +20,8 @@ void guestmem_free(struct guest_mem *m);
 void *guestmem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 /* Returns 0 and clears all guest RAM back to zero pages (for reboot). */
 int guestmem_reset(struct guest_mem *m, struct cvmm_err *err);
+/* As guestmem_reset for the pages of [gpa, gpa+len), which must lie in guest RAM. */
+int guestmem_clear(struct guest_mem *m, uint64_t gpa, uint64_t len, struct cvmm_err *err);
 
 /* Bytes of guest RAM resident in host memory now (mincore), for the metrics. */
 uint64_t guestmem_resident(const struct guest_mem *m);

@@ -14,6 +14,8 @@
 #define LAYOUT_PD           0xb000ull /* four page directories, 0xb000..0xefff */
 #define LAYOUT_CMDLINE      0x20000ull
 #define LAYOUT_CMDLINE_MAX  0x10000ull
+#define LAYOUT_PROBE        0x40000ull /* before boot the CPUID probe's (vmm/probe.h), */
+#define LAYOUT_PROBE_END    0x70000ull /* cleared before the guest's first instruction */
 #define LAYOUT_EBDA         0x9e000ull /* reserved to 640K: the MP configuration table, then */
 #define LAYOUT_MPF          0x9fc00ull /* the MP floating pointer, in the last KiB Linux scans */
 #define LAYOUT_LOW_END      0xa0000ull /* end of conventional memory */

@@ -41,7 +41,8 @@ static void merge(struct cvmm_reconcile_report *all, const struct cvmm_reconcile
 
 int cpumodel_build(const struct kvm_host *h, const struct cvmm_cpuid_table *source,
                    const struct cvmm_cpuid_table *intended, bool reconcile,
-                   enum cvmm_linux_version lv, struct cpumodel *m, struct cvmm_err *err)
+                   enum cvmm_linux_version lv, const struct probe_site_src *site,
+                   struct cpumodel *m, struct cvmm_err *err)
 {
         memset(m, 0, sizeof(*m));
         cvmm_cpuid_init(&m->table);
@@ -52,7 +53,9 @@ int cpumodel_build(const struct kvm_host *h, const struct cvmm_cpuid_table *sour
                 return cvmm_errf(err, "CPU model: out of memory");
         m->table.trace = false;
         struct probe *p = NULL;
-        if (probe_open(h, &p, err))
+        struct probe_site lent;
+        m->probe_in_guest_vm = site && site->get(site->ctx, &lent) == 0;
+        if (m->probe_in_guest_vm ? probe_open_in(h, &lent, &p, err) : probe_open(h, &p, err))
                 goto fail;
         unsigned limit = CPUMODEL_MAX_ROUNDS;
         for (unsigned round = 1; round <= limit; round++) {

@@ -40,17 +40,28 @@ struct cpumodel {
         enum cvmm_linux_version linux_version;
         struct cvmm_linux_boot linux_boot; /* predicted on the view */
         struct cvmm_check_report check;    /* the checker on the view */
-        struct probe *probe;               /* the probe VM, still open (cpumodel_take_probe) */
+        struct probe *probe;               /* the probe, still open (cpumodel_take_probe) */
+        bool probe_in_guest_vm;            /* the probe ran in the VM the guest will run in */
+};
+
+/* Where cpumodel_build runs its probe (see probe_open_in). */
+struct probe_site_src {
+        /* Waits until the guest's VM exists; 0 and *s, or -1 when it lends none. */
+        int (*get)(void *ctx, struct probe_site *s);
+        void *ctx;
 };
 
 /*
  * Computes the effective model of `intended` (vCPU 0's table, built from `source` by the
  * profile) on this host. With reconcile, forced features are restored as described above.
- * Returns 0 (m filled; free with cpumodel_free) or -1 when the host failed (err says what).
+ * The probe runs in the VM site lends when site is not NULL and lends one, else in a VM of
+ * its own. Returns 0 (m filled; free with cpumodel_free) or -1 when the host failed (err
+ * says what).
  */
 int cpumodel_build(const struct kvm_host *h, const struct cvmm_cpuid_table *source,
                    const struct cvmm_cpuid_table *intended, bool reconcile,
-                   enum cvmm_linux_version lv, struct cpumodel *m, struct cvmm_err *err);
+                   enum cvmm_linux_version lv, const struct probe_site_src *site,
+                   struct cpumodel *m, struct cvmm_err *err);
 /* Frees the model, closing the probe VM if cpumodel_take_probe did not take it (the probe
  * needs nothing of the kvm_host to close: the host may be closed first). */
 void cpumodel_free(struct cpumodel *m);

@@ -45,8 +45,8 @@ int vmm_host_supported_cpuid(struct vmm_host *h, struct cvmm_cpuid_table *t, str
 }
 
 int vmm_host_model(struct vmm_host *h, const struct cvmm_model_opts *opts,
-                   enum cvmm_linux_version lv, struct cpumodel *m, bool *bad_opts,
-                   struct cvmm_err *err)
+                   enum cvmm_linux_version lv, const struct probe_site_src *site,
+                   struct cpumodel *m, bool *bad_opts, struct cvmm_err *err)
 {
         *bad_opts = false;
         struct cvmm_cpuid_table source, t, v0;
@@ -66,8 +66,8 @@ int vmm_host_model(struct vmm_host *h, const struct cvmm_model_opts *opts,
         }
         /* vCPU 0's table, exactly as the guest's vCPU 0 gets it. */
         if (vcpu_cpuid_for(&t, 0, &v0, err) ||
-            cpumodel_build(&h->kvm, &source, &v0, cvmm_profile_get(opts->profile)->reconcile, lv, m,
-                           err))
+            cpumodel_build(&h->kvm, &source, &v0, cvmm_profile_get(opts->profile)->reconcile, lv,
+                           site, m, err))
                 goto out;
         rc = 0;
 out:

@@ -31,10 +31,11 @@ int vmm_host_supported_cpuid(struct vmm_host *h, struct cvmm_cpuid_table *t, str
  * The effective CPU model (vmm/cpumodel.h) of opts on this host, for Linux version lv: the
  * profile's table built from KVM_GET_SUPPORTED_CPUID, vCPU 0's view of it, probed and, where
  * the profile says so, reconciled. Returns 0 (free m with cpumodel_free), or -1 with
- * *bad_opts true when opts do not fit this host's table, false when the host failed.
+ * *bad_opts true when opts do not fit this host's table, false when the host failed. The probe
+ * runs where site says (cpumodel_build; NULL: a VM of its own).
  */
 int vmm_host_model(struct vmm_host *h, const struct cvmm_model_opts *opts,
-                   enum cvmm_linux_version lv, struct cpumodel *m, bool *bad_opts,
-                   struct cvmm_err *err);
+                   enum cvmm_linux_version lv, const struct probe_site_src *site,
+                   struct cpumodel *m, bool *bad_opts, struct cvmm_err *err);
 
 #endif

@@ -166,6 +166,9 @@ char *metrics_json(const struct vm *vm, const struct run_summary *s)
                 json_put(&ok, p, "enforced", json_object_new_boolean(!m->first.count));
                 json_put(&ok, p, "fields_compared", u64(m->first.compared));
                 json_put(&ok, p, "fields_differing", u64(m->first.count));
+                /* where it ran: in the guest's VM, or in one of its own (vmm/probe.h) */
+                json_put(&ok, p, "vm",
+                         json_object_new_string(m->probe_in_guest_vm ? "guest's" : "its own"));
                 json_put(&ok, root, "cpuid_probe", p);
                 json_put(&ok, root, "cpu_model", json_object_get(s->model_json));
         }

@@ -8,15 +8,20 @@
 
 #include "vmm/probe.h"
 
-/* Guest-physical layout (real mode). */
-#define PROBE_MEM     0x30000u
-#define PROBE_IVT     0x0000u  /* real-mode interrupt vectors: #UD and #GP go to handlers */
-#define PROBE_CODE    0x1000u  /* phase 2 and the fault handlers, at CS = 0 */
+/*
+ * The probe's memory, PROBE_WINDOW bytes at guest-physical base: in a VM of its own base is 0,
+ * in the guest's VM a window of its RAM (probe.h). Offsets from base (real mode, each part
+ * reached through a segment whose base the probe sets with KVM_SET_SREGS).
+ */
+#define PROBE_MEM     PROBE_WINDOW
+#define PROBE_IVT     0x0000u  /* real-mode interrupt vectors (IDTR): #UD and #GP to handlers */
+#define PROBE_CODE    0x1000u  /* phase 2 and the fault handlers; DS = base in both phases */
 #define PROBE_XPARAM  0x1e00u  /* phase 2 in: XCR0 lo/hi, XSS lo/hi */
 #define PROBE_XSTEP   0x1e40u  /* phase 2 out: last step reached, then the vector */
 #define PROBE_XRES    0x1e50u  /* phase 2 out: 0xD.0 and 0xD.1 regs */
-#define PROBE_SWEEP   0x10000u /* phase 1's code, generated per sweep, at CS = 0x1000 */
-#define PROBE_RESULTS 0x20000u /* phase 1's stack (SS = 0x2000): 32 bytes per pair, downwards */
+#define PROBE_STACK   0x0ff0u  /* phase 2's SP, in the base segment */
+#define PROBE_SWEEP   0x10000u /* phase 1's code, generated per sweep: its CS */
+#define PROBE_RESULTS 0x20000u /* phase 1's SS: 32 bytes of results per pair, downwards */
 #define PROBE_SP      0xfff0u
 #define PROBE_MAX     1500u  /* 16 bytes of code and 32 of results per pair fit their segments */
 #define PROBE_PORT    0x5afu /* OUT to it ends a phase: an exit to user space with any irqchip */
@@ -39,10 +44,6 @@ __asm__(".pushsection .rodata\n"
         "cvmm_probe_code:\n"
         ".code16\n"
         "cvmm_probe_p2:\n"
-        "xorw %ax, %ax\n"
-        "movw %ax, %ds\n"
-        "movw %ax, %ss\n"
-        "movw $0x0ff0, %sp\n"
         "movl $1, 0x1e40\n"
         "movl %cr4, %eax\n"
         "orl $0x40000, %eax\n"
@@ -93,12 +94,14 @@ struct probe {
         const struct kvm_host *h; /* for creating vCPUs; closing needs only what is below */
         size_t run_size;          /* of each vCPU's kvm_run mapping */
         int vm, vcpu;
+        bool own_vm; /* the VM and mem are the probe's (probe_open), not the guest's */
         struct kvm_run *run;
-        uint8_t *mem;
+        uint8_t *mem;                        /* PROBE_MEM bytes */
+        uint64_t base;                       /* their guest-physical address */
         uint32_t max_basic, max_hv, max_ext; /* the maxima the last sweep list covered */
         const struct cvmm_cpuid_table *t;
-        unsigned vcpus; /* vCPUs created so far: the next one's id */
-        bool ran;       /* the current vCPU has run (KVM then refuses a different table) */
+        unsigned next_id, end_id; /* vCPU ids the probe may still create: [next_id, end_id) */
+        bool ran; /* the current vCPU has run (KVM then refuses a different table) */
 };
 
 /* Unmaps and closes the current vCPU (KVM keeps it until the VM goes). */
@@ -118,24 +121,41 @@ void probe_close(struct probe *p)
         if (!p)
                 return;
         vcpu_close(p);
-        if (p->vm >= 0)
+        if (p->own_vm && p->vm >= 0)
                 close(p->vm);
-        if (p->mem)
+        if (p->own_vm && p->mem)
                 munmap(p->mem, PROBE_MEM);
         free(p);
 }
 
-/* Runs the probe vCPU from cs:ip until its OUT to PROBE_PORT; returns 0 or -1. */
-static int probe_run(struct probe *p, uint16_t cs, uint16_t ip, struct cvmm_err *err)
+/* A real-mode segment at offset off of the probe's memory. */
+static void real_seg(struct kvm_segment *sg, const struct probe *p, uint32_t off)
+{
+        sg->base = p->base + off;
+        sg->selector = (uint16_t)(sg->base >> 4);
+}
+
+/*
+ * Runs the probe vCPU from CS = code:ip, SS:SP = stack:sp (segments at those offsets of its
+ * memory, DS = ES = its base) until its OUT to PROBE_PORT; returns 0 or -1. An MSR access
+ * KVM hands to user space (the guest's VM enables that) gets the #GP cvmm gives the guest
+ * for an MSR it does not implement.
+ */
+static int probe_run(struct probe *p, uint32_t code, uint16_t ip, uint32_t stack, uint16_t sp,
+                     struct cvmm_err *err)
 {
         struct kvm_sregs s;
         if (KVM_CHECKED(p->vcpu, KVM_GET_SREGS, &s, err) < 0)
                 return -1;
-        s.cs.base = (uint64_t)cs << 4;
-        s.cs.selector = cs;
+        real_seg(&s.cs, p, code);
+        real_seg(&s.ss, p, stack);
+        real_seg(&s.ds, p, 0);
+        real_seg(&s.es, p, 0);
+        s.idt.base = p->base + PROBE_IVT;
+        s.idt.limit = 0x3ff;
         if (KVM_CHECKED(p->vcpu, KVM_SET_SREGS, &s, err) < 0)
                 return -1;
-        struct kvm_regs r = {.rip = ip, .rflags = 2};
+        struct kvm_regs r = {.rip = ip, .rsp = sp, .rflags = 2};
         if (KVM_CHECKED(p->vcpu, KVM_SET_REGS, &r, err) < 0)
                 return -1;
         p->ran = true;
@@ -145,10 +165,15 @@ static int probe_run(struct probe *p, uint16_t cs, uint16_t ip, struct cvmm_err 
                         continue;
                 if (rc < 0)
                         return cvmm_errf(err, "probe vCPU: KVM_RUN: %s", strerror(-rc));
-                const struct kvm_run *run = p->run;
+                struct kvm_run *run = p->run;
                 if (run->exit_reason == KVM_EXIT_IO && run->io.direction == KVM_EXIT_IO_OUT &&
                     run->io.port == PROBE_PORT)
                         return 0;
+                if (run->exit_reason == KVM_EXIT_X86_RDMSR ||
+                    run->exit_reason == KVM_EXIT_X86_WRMSR) {
+                        run->msr.error = 1;
+                        continue;
+                }
                 const char *n = kvm_exit_name(run->exit_reason);
                 return cvmm_errf(err, "probe vCPU stopped with KVM_EXIT_%s (%u), not its OUT",
                                  n ? n : "?", run->exit_reason);
@@ -156,11 +181,21 @@ static int probe_run(struct probe *p, uint16_t cs, uint16_t ip, struct cvmm_err 
         return cvmm_errf(err, "probe vCPU: KVM_RUN interrupted repeatedly");
 }
 
-static void set_vector(uint8_t *mem, unsigned vec, const unsigned char *handler)
+static void set_vector(struct probe *p, unsigned vec, const unsigned char *handler)
 {
-        uint16_t off = (uint16_t)(PROBE_CODE + (size_t)(handler - cvmm_probe_code)), seg = 0;
-        memcpy(mem + PROBE_IVT + 4 * vec, &off, 2);
-        memcpy(mem + PROBE_IVT + 4 * vec + 2, &seg, 2);
+        uint16_t off = (uint16_t)(PROBE_CODE + (size_t)(handler - cvmm_probe_code));
+        uint16_t seg = (uint16_t)(p->base >> 4);
+        memcpy(p->mem + PROBE_IVT + 4 * vec, &off, 2);
+        memcpy(p->mem + PROBE_IVT + 4 * vec + 2, &seg, 2);
+}
+
+/* The code and vectors into the probe's memory. */
+static void probe_init_mem(struct probe *p)
+{
+        memcpy(p->mem + PROBE_CODE, cvmm_probe_code,
+               (size_t)(cvmm_probe_code_end - cvmm_probe_code));
+        set_vector(p, 6, cvmm_probe_ud);
+        set_vector(p, 13, cvmm_probe_gp);
 }
 
 int probe_open(const struct kvm_host *h, struct probe **out, struct cvmm_err *err)
@@ -171,21 +206,42 @@ int probe_open(const struct kvm_host *h, struct probe **out, struct cvmm_err *er
         p->h = h;
         p->run_size = (size_t)h->run_size;
         p->vm = p->vcpu = -1;
+        p->own_vm = true;
+        p->end_id = 64;
         p->mem = mmap(NULL, PROBE_MEM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p->mem == MAP_FAILED) {
                 p->mem = NULL;
                 probe_close(p);
                 return cvmm_errf(err, "probe: mmap: out of memory");
         }
-        memcpy(p->mem + PROBE_CODE, cvmm_probe_code,
-               (size_t)(cvmm_probe_code_end - cvmm_probe_code));
-        set_vector(p->mem, 6, cvmm_probe_ud);
-        set_vector(p->mem, 13, cvmm_probe_gp);
+        probe_init_mem(p);
         p->vm = kvm_vm_create(h, err);
         if (p->vm < 0 || kvm_vm_map(p->vm, 0, 0, PROBE_MEM, p->mem, err)) {
                 probe_close(p);
                 return -1;
         }
+        *out = p;
+        return 0;
+}
+
+int probe_open_in(const struct kvm_host *h, const struct probe_site *site, struct probe **out,
+                  struct cvmm_err *err)
+{
+        if (site->base % 16 || site->base + PROBE_MEM > 0x100000 || site->first_id >= site->end_id)
+                return cvmm_errf(err, "probe: unusable window 0x%llx or vCPU ids %u-%u",
+                                 (unsigned long long)site->base, site->first_id, site->end_id);
+        struct probe *p = calloc(1, sizeof(*p));
+        if (!p)
+                return cvmm_errf(err, "probe: out of memory");
+        p->h = h;
+        p->run_size = (size_t)h->run_size;
+        p->vm = site->vm;
+        p->vcpu = -1;
+        p->mem = site->mem;
+        p->base = site->base;
+        p->next_id = site->first_id;
+        p->end_id = site->end_id;
+        probe_init_mem(p);
         *out = p;
         return 0;
 }
@@ -197,9 +253,15 @@ int probe_set_table(struct probe *p, const struct cvmm_cpuid_table *t,
         p->t = t;
         if (p->vcpu < 0 || p->ran) { /* a vCPU that never ran takes a new table as it is */
                 vcpu_close(p);
-                if (p->vcpus >= 64)
+                if (p->next_id >= p->end_id)
                         return cvmm_errf(err, "probe: out of vCPUs");
-                if (kvm_vcpu_create(p->h, p->vm, p->vcpus++, &p->vcpu, &p->run, err))
+                unsigned id = p->next_id++;
+                if (kvm_vcpu_create(p->h, p->vm, id, &p->vcpu, &p->run, err))
+                        return -1;
+                /* In the guest's VM (KVM's local APICs) a vCPU other than the BSP would wait
+                 * for INIT and SIPI; the probe's runs at once. */
+                struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_RUNNABLE};
+                if (!p->own_vm && KVM_CHECKED(p->vcpu, KVM_SET_MP_STATE, &mp, err) < 0)
                         return -1;
         }
         return kvm_vcpu_set_cpuid(p->vcpu, t, err) || kvm_vcpu_get_cpuid(p->vcpu, kvm_out, err) ? -1
@@ -269,22 +331,15 @@ static uint8_t *emit(uint8_t *c, const void *bytes, size_t n)
         return c + n;
 }
 
-/*
- * Phase 1's code for l: SS:SP = PROBE_RESULTS:PROBE_SP, then per pair MOV EAX, imm32; MOV ECX,
- * imm32; CPUID; PUSHAD, then the OUT that ends it.
- */
+/* Phase 1's code for l: per pair MOV EAX, imm32; MOV ECX, imm32; CPUID; PUSHAD, then the OUT. */
 static void write_sweep(uint8_t *c, const struct sweep_list *l)
 {
-        static const uint8_t prologue[] = {
-            0xb8, PROBE_RESULTS >> 4 & 0xff, PROBE_RESULTS >> 12, 0x8e, 0xd0, /* mov %ax, %ss */
-            0xbc, PROBE_SP & 0xff,           PROBE_SP >> 8};
         static const uint8_t epilogue[] = {0xba,
                                            PROBE_PORT & 0xff,
                                            PROBE_PORT >> 8, /* mov dx */
                                            0xee,            /* out %al, %dx */
                                            0xeb,
                                            0xfa}; /* jmp back to the mov */
-        c = emit(c, prologue, sizeof(prologue));
         for (uint32_t i = 0; i < l->n; i++) {
                 uint8_t op[16] = {0x66, 0xb8, 0, 0, 0,    0,    0x66, 0xb9,
                                   0,    0,    0, 0, 0x0f, 0xa2, 0x66, 0x60};
@@ -311,7 +366,7 @@ static int sweep_once(struct probe *p, struct sweep_list *l, struct cvmm_cpuid_t
                 return cvmm_errf(err, "probe: more than %u CPUID leaves and subleaves to sweep",
                                  PROBE_MAX);
         write_sweep(p->mem + PROBE_SWEEP, l);
-        if (probe_run(p, PROBE_SWEEP >> 4, 0, err))
+        if (probe_run(p, PROBE_SWEEP, 0, PROBE_RESULTS, PROBE_SP, err))
                 return -1;
         cvmm_cpuid_free(seen);
         cvmm_cpuid_init(seen);
@@ -378,8 +433,8 @@ int probe_xstate(struct probe *p, uint64_t xcr0, uint64_t xss, struct probe_xsta
                           (uint32_t)(xss >> 32)};
         memcpy(p->mem + PROBE_XPARAM, in, sizeof(in));
         memset(p->mem + PROBE_XSTEP, 0, 0x30);
-        if (probe_run(p, 0, (uint16_t)(PROBE_CODE + (size_t)(cvmm_probe_p2 - cvmm_probe_code)),
-                      err))
+        if (probe_run(p, 0, (uint16_t)(PROBE_CODE + (size_t)(cvmm_probe_p2 - cvmm_probe_code)), 0,
+                      PROBE_STACK, err))
                 return -1;
         uint32_t step, vec;
         memcpy(&step, p->mem + PROBE_XSTEP, 4);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The probe vCPU: a one-vCPU real-mode VM that is handed a CPUID table exactly as a guest's
- * vCPU would be, then executes CPUID over every leaf and subleaf a guest can query, so cvmm
- * knows the CPUID a guest really sees (not what it meant to set). A second phase programs XCR0
- * (and IA32_XSS) as a kernel would and reads the XSAVE sizes back.
+ * The probe vCPU: a real-mode vCPU, in a VM of its own or in the guest's VM before the guest
+ * runs, that is handed a CPUID table exactly as a guest's vCPU would be, then executes CPUID
+ * over every leaf and subleaf a guest can query, so cvmm knows the CPUID a guest really sees
+ * (not what it meant to set). A second phase programs XCR0 (and IA32_XSS) as a kernel would
+ * and reads the XSAVE sizes back.
  */
 #ifndef CVMM_PROBE_H
 #define CVMM_PROBE_H
@@ -19,6 +20,31 @@ struct probe;
 
 /* Creates the probe VM (no vCPU yet). Returns 0, or -1 when the host failed (err says what). */
 int probe_open(const struct kvm_host *h, struct probe **out, struct cvmm_err *err);
+
+/* The guest-RAM window the probe needs in a guest's VM: 16-byte aligned, below 1 MiB. */
+#define PROBE_WINDOW 0x30000u
+
+/*
+ * A guest's VM lent to the probe before any of the guest's vCPUs ran: PROBE_WINDOW bytes of
+ * its RAM at guest-physical base (host address mem) that nothing else writes until the probe
+ * is closed, and vCPU ids [first_id, end_id) the guest never uses. The probe's vCPUs stay in
+ * the VM, never run again, once it is closed; the lender clears the window before the guest
+ * runs (the probe leaves its code and results there).
+ */
+struct probe_site {
+        int vm;
+        uint8_t *mem;
+        uint64_t base;
+        unsigned first_id, end_id;
+};
+
+/*
+ * As probe_open, in the guest's own VM: the table is measured where the guest will run, under
+ * its VM's settings, at the cost of a vCPU rather than a VM (a KVM VM's creation and teardown
+ * cost about a millisecond on a PVM-style host). Returns 0 or -1 with err.
+ */
+int probe_open_in(const struct kvm_host *h, const struct probe_site *site, struct probe **out,
+                  struct cvmm_err *err);
 
 /*
  * Hands the probe vCPU t (KVM_SET_CPUID2) and reads back what KVM kept (KVM_GET_CPUID2) into

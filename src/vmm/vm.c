@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "hw/layout.h"
+#include "vmm/cpumodel.h"
 #include "vmm/vcpu.h"
 #include "cvmm/effective.h"
 #include "vmm/vm_impl.h"
@@ -772,6 +773,7 @@ static void vm_teardown(struct vm *vm)
         }
         for (unsigned line = 0; line < HW_ISA_IRQS; line++)
                 atomic_store(&vm->irqfd_live[line], false); /* closing the VM drops its irqfds */
+        vm->loaded = false;                    /* a reboot loads the guest into a new VM */
         int fd = atomic_exchange(&vm->fd, -1); /* no thread reaches it once it is closed */
         if (fd >= 0)
                 close(fd);
@@ -795,12 +797,66 @@ static void check_handoff(struct vm *vm, int fd, const struct cvmm_cpuid_table *
         cvmm_cpuid_free(&got);
 }
 
-/* Creates the KVM VM, loads the guest and starts every vCPU thread. */
+/* The guest's vCPU ids end at cfg->cpus; the probe's follow, below the xAPIC broadcast ID. */
+static_assert(LAYOUT_PROBE >= LAYOUT_CMDLINE + LAYOUT_CMDLINE_MAX &&
+                  LAYOUT_PROBE + PROBE_WINDOW == LAYOUT_PROBE_END &&
+                  LAYOUT_PROBE_END <= LAYOUT_EBDA,
+              "the probe's window lies between the command line and the EBDA");
+
+int vm_probe_site(struct vm *vm, struct probe_site *s)
+{
+        const struct vm_config *cfg = vm->cfg;
+        unsigned end = cfg->cpus + CPUMODEL_MAX_ROUNDS + 1; /* a vCPU per round at most */
+        if (vm->fd < 0 || vm->loaded || end > 255 ||
+            boot_image_loads_in(cfg->image, LAYOUT_PROBE, LAYOUT_PROBE + PROBE_WINDOW))
+                return -1;
+        int max = kvm_ioctl_raw(vm->fd, KVM_CHECK_EXTENSION, (void *)(uintptr_t)KVM_CAP_MAX_VCPUS);
+        if (max > 0 && (unsigned)max < end)
+                return -1;
+        *s = (struct probe_site){.vm = vm->fd,
+                                 .mem = guestmem_ptr(&vm->mem, LAYOUT_PROBE, PROBE_WINDOW),
+                                 .base = LAYOUT_PROBE,
+                                 .first_id = cfg->cpus,
+                                 .end_id = end};
+        if (!s->mem)
+                return -1;
+        vm->probe_lent = true;
+        return 0;
+}
+
+int vm_load(struct vm *vm, struct cvmm_err *err)
+{
+        const struct vm_config *cfg = vm->cfg;
+        if (vm->loaded)
+                return 0;
+        if (vm->fd < 0 && vm_kvm_open(vm, err))
+                return -1;
+        if (boot_image_load(cfg->image, &vm->mem, &vm->platform, cfg->cmdline, cfg->cpus,
+                            &vm->entry, err))
+                return -1;
+        for (unsigned i = 0; i < cfg->cpus; i++) {
+                struct vcpu *v = &vm->vcpus[i];
+                v->vm = vm;
+                v->id = i;
+                if (kvm_vcpu_create(vm->kvm, vm->fd, i, &v->fd, &v->run, err))
+                        return -1;
+                if (vm->kvm->sync_regs & KVM_SYNC_X86_REGS)
+                        v->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+        }
+        vm->loaded = true;
+        return 0;
+}
+
+/* Loads the guest unless vm_load did, hands every vCPU its table and starts its thread. */
 static int vm_start(struct vm *vm, struct cvmm_err *err)
 {
         const struct vm_config *cfg = vm->cfg;
-        if (vm->fd < 0 && vm_kvm_open(vm, err))
+        if (vm_load(vm, err))
                 return -1;
+        /* What the probe left in the window it was lent (its vCPUs never run again). */
+        if (vm->probe_lent && guestmem_clear(&vm->mem, LAYOUT_PROBE, PROBE_WINDOW, err))
+                return -1;
+        vm->probe_lent = false;
         /* The MSR filter follows the CPU model, known only now; it waits for an SRCU grace
          * period (the tdx profile only). */
         if (cvmm_profile_get(cfg->msr.profile)->msr_default_deny) {
@@ -811,18 +867,9 @@ static int vm_start(struct vm *vm, struct cvmm_err *err)
                 if (KVM_CHECKED(vm->fd, KVM_X86_SET_MSR_FILTER, &f, err) < 0)
                         return -1;
         }
-        struct boot_entry entry;
-        if (boot_image_load(cfg->image, &vm->mem, &vm->platform, cfg->cmdline, cfg->cpus, &entry,
-                            err))
-                return -1;
+        /* KVM_SET_CPUID2 first: KVM checks the registers and MSRs below against it. */
         for (unsigned i = 0; i < cfg->cpus; i++) {
                 struct vcpu *v = &vm->vcpus[i];
-                v->vm = vm;
-                v->id = i;
-                if (kvm_vcpu_create(vm->kvm, vm->fd, i, &v->fd, &v->run, err))
-                        return -1;
-                if (vm->kvm->sync_regs & KVM_SYNC_X86_REGS)
-                        v->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
                 struct cvmm_cpuid_table t;
                 if (vcpu_cpuid_for(cfg->cpuid, i, &t, err))
                         return -1;
@@ -830,8 +877,8 @@ static int vm_start(struct vm *vm, struct cvmm_err *err)
                 if (rc == 0 && i == 0 && vm->stats.reboots == 0)
                         check_handoff(vm, v->fd, &t);
                 cvmm_cpuid_free(&t);
-                if (rc ||
-                    vcpu_setup(v->fd, i == 0, &entry, vm->stats.reboots == 0 ? stderr : NULL, err))
+                if (rc || vcpu_setup(v->fd, i == 0, &vm->entry,
+                                     vm->stats.reboots == 0 ? stderr : NULL, err))
                         return -1;
         }
         /* The kick signal stays blocked outside KVM_RUN's threads. */

@@ -17,6 +17,7 @@
 #include "cvmm/cpuid.h"
 #include "dev/dev.h"
 #include "vmm/msr.h"
+#include "vmm/probe.h"
 
 struct vm_config {
         const struct boot_image *image;
@@ -56,6 +57,21 @@ struct vmm_host;
  */
 int vm_create(struct vmm_host *h, const struct vm_config *cfg, struct vm **out,
               struct cvmm_err *err);
+/*
+ * Lends the VM to the CPU model's probe (vmm/probe.h), before vm_load and vm_run: a window of
+ * guest RAM the guest's image does not use and vCPU ids after the guest's. vm_run clears the
+ * window before the guest's first instruction; the caller must have closed the probe's vCPUs
+ * or stopped running them by then. Returns 0 and *s, or -1 when the VM cannot lend them (a
+ * Multiboot kernel loaded there, too many vCPUs, the VM not open).
+ */
+int vm_probe_site(struct vm *vm, struct probe_site *s);
+/*
+ * Loads the guest into RAM and creates its vCPUs, none of which needs the CPU model: a caller
+ * may do it while the model is computed. vm_run does it when the caller did not (and after
+ * each reboot, in the new KVM VM). The vCPUs get their CPUID tables only in vm_run. Returns 0
+ * or -1 with err.
+ */
+int vm_load(struct vm *vm, struct cvmm_err *err);
 /* Once cfg->cpuid holds the final CPU model, before vm_run: the MSR policy's view of it. */
 int vm_set_cpu_model(struct vm *vm, struct cvmm_err *err);
 /*

@@ -37,6 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hw/layout.h"
+
 #define COM1       0x3f8
 #define POWER_PORT 0x600
 #define TRAMPOLINE 0x8000
@@ -174,6 +176,31 @@ static void poweroff(void)
         outb(POWER_PORT, 0x34); /* SLP_TYP 5, SLP_EN */
         /* A VMM without that register (QEMU's microvm): end with a reset instead. */
         reset();
+}
+
+/*
+ * The CPUID probe's window of guest RAM (hw/layout.h) reads as zeros, as all RAM does at
+ * power-on: the probe's code and results, left there when it ran in this VM before boot, were
+ * cleared before this guest's first instruction.
+ */
+static void test_lowzero(void)
+{
+        const volatile uint32_t *p = (const volatile uint32_t *)(uintptr_t)LAYOUT_PROBE;
+        uint32_t n = (uint32_t)(LAYOUT_PROBE_END - LAYOUT_PROBE) / 4, nonzero = 0, first = 0;
+        for (uint32_t i = 0; i < n; i++)
+                if (p[i] && !nonzero++)
+                        first = (uint32_t)LAYOUT_PROBE + 4 * i;
+        puts_("LOWZERO ");
+        put_hex(LAYOUT_PROBE, 8);
+        puts_(" ");
+        put_hex(LAYOUT_PROBE_END, 8);
+        puts_(" nonzero ");
+        put_dec(nonzero);
+        if (nonzero) {
+                puts_(" first ");
+                put_hex(first, 8);
+        }
+        puts_("\n");
 }
 
 static void triple_fault(void)
@@ -1166,6 +1193,8 @@ void guest_main(uint32_t start_info)
                 test_irq(arg);
         } else if (streq_prefix(cmd, "hostile", &arg)) {
                 test_hostile(arg);
+        } else if (streq_prefix(cmd, "lowzero", &arg)) {
+                test_lowzero();
         } else if (streq_prefix(cmd, "triple", &arg)) {
                 triple_fault();
         } else if (!streq_prefix(cmd, "poweroff", &arg)) {

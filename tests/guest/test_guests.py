@@ -26,6 +26,7 @@ import fcntl
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -442,6 +443,39 @@ def multiboot_tests():
        "the PVH build of the same guest is not entered as Multiboot")
 
 
+def probe_site_tests(first):
+    """Where the CPUID probe ran. In the guest's own VM (a vCPU after the guest's, a window of
+    its RAM below 1 MiB) when the guest's image leaves that window alone: the window then reads
+    as zeros from the guest, as all RAM does at power-on. A Multiboot kernel loaded into the
+    window itself gets a probe VM of its own, and boots as before."""
+    ok(first.m.get("cpuid_probe", {}).get("vm") == "guest's",
+       f"the probe ran in the guest's own VM (cpuid_probe.vm {first.m.get('cpuid_probe')})")
+    r = Run("lowzero", "--no-reboot", "--cpus", "2")
+    z = r.lines("LOWZERO")
+    if not ok(r.rc == 0 and r.m.get("cpuid_probe", {}).get("vm") == "guest's" and
+              z == [["00040000", "00070000", "nonzero", "0"]],
+              f"the probe's window of guest RAM (0x40000-0x70000) reads as zeros from the "
+              f"guest ({z})"):
+        r.show()
+    # A Multiboot a.out-kludge kernel (flags bit 16) loaded at 0x50000: it writes LOW to COM1
+    # and resets.
+    magic, flags, load = 0x1BADB002, 0x00010000, 0x50000
+    hdr = struct.pack("<8I", magic, flags, (-(magic + flags)) & 0xffffffff, load, load, 0, 0,
+                      load + 32)
+    code = b"".join(b"\x66\xba\xf8\x03\xb0" + bytes([c]) + b"\xee" for c in b"LOW\n")
+    code += b"\xb0\xfe\xe6\x64\xf4\xeb\xfd"  # mov $0xfe, %al; out %al, $0x64; hlt; jmp
+    low = os.path.join(TMP, "multiboot-low.bin")
+    with open(low, "wb") as f:
+        f.write(hdr + code)
+    r = Run("", "--no-reboot", kernel=low)
+    if not ok(r.rc == 0 and "LOW\n" in r.out and r.m.get("outcome") == "reboot" and
+              r.m.get("cpuid_probe", {}).get("vm") == "its own" and
+              r.m.get("cpu_model", {}).get("guest_sees_table") is True,
+              f"a Multiboot kernel loaded at 0x50000, in the probe's window: the probe gets a VM "
+              f"of its own and the kernel runs (exit {r.rc}, {r.m.get('cpuid_probe')})"):
+        r.show()
+
+
 # Ports KVM's in-kernel PIC (with its ELCR) and PIT (with the dummy speaker port) claim: an
 # access there that KVM handles never reaches cvmm. Which ones KVM takes depends on the access
 # size (its PIC handles 1-byte accesses; a wider one starting below a device's range is not
@@ -637,7 +671,7 @@ def main():
         return nested()
 
     # Lifetime: power-off, reset with and without --no-reboot, triple fault.
-    r = Run("poweroff", "--no-reboot")
+    r = first = Run("poweroff", "--no-reboot")
     ok(r.m.get("sandbox") is True,
        f"poweroff: the run was confined by the seccomp filter (sandbox={r.m.get('sandbox')})")
     # The filter stops what it does not allow: the selftest's execve once the guest runs (here,
@@ -720,6 +754,7 @@ def main():
        f"(exit {r.rc})")
 
     multiboot_tests()
+    probe_site_tests(first)
     # fw_cfg: what firmware and kvm-unit-tests read first, from --cpus and --memory.
     r = Run("fwcfg", "--no-reboot", "--cpus", "3", "--memory", "96M")
     ok(r.rc == 0 and r.lines("FWCFG") == [["sig", "QEMU", "cpus", "3", "ram",
