@@ -151,10 +151,15 @@ def main():
         return 0
     tmp = tempfile.mkdtemp(prefix="cvmm-bench-")
 
-    def cvmm_cmd(mem="64M", cpus=1, extra=()):
+    def cvmm_cmd(mem="64M", cpus=1, metrics=True):
+        # issue 12's command line is without --metrics; the metrics runs give the first
+        # instruction's time and the guest RAM resident at exit
         return [cvmm, "run", "--kernel", guest, "--cmdline", "hello", "--no-reboot",
-                "--memory", mem, "--cpus", str(cpus), "--metrics",
-                os.path.join(tmp, "hello.json"), *extra]
+                "--memory", mem, "--cpus", str(cpus),
+                *(["--metrics", os.path.join(tmp, "hello.json")] if metrics else [])]
+
+    def floor_cmd(mem="64M", cpus=1):
+        return [floor, guest, str(int(mem[:-1]) << (10 if mem[-1] == "G" else 0)), "hello"]
 
     def guest_resident_kib():
         try:
@@ -179,20 +184,17 @@ def main():
         return w, r
 
     def series(cmd, n=runs):
-        walls, rss, guest = [], [], []
+        walls, rss = [], []
         for _ in range(n):
             w, r = once(cmd)
             walls.append(w)
             rss.append(r)
-            if cmd[0] == cvmm:
-                guest.append(guest_resident_kib())
-        series.guest = median(guest)
         return median(walls), median(rss)
 
     print(f"== trivial guest (PVH ELF, prints a line, resets), 64M, interleaved, median of {runs}")
-    cmds = {"cvmm": cvmm_cmd()}
+    cmds = {"cvmm": cvmm_cmd(), "cvmm-plain": cvmm_cmd(metrics=False)}
     if floor:
-        cmds["floor"] = [floor, guest, "64", "hello"]
+        cmds["floor"] = floor_cmd()
     if have_qemu:
         cmds["qemu"] = qemu_cmd()
     res = {k: ([], []) for k in cmds}
@@ -206,14 +208,18 @@ def main():
                 cguest.append(guest_resident_kib())
                 cfirst.append(first_instruction_ms())
     cw, cr = median(res["cvmm"][0]), median(res["cvmm"][1])
+    pw, pr = median(res["cvmm-plain"][0]), median(res["cvmm-plain"][1])
     cg = median(cguest)
-    print(f"   cvmm:  {cw * 1000:8.1f} ms  peak RSS {cr / 1024:6.1f} MiB, of which guest RAM "
-          f"{cg / 1024:.1f} MiB: VMM {(cr - cg) / 1024:.1f} MiB; first guest instruction at "
-          f"{median(cfirst):.2f} ms (--metrics: from cvmm's main())")
+    print(f"   cvmm:  {pw * 1000:8.1f} ms  peak RSS {pr / 1024:6.1f} MiB (issue 12's command: "
+          f"run --kernel guest.elf --memory 64M --no-reboot)")
+    print(f"   cvmm --metrics: {cw * 1000:6.1f} ms  peak RSS {cr / 1024:6.1f} MiB, of which guest "
+          f"RAM {cg / 1024:.1f} MiB: VMM {(cr - cg) / 1024:.1f} MiB; first guest instruction at "
+          f"{median(cfirst):.2f} ms (from cvmm's main())")
     if floor:
         fw, fr = median(res["floor"][0]), median(res["floor"][1])
         print(f"   floor: {fw * 1000:8.1f} ms  peak RSS {fr / 1024:6.1f} MiB")
-        print(f"   ratio cvmm/floor: wall {cw / fw:.3f}x (target <= 1.3x)")
+        print(f"   ratio cvmm/floor: wall {pw / fw:.3f}x (target <= 1.3x); with --metrics "
+              f"{cw / fw:.3f}x")
     else:
         print("   floor: not given (--floor build/bench/floor)")
     if have_qemu:
@@ -225,17 +231,29 @@ def main():
     else:
         print("   qemu: not installed (apt-get install qemu-system-x86)")
 
+    # The floor program with the same RAM shows what KVM itself costs per size (on a KVM
+    # without TDP, its memory slot's reverse maps grow with the slot).
     print(f"== growth with guest RAM (1 vCPU), median of {max(3, runs // 2)}")
+    sweep = {}
     for mem in ["256M", "1G", "4G", "16G"]:
-        cw, cr = series(cvmm_cmd(mem), max(3, runs // 2))
+        cw, cr = series(cvmm_cmd(mem, metrics=False), max(3, runs // 2))
         line = f"   {mem:>5}: cvmm {cw * 1000:7.1f} ms {cr / 1024:6.1f} MiB"
+        if floor:
+            fw, _ = series(floor_cmd(mem), max(3, runs // 2))
+            line += f" | floor {fw * 1000:7.1f} ms, cvmm - floor {(cw - fw) * 1000:5.1f} ms"
+            sweep[mem] = (cw, fw)
         if have_qemu:
             qw, qr = series(qemu_cmd(mem), max(3, runs // 2))
             line += f" | qemu {qw * 1000:7.1f} ms {qr / 1024:6.1f} MiB | ratio {cw / qw:.3f}x"
         print(line)
+    if sweep:
+        c = [v[0] for v in sweep.values()]
+        d = [v[0] - v[1] for v in sweep.values()]
+        print(f"   spread 256M..16G: cvmm {(max(c) / min(c) - 1) * 100:.0f}% (target <= 10%); "
+              f"cvmm - floor {min(d) * 1000:.1f}..{max(d) * 1000:.1f} ms")
     print(f"== growth with vCPUs (64M), median of {max(3, runs // 2)}")
     for cpus in [1, 2, 4, 8]:
-        cw, cr = series(cvmm_cmd(cpus=cpus), max(3, runs // 2))
+        cw, cr = series(cvmm_cmd(cpus=cpus, metrics=False), max(3, runs // 2))
         line = f"   {cpus} vCPU: cvmm {cw * 1000:7.1f} ms {cr / 1024:6.1f} MiB"
         if have_qemu:
             qw, qr = series(qemu_cmd(cpus=cpus), max(3, runs // 2))

@@ -315,7 +315,11 @@ int cli_run_parse_only(int argc, char **argv, struct cvmm_err *err)
  * interval while the guest runs, so that an agent can scrape a long-running guest. It reads the
  * VM's counters with atomic loads only and never blocks a vCPU.
  */
+struct model_job;
+static struct json_object *model_json_wait(struct model_job *j);
+
 struct ticker {
+        struct model_job *job; /* the model's JSON comes from it (model_json_wait) */
         struct vm *vm;
         struct outfile *out;
         const char *path;
@@ -351,6 +355,7 @@ static void ts_at(struct timespec *ts, uint64_t ns)
 static void *ticker_thread(void *arg)
 {
         struct ticker *t = arg;
+        t->s.model_json = model_json_wait(t->job); /* NULL on ENOMEM: each write then fails */
         uint64_t next = vm_now_ns() + t->interval_ns;
         pthread_mutex_lock(&t->lock);
         while (!t->stop) {
@@ -606,6 +611,9 @@ struct model_job {
         bool site_ready;
         int site_rc;
         struct probe_site site;
+        /* The model as --metrics reports it, built once the model is handed over. */
+        bool json_done;
+        struct json_object *json;
 };
 
 /* What one run holds; run_free releases it. */
@@ -616,7 +624,6 @@ struct run {
         struct vmm_host *host;
         struct cpumodel model;
         bool modelled;
-        struct json_object *model_json; /* the model in --metrics: built once per run */
         struct vm_config cfg;
         struct vm *vm;
         bool prepared;           /* run_prepare succeeded: the model and the VM exist */
@@ -671,8 +678,26 @@ static void *model_thread(void *arg)
         j->done = true;
         pthread_cond_broadcast(&j->cond);
         pthread_mutex_unlock(&j->lock);
+        /* The model's JSON for --metrics (about a millisecond of json-c on a slow host) while
+         * the guest boots: only the metrics writers wait for it. */
+        struct json_object *json = rc == EXIT_OK && r->a.metrics ? cpumodel_json(&r->model) : NULL;
+        pthread_mutex_lock(&j->lock);
+        j->json = json;
+        j->json_done = true;
+        pthread_cond_broadcast(&j->cond);
+        pthread_mutex_unlock(&j->lock);
         probe_close(p);
         return NULL;
+}
+
+static struct json_object *model_json_wait(struct model_job *j)
+{
+        pthread_mutex_lock(&j->lock);
+        while (!j->json_done)
+                pthread_cond_wait(&j->cond, &j->lock);
+        struct json_object *json = j->json;
+        pthread_mutex_unlock(&j->lock);
+        return json;
 }
 
 static void model_wait(struct model_job *j)
@@ -743,10 +768,6 @@ static int run_prepare(struct run *r, uint64_t t_start_ns)
                 return job->rc;
         if (report_model(&r->a, &r->model) != EXIT_OK)
                 return EXIT_USAGE;
-        if (r->a.metrics && !(r->model_json = cpumodel_json(&r->model))) {
-                cli_error("run: out of memory");
-                return EXIT_HOST;
-        }
         if (vm_set_cpu_model(r->vm, &err)) {
                 cli_error("run: %s", err.msg);
                 return EXIT_HOST;
@@ -759,14 +780,14 @@ static int run_prepare(struct run *r, uint64_t t_start_ns)
 static void run_guest(struct run *r)
 {
         struct cvmm_err err;
-        struct ticker tick = {.vm = r->vm,
+        struct ticker tick = {.job = &r->model_job,
+                              .vm = r->vm,
                               .out = &r->out,
                               .path = r->a.metrics,
                               .interval_ns = r->a.metrics_interval_ns,
                               .s = {.outcome = "running",
                                     .profile = cvmm_profile_name(r->a.model.profile),
                                     .model = &r->model,
-                                    .model_json = r->model_json,
                                     .kernel_kind = boot_kind_name(r->img.kind),
                                     .live = true,
                                     .sandboxed = r->sandboxed}};
@@ -816,7 +837,7 @@ static void run_metrics(struct run *r)
                                 .exit_status = r->status,
                                 .profile = cvmm_profile_name(r->a.model.profile),
                                 .model = &r->model, /* made before the VM */
-                                .model_json = r->model_json,
+                                .model_json = model_json_wait(&r->model_job),
                                 .kernel_kind = boot_kind_name(r->img.kind),
                                 .sandboxed = r->sandboxed};
         char *json = metrics_json(r->vm, &s);
@@ -861,7 +882,7 @@ static void run_free(struct run *r)
                 pthread_mutex_destroy(&r->model_job.lock);
         }
         vm_destroy(r->vm);
-        json_object_put(r->model_json);
+        json_object_put(r->model_job.json);
         if (r->modelled)
                 cpumodel_free(&r->model);
         vmm_host_close(r->host);
