@@ -74,9 +74,10 @@ struct vm {
          * input thread's interrupts (I/O APIC messages, KVM_IRQ_LINE) read it while a reset
          * closes and reopens it, and a message between the two goes nowhere (-1). */
         atomic_int fd;
-        bool model_set;  /* vm_set_cpu_model ran */
-        bool loaded;     /* vm_load ran for the current KVM VM: guest in RAM, vCPUs created */
-        bool probe_lent; /* vm_probe_site lent the VM: vm_start clears the window first */
+        bool model_set;   /* vm_set_cpu_model ran */
+        bool loaded;      /* vm_load ran for the current KVM VM: guest in RAM, vCPUs created */
+        bool probe_lent;  /* vm_probe_site lent the VM: vm_start clears the window first */
+        bool high_mapped; /* the KVM VM has its slot of RAM above 4 GiB */
         struct boot_entry entry; /* where vm_load's guest starts */
         struct guest_mem mem;
         struct io_bus bus;

@@ -58,6 +58,8 @@ GDIR = os.path.join(BUILD, "guest")
 TMP = tempfile.mkdtemp(prefix="cvmm-kernel-")
 dynamic_mask = DynamicMask(CVMM)  # cvmm's own list of the fields computed at run time
 MEM = 256 << 20
+GAP_START = 0xC0000000  # hw/layout.h: guest RAM stops here and goes on at 4 GiB
+BIG_MEM = 4608 << 20  # 1.5 GiB of it above 4 GiB
 # Kernel arguments that shorten early boot under emulation: no delay-loop calibration, no
 # timer check; reboot through the keyboard controller so --no-reboot ends the run.
 BASE_CMDLINE = "console=ttyS0 reboot=k panic=-1 tsc=reliable no_timer_check lpj=1000000"
@@ -196,14 +198,17 @@ def check_common(b, kind):
        f"{n}: banner ({kind})")
     ok(f"Command line: {b['cmdline']}" in out, f"{n}: the kernel printed our command line")
     e820 = re.findall(r"BIOS-e820: \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\] (\w+)", out)
+    # RAM past 3 GiB continues above the 32-bit MMIO hole, at 4 GiB
+    low = min(b["mem"], GAP_START)
+    high = [(1 << 32, (1 << 32) + b["mem"] - low - 1, "usable")] if b["mem"] > low else []
     if kind.startswith("PVH"):
         # Linux's PVH entry adds the ISA hole (0xa0000-0xfffff) as reserved, which merges
         # with cvmm's two reserved ranges.
         want = [(0, 0x9DFFF, "usable"), (0x9E000, 0xFFFFF, "reserved"),
-                (0x100000, b["mem"] - 1, "usable")]
+                (0x100000, low - 1, "usable")] + high
     else:
         want = [(0, 0x9DFFF, "usable"), (0x9E000, 0x9FFFF, "reserved"),
-                (0xF0000, 0xFFFFF, "reserved"), (0x100000, b["mem"] - 1, "usable")]
+                (0xF0000, 0xFFFFF, "reserved"), (0x100000, low - 1, "usable")] + high
     got = [(int(a, 16), int(z, 16), t) for a, z, t in e820]
     ok(got == want, f"{n}: e820 map as cvmm built it ({len(got)} entries)"
        + ("" if got == want else f": {got}"))
@@ -261,7 +266,9 @@ def enforced_suite(nested):
     feats = (None, "-avx", "-pku") if nested else (None, "-avx512f", "-pku", "-avx", "-xsaves")
     matrix = [(p, f) for p in ("host", "tdx") for f in feats]
     pre = "nested-" if nested else ""
-    jobs = [((f"{pre}bzimage", bzimage, 1, MEM), ())]
+    # The bzImage boot has RAM above the 32-bit hole, which cvmm maps in a slot of its own
+    # after the probe started; Linux allocates from the top of RAM first, so it is used.
+    jobs = [((f"{pre}bzimage", bzimage, 1, BIG_MEM), ())]
     for p, f in matrix:
         extra = ["--profile", p] + (["--features", f] if f else [])
         targs = ("--profile", p, "--cpus", "2") + (("--features", f) if f else ())
@@ -290,6 +297,10 @@ def enforced_suite(nested):
        " edges/messages)")
     ok(boots[0]["rc"] == 0 and "CVMM-DONE" in boots[0]["out"],
        f"{pre}bzimage: reached user space and powered off (ACPI S5), exit 0")
+    total = re.search(r"Memory: \d+K/(\d+)K available", boots[0]["out"])
+    ok(total is not None and (BIG_MEM - (64 << 20)) >> 10 < int(total[1]) <= BIG_MEM >> 10,
+       f"{pre}bzimage: the kernel has its {BIG_MEM >> 20} MiB, 1.5 GiB of it above 4 GiB "
+       f"({total[1] if total else '?'} KiB available)")
     for b, (p, f) in zip(boots[1:], matrix):
         n, out = b["name"], b["out"]
         check_common(b, "PVH entry")
