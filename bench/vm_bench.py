@@ -24,7 +24,7 @@ entered at the PVH entry, until the reset write). cvmm, the floor and QEMU run i
 drift in the host's speed falls on all three; cvmm/floor is issue 12's figure (target <= 1.3).
 
 usage: vm_bench.py CVMM GUEST_ELF [VMLINUX INITRD] [--runs N] [--peakrss PATH] [--floor PATH]
-                   [--only storm]
+                   [--only storm|growth]
 """
 import json
 import os
@@ -128,8 +128,8 @@ def main():
         i = args.index("--only")
         only = args[i + 1]
         del args[i:i + 2]
-        if only != "storm":
-            print(f"vm_bench.py: --only '{only}': the only part it runs alone is storm",
+        if only not in ("storm", "growth"):
+            print(f"vm_bench.py: --only '{only}': the parts it runs alone are storm and growth",
                   file=sys.stderr)
             return 2
     if "--runs" in args:
@@ -191,6 +191,39 @@ def main():
             rss.append(r)
         return median(walls), median(rss)
 
+    def growth(runs):
+        # The floor program with the same RAM shows what KVM itself costs per size (on a KVM
+        # without TDP, its memory slot's reverse maps grow with the slot).
+        print(f"== growth with guest RAM (1 vCPU), median of {max(3, runs // 2)}")
+        sweep = {}
+        for mem in ["256M", "1G", "4G", "16G"]:
+            cw, cr = series(cvmm_cmd(mem, metrics=False), max(3, runs // 2))
+            line = f"   {mem:>5}: cvmm {cw * 1000:7.1f} ms {cr / 1024:6.1f} MiB"
+            if floor:
+                fw, _ = series(floor_cmd(mem), max(3, runs // 2))
+                line += f" | floor {fw * 1000:7.1f} ms, cvmm - floor {(cw - fw) * 1000:5.1f} ms"
+                sweep[mem] = (cw, fw)
+            if have_qemu:
+                qw, qr = series(qemu_cmd(mem), max(3, runs // 2))
+                line += f" | qemu {qw * 1000:7.1f} ms {qr / 1024:6.1f} MiB | ratio {cw / qw:.3f}x"
+            print(line)
+        if sweep:
+            c = [v[0] for v in sweep.values()]
+            d = [v[0] - v[1] for v in sweep.values()]
+            print(f"   spread 256M..16G: cvmm {(max(c) / min(c) - 1) * 100:.0f}% (target <= 10%); "
+                  f"cvmm - floor {min(d) * 1000:.1f}..{max(d) * 1000:.1f} ms")
+        print(f"== growth with vCPUs (64M), median of {max(3, runs // 2)}")
+        for cpus in [1, 2, 4, 8]:
+            cw, cr = series(cvmm_cmd(cpus=cpus, metrics=False), max(3, runs // 2))
+            line = f"   {cpus} vCPU: cvmm {cw * 1000:7.1f} ms {cr / 1024:6.1f} MiB"
+            if have_qemu:
+                qw, qr = series(qemu_cmd(cpus=cpus), max(3, runs // 2))
+                line += f" | qemu {qw * 1000:7.1f} ms {qr / 1024:6.1f} MiB | ratio {cw / qw:.3f}x"
+            print(line)
+
+    if only == "growth":
+        growth(runs)
+        return 0
     print(f"== trivial guest (PVH ELF, prints a line, resets), 64M, interleaved, median of {runs}")
     cmds = {"cvmm": cvmm_cmd(), "cvmm-plain": cvmm_cmd(metrics=False)}
     if floor:
@@ -231,34 +264,7 @@ def main():
     else:
         print("   qemu: not installed (apt-get install qemu-system-x86)")
 
-    # The floor program with the same RAM shows what KVM itself costs per size (on a KVM
-    # without TDP, its memory slot's reverse maps grow with the slot).
-    print(f"== growth with guest RAM (1 vCPU), median of {max(3, runs // 2)}")
-    sweep = {}
-    for mem in ["256M", "1G", "4G", "16G"]:
-        cw, cr = series(cvmm_cmd(mem, metrics=False), max(3, runs // 2))
-        line = f"   {mem:>5}: cvmm {cw * 1000:7.1f} ms {cr / 1024:6.1f} MiB"
-        if floor:
-            fw, _ = series(floor_cmd(mem), max(3, runs // 2))
-            line += f" | floor {fw * 1000:7.1f} ms, cvmm - floor {(cw - fw) * 1000:5.1f} ms"
-            sweep[mem] = (cw, fw)
-        if have_qemu:
-            qw, qr = series(qemu_cmd(mem), max(3, runs // 2))
-            line += f" | qemu {qw * 1000:7.1f} ms {qr / 1024:6.1f} MiB | ratio {cw / qw:.3f}x"
-        print(line)
-    if sweep:
-        c = [v[0] for v in sweep.values()]
-        d = [v[0] - v[1] for v in sweep.values()]
-        print(f"   spread 256M..16G: cvmm {(max(c) / min(c) - 1) * 100:.0f}% (target <= 10%); "
-              f"cvmm - floor {min(d) * 1000:.1f}..{max(d) * 1000:.1f} ms")
-    print(f"== growth with vCPUs (64M), median of {max(3, runs // 2)}")
-    for cpus in [1, 2, 4, 8]:
-        cw, cr = series(cvmm_cmd(cpus=cpus, metrics=False), max(3, runs // 2))
-        line = f"   {cpus} vCPU: cvmm {cw * 1000:7.1f} ms {cr / 1024:6.1f} MiB"
-        if have_qemu:
-            qw, qr = series(qemu_cmd(cpus=cpus), max(3, runs // 2))
-            line += f" | qemu {qw * 1000:7.1f} ms {qr / 1024:6.1f} MiB | ratio {cw / qw:.3f}x"
-        print(line)
+    growth(runs)
 
     # Unknown-MSR storm: every read comes to cvmm (tdx profile, default deny) and is answered
     # with #GP; under QEMU, KVM answers the unknown MSR in the kernel. Interleaved: cvmm, QEMU,
