@@ -158,7 +158,7 @@ def main():
                 "--memory", mem, "--cpus", str(cpus),
                 *(["--metrics", os.path.join(tmp, "hello.json")] if metrics else [])]
 
-    def floor_cmd(mem="64M", cpus=1):
+    def floor_cmd(mem="64M"):
         return [floor, guest, str(int(mem[:-1]) << (10 if mem[-1] == "G" else 0)), "hello"]
 
     def guest_resident_kib():

@@ -660,9 +660,10 @@ static void lend_site(struct model_job *j, struct vm *vm)
 
 /*
  * The CPU model's half of run_prepare, on a thread of its own: once the model is done it says
- * so (done, under lock) and only then closes the probe (its vCPUs in the guest's VM, or its
- * own VM), which the run no longer needs, while the main thread goes on. It touches nothing
- * of the run after saying so.
+ * so (done, under lock), builds the model's --metrics JSON (json, json_done), and only then
+ * closes the probe (its vCPUs in the guest's VM, or its own VM), which the run no longer
+ * needs, while the main thread goes on. After saying done it only reads the run (the model
+ * and the options, which nothing changes any more) and writes json.
  */
 static void *model_thread(void *arg)
 {

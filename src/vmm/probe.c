@@ -198,16 +198,29 @@ static void probe_init_mem(struct probe *p)
         set_vector(p, 13, cvmm_probe_gp);
 }
 
-int probe_open(const struct kvm_host *h, struct probe **out, struct cvmm_err *err)
+/* A probe with no vCPU yet, in the VM and memory s names; NULL on ENOMEM. */
+static struct probe *probe_new(const struct kvm_host *h, const struct probe_site *s)
 {
         struct probe *p = calloc(1, sizeof(*p));
         if (!p)
-                return cvmm_errf(err, "probe: out of memory");
+                return NULL;
         p->h = h;
         p->run_size = (size_t)h->run_size;
-        p->vm = p->vcpu = -1;
+        p->vm = s->vm;
+        p->vcpu = -1;
+        p->mem = s->mem;
+        p->base = s->base;
+        p->next_id = s->first_id;
+        p->end_id = s->end_id;
+        return p;
+}
+
+int probe_open(const struct kvm_host *h, struct probe **out, struct cvmm_err *err)
+{
+        struct probe *p = probe_new(h, &(struct probe_site){.vm = -1, .end_id = 64});
+        if (!p)
+                return cvmm_errf(err, "probe: out of memory");
         p->own_vm = true;
-        p->end_id = 64;
         p->mem = mmap(NULL, PROBE_MEM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p->mem == MAP_FAILED) {
                 p->mem = NULL;
@@ -230,17 +243,9 @@ int probe_open_in(const struct kvm_host *h, const struct probe_site *site, struc
         if (site->base % 16 || site->base + PROBE_MEM > 0x100000 || site->first_id >= site->end_id)
                 return cvmm_errf(err, "probe: unusable window 0x%llx or vCPU ids %u-%u",
                                  (unsigned long long)site->base, site->first_id, site->end_id);
-        struct probe *p = calloc(1, sizeof(*p));
+        struct probe *p = probe_new(h, site);
         if (!p)
                 return cvmm_errf(err, "probe: out of memory");
-        p->h = h;
-        p->run_size = (size_t)h->run_size;
-        p->vm = site->vm;
-        p->vcpu = -1;
-        p->mem = site->mem;
-        p->base = site->base;
-        p->next_id = site->first_id;
-        p->end_id = site->end_id;
         probe_init_mem(p);
         *out = p;
         return 0;

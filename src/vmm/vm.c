@@ -653,14 +653,6 @@ static void *input_thread(void *arg)
         return NULL;
 }
 
-/*
- * Creates the KVM VM with guest RAM mapped, MSR exits enabled and its interrupt controllers:
- * everything that does not depend on the CPU model. vm_create calls it before the CPUID probe.
- * The default, a split irqchip (KVM's local APICs, cvmm's I/O APIC), leaves KVM no deferred
- * work; --irqchip kernel's KVM_CREATE_IRQCHIP leaves SRCU callbacks that closing the VM waits
- * for (14-20 ms measured on a PVM host when the VM is closed at once; bench/kvm_costs), which
- * opening the VM before the probe partly overlaps.
- */
 /* The slot of the RAM above the 32-bit hole, once per KVM VM. */
 static int map_high(struct vm *vm, struct cvmm_err *err)
 {
@@ -673,6 +665,15 @@ static int map_high(struct vm *vm, struct cvmm_err *err)
         return 0;
 }
 
+/*
+ * Creates the KVM VM with guest RAM below 4 GiB mapped (and above it too under --irqchip
+ * kernel), MSR exits enabled and its interrupt controllers: what does not depend on the CPU
+ * model and must precede the vCPUs. vm_create calls it before the CPUID probe.
+ * The default, a split irqchip (KVM's local APICs, cvmm's I/O APIC), leaves KVM no deferred
+ * work; --irqchip kernel's KVM_CREATE_IRQCHIP leaves SRCU callbacks that closing the VM waits
+ * for (14-20 ms measured on a PVM host when the VM is closed at once; bench/kvm_costs), which
+ * opening the VM before the probe partly overlaps.
+ */
 static int vm_kvm_open(struct vm *vm, struct cvmm_err *err)
 {
         vm->fd = kvm_vm_create(vm->kvm, err);
@@ -811,7 +812,6 @@ static void check_handoff(struct vm *vm, int fd, const struct cvmm_cpuid_table *
         cvmm_cpuid_free(&got);
 }
 
-/* The guest's vCPU ids end at cfg->cpus; the probe's follow, below the xAPIC broadcast ID. */
 static_assert(LAYOUT_PROBE >= LAYOUT_CMDLINE + LAYOUT_CMDLINE_MAX &&
                   LAYOUT_PROBE + PROBE_WINDOW == LAYOUT_PROBE_END &&
                   LAYOUT_PROBE_END <= LAYOUT_EBDA,
@@ -820,7 +820,9 @@ static_assert(LAYOUT_PROBE >= LAYOUT_CMDLINE + LAYOUT_CMDLINE_MAX &&
 int vm_probe_site(struct vm *vm, struct probe_site *s)
 {
         const struct vm_config *cfg = vm->cfg;
-        unsigned end = cfg->cpus + CPUMODEL_MAX_ROUNDS + 1; /* a vCPU per round at most */
+        /* The guest's vCPU ids end at cfg->cpus; the probe's follow, a vCPU per round at most,
+         * below the xAPIC broadcast ID. */
+        unsigned end = cfg->cpus + CPUMODEL_MAX_ROUNDS + 1;
         if (vm->fd < 0 || vm->loaded || end > 255 ||
             boot_image_loads_in(cfg->image, LAYOUT_PROBE, LAYOUT_PROBE + PROBE_WINDOW))
                 return -1;
