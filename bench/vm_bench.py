@@ -174,6 +174,24 @@ def main():
         except (OSError, KeyError, ValueError):
             return float("nan")
 
+    def probe_costs():
+        try:
+            p = json.load(open(os.path.join(tmp, "hello.json")))["cpuid_probe"]
+            return p["cpuid_instructions"], p["kvm_run_us"] / 1000, p["wall_us"] / 1000
+        except (OSError, KeyError, ValueError):
+            return float("nan"), float("nan"), float("nan")
+
+    def probe_line(costs, fw):
+        # The CPU-model check's own share of a run (--metrics' cpuid_probe): its CPUID exits
+        # cannot be skipped without reusing a result, so it bounds the ratio from below.
+        n, k, w = (median([c[i] for c in costs]) for i in range(3))
+        line = (f"   the CPUID probe (--metrics cpuid_probe, median of {len(costs)}): {n:.0f} "
+                f"CPUIDs, {k:.2f} ms in its KVM_RUNs ({k / n * 1000:.1f} us per CPUID), "
+                f"{w:.2f} ms from opening it to its result")
+        if fw:
+            line += f"; that is {w / (fw * 1000):.2f}x the floor's whole run"
+        print(line)
+
     def qemu_cmd(mem="64M", cpus=1):
         return QEMU_BASE + ["-m", mem, "-smp", str(cpus), "-kernel", guest, "-append", "hello"]
 
@@ -194,6 +212,13 @@ def main():
     def growth(runs):
         # The floor program with the same RAM shows what KVM itself costs per size (on a KVM
         # without TDP, its memory slot's reverse maps grow with the slot).
+        costs, fws = [], []
+        for _ in range(3):
+            once(cvmm_cmd())
+            costs.append(probe_costs())
+            if floor:
+                fws.append(once(floor_cmd())[0])
+        probe_line(costs, median(fws) if fws else None)
         print(f"== growth with guest RAM (1 vCPU), median of {max(3, runs // 2)}")
         sweep = {}
         for mem in ["256M", "1G", "4G", "16G"]:
@@ -231,7 +256,7 @@ def main():
     if have_qemu:
         cmds["qemu"] = qemu_cmd()
     res = {k: ([], []) for k in cmds}
-    cguest, cfirst = [], []
+    cguest, cfirst, cprobe = [], [], []
     for _ in range(runs):
         for k, cmd in cmds.items():
             w, r = once(cmd)
@@ -240,6 +265,7 @@ def main():
             if k == "cvmm":
                 cguest.append(guest_resident_kib())
                 cfirst.append(first_instruction_ms())
+                cprobe.append(probe_costs())
     cw, cr = median(res["cvmm"][0]), median(res["cvmm"][1])
     pw, pr = median(res["cvmm-plain"][0]), median(res["cvmm-plain"][1])
     cg = median(cguest)
@@ -255,6 +281,7 @@ def main():
               f"{cw / fw:.3f}x")
     else:
         print("   floor: not given (--floor build/bench/floor)")
+    probe_line(cprobe, median(res["floor"][0]) if floor else None)
     if have_qemu:
         qw, qr = median(res["qemu"][0]), median(res["qemu"][1])
         print(f"   qemu:  {qw * 1000:8.1f} ms  peak RSS {qr / 1024:6.1f} MiB")

@@ -133,6 +133,7 @@ int cpumodel_build(const struct kvm_host *h, const struct cvmm_cpuid_table *sour
                 rt.d0_ebx = m->xstate.d0[1];
                 rt.d1_ebx = m->xstate.d1[1];
         }
+        m->probe_cost = probe_cost(p);
         m->probe = p; /* closed by cpumodel_take_probe's caller or cpumodel_free */
         cvmm_linux_predict(&m->seen, lv, &rt, &m->linux_boot);
         struct cvmm_check_opts co = {0};

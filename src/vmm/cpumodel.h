@@ -42,6 +42,7 @@ struct cpumodel {
         struct cvmm_check_report check;    /* the checker on the view */
         struct probe *probe;               /* the probe, still open (cpumodel_take_probe) */
         bool probe_in_guest_vm;            /* the probe ran in the VM the guest will run in */
+        struct probe_cost probe_cost;      /* what the probe cost, all rounds and phase 2 */
 };
 
 /* Where cpumodel_build runs its probe (see probe_open_in). */

@@ -169,6 +169,11 @@ char *metrics_json(const struct vm *vm, const struct run_summary *s)
                 /* where it ran: in the guest's VM, or in one of its own (vmm/probe.h) */
                 json_put(&ok, p, "vm",
                          json_object_new_string(m->probe_in_guest_vm ? "guest's" : "its own"));
+                /* what the check cost: CPUID exits, KVM_RUN calls and time, and all of it */
+                json_put(&ok, p, "cpuid_instructions", u64(m->probe_cost.cpuids));
+                json_put(&ok, p, "kvm_runs", u64(m->probe_cost.runs));
+                json_put(&ok, p, "kvm_run_us", u64(m->probe_cost.run_ns / 1000));
+                json_put(&ok, p, "wall_us", u64(m->probe_cost.wall_ns / 1000));
                 json_put(&ok, root, "cpuid_probe", p);
                 json_put(&ok, root, "cpu_model", json_object_get(s->model_json));
         }

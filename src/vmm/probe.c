@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/probe.h"
@@ -101,8 +102,24 @@ struct probe {
         uint32_t max_basic, max_hv, max_ext; /* the maxima the last sweep list covered */
         const struct cvmm_cpuid_table *t;
         unsigned next_id, end_id; /* vCPU ids the probe may still create: [next_id, end_id) */
-        bool ran; /* the current vCPU has run (KVM then refuses a different table) */
+        bool ran;               /* the current vCPU has run (KVM then refuses a different table) */
+        struct probe_cost cost; /* wall_ns unused: probe_cost computes it from t_open */
+        uint64_t t_open;
 };
+
+static uint64_t mono_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+struct probe_cost probe_cost(const struct probe *p)
+{
+        struct probe_cost c = p->cost;
+        c.wall_ns = mono_ns() - p->t_open;
+        return c;
+}
 
 /* Unmaps and closes the current vCPU (KVM keeps it until the VM goes). */
 static void vcpu_close(struct probe *p)
@@ -160,7 +177,10 @@ static int probe_run(struct probe *p, uint32_t code, uint16_t ip, uint32_t stack
                 return -1;
         p->ran = true;
         for (int i = 0; i < 16; i++) {
+                uint64_t t0 = mono_ns();
                 int rc = kvm_ioctl_raw(p->vcpu, KVM_RUN, NULL);
+                p->cost.run_ns += mono_ns() - t0;
+                p->cost.runs++;
                 if (rc == -EINTR)
                         continue;
                 if (rc < 0)
@@ -212,6 +232,7 @@ static struct probe *probe_new(const struct kvm_host *h, const struct probe_site
         p->base = s->base;
         p->next_id = s->first_id;
         p->end_id = s->end_id;
+        p->t_open = mono_ns();
         return p;
 }
 
@@ -371,6 +392,7 @@ static int sweep_once(struct probe *p, struct sweep_list *l, struct cvmm_cpuid_t
                 return cvmm_errf(err, "probe: more than %u CPUID leaves and subleaves to sweep",
                                  PROBE_MAX);
         write_sweep(p->mem + PROBE_SWEEP, l);
+        p->cost.cpuids += l->n;
         if (probe_run(p, PROBE_SWEEP, 0, PROBE_RESULTS, PROBE_SP, err))
                 return -1;
         cvmm_cpuid_free(seen);
@@ -445,6 +467,8 @@ int probe_xstate(struct probe *p, uint64_t xcr0, uint64_t xss, struct probe_xsta
         memcpy(&step, p->mem + PROBE_XSTEP, 4);
         memcpy(&vec, p->mem + PROBE_XSTEP + 4, 4);
         r->step = steps[step < 6 ? step : 0];
+        if (step >= 4 && step < 6)
+                p->cost.cpuids += 2; /* 0xD.0 and 0xD.1 (CPUID itself does not fault) */
         r->vector = vec;
         r->done = step == 5 && !vec;
         memcpy(r->d0, p->mem + PROBE_XRES, 16);

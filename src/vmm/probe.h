@@ -80,6 +80,19 @@ struct probe_xstate {
 int probe_xstate(struct probe *p, uint64_t xcr0, uint64_t xss, struct probe_xstate *r,
                  struct cvmm_err *err);
 
+/*
+ * What the probe has cost so far: the CPUID instructions its vCPUs executed (each one an exit
+ * to KVM on a host with hardware virtualization), its KVM_RUN calls and the time spent in them,
+ * and the time since it was opened (its vCPUs' creation and tables included).
+ */
+struct probe_cost {
+        unsigned cpuids;
+        unsigned runs;
+        uint64_t run_ns;
+        uint64_t wall_ns;
+};
+struct probe_cost probe_cost(const struct probe *p);
+
 void probe_close(struct probe *p);
 
 #endif

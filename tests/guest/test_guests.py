@@ -450,6 +450,21 @@ def probe_site_tests(first):
     window itself gets a probe VM of its own, and boots as before."""
     ok(first.m.get("cpuid_probe", {}).get("vm") == "guest's",
        f"the probe ran in the guest's own VM (cpuid_probe.vm {first.m.get('cpuid_probe')})")
+    # What the check cost: every pair of the effective table was executed at least once by a
+    # swept round (plus 0xD.0 and 0xD.1 after XSETBV), each phase is a KVM_RUN of its own, and
+    # the time in KVM_RUN is part of the probe's, which ends before the guest's first KVM_RUN.
+    p, cm = first.m.get("cpuid_probe", {}), first.m.get("cpu_model", {})
+    swept = cm.get("rounds", 0) - cm.get("unswept_rounds", 0)
+    xs = 2 if cm.get("xsave_probe", {}).get("done") else 0
+    entries = len(cm.get("effective_table", {}).get("entries", []))
+    ok(entries > 0 and p.get("cpuid_instructions", 0) >= entries + xs and
+       p.get("kvm_runs", 0) >= swept + (1 if cm.get("xsave_probe") else 0) and
+       0 < p.get("kvm_run_us", 0) <= p.get("wall_us", 0) <=
+       first.m.get("time_to_first_instruction_us", 0),
+       f"the probe's cost adds up: {p.get('cpuid_instructions')} CPUIDs for {entries} pairs, "
+       f"{p.get('kvm_runs')} KVM_RUNs for {swept} swept rounds, {p.get('kvm_run_us')} us in "
+       f"KVM_RUN of {p.get('wall_us')} us, first instruction at "
+       f"{first.m.get('time_to_first_instruction_us')} us")
     r = Run("lowzero", "--no-reboot", "--cpus", "2")
     z = r.lines("LOWZERO")
     if not ok(r.rc == 0 and r.m.get("cpuid_probe", {}).get("vm") == "guest's" and
