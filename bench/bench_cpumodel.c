@@ -106,7 +106,7 @@ int main(int argc, char **argv)
                 double t1 = bench_now_ms();
                 struct cpumodel m;
                 if (cpumodel_build(&h, &source, &v0, cvmm_profile_get(prof)->reconcile,
-                                   CVMM_LINUX_DEFAULT, NULL, &m, &err)) {
+                                   CVMM_LINUX_DEFAULT, NULL, NULL, &m, &err)) {
                         fprintf(stderr, "bench_cpumodel: %s\n", err.msg);
                         return 3;
                 }

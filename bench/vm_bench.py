@@ -151,12 +151,14 @@ def main():
         return 0
     tmp = tempfile.mkdtemp(prefix="cvmm-bench-")
 
-    def cvmm_cmd(mem="64M", cpus=1, metrics=True):
+    def cvmm_cmd(mem="64M", cpus=1, metrics=True, cache=True):
         # issue 12's command line is without --metrics; the metrics runs give the first
-        # instruction's time and the guest RAM resident at exit
+        # instruction's time and the guest RAM resident at exit. cache=False: the CPUID probe
+        # runs in full every time (by default a run reuses the phases that provably apply).
         return [cvmm, "run", "--kernel", guest, "--cmdline", "hello", "--no-reboot",
                 "--memory", mem, "--cpus", str(cpus),
-                *(["--metrics", os.path.join(tmp, "hello.json")] if metrics else [])]
+                *(["--metrics", os.path.join(tmp, "hello.json")] if metrics else []),
+                *([] if cache else ["--no-probe-cache"])]
 
     def floor_cmd(mem="64M"):
         return [floor, guest, str(int(mem[:-1]) << (10 if mem[-1] == "G" else 0)), "hello"]
@@ -181,16 +183,28 @@ def main():
         except (OSError, KeyError, ValueError):
             return float("nan"), float("nan"), float("nan")
 
-    def probe_line(costs, fw):
-        # The CPU-model check's own share of a run (--metrics' cpuid_probe): its CPUID exits
-        # cannot be skipped without reusing a result, so it bounds the ratio from below.
-        n, k, w = (median([c[i] for c in costs]) for i in range(3))
-        line = (f"   the CPUID probe (--metrics cpuid_probe, median of {len(costs)}): {n:.0f} "
-                f"CPUIDs, {k:.2f} ms in its KVM_RUNs ({k / n * 1000:.1f} us per CPUID), "
-                f"{w:.2f} ms from opening it to its result")
-        if fw:
-            line += f"; that is {w / (fw * 1000):.2f}x the floor's whole run"
+    def probe_line():
+        # The CPU-model check's own share of a run when it runs in full (--no-probe-cache,
+        # --metrics' cpuid_probe), and when its phases are reused (the default, warm).
+        cold, warm, fws = [], [], []
+        for _ in range(3):
+            once(cvmm_cmd(cache=False))
+            cold.append(probe_costs())
+            once(cvmm_cmd())
+            warm.append(probe_costs())
+            if floor:
+                fws.append(once(floor_cmd())[0])
+        n, k, w = (median([c[i] for c in cold]) for i in range(3))
+        line = (f"   the CPUID probe in full (--no-probe-cache; --metrics cpuid_probe, median of 3): "
+                f"{n:.0f} CPUIDs, {k:.2f} ms in its KVM_RUNs "
+                f"({k / n * 1000 if n else float('nan'):.1f} us per CPUID), {w:.2f} ms from "
+                f"opening it to its result")
+        if fws:
+            line += f" = {w / (median(fws) * 1000):.2f}x the floor's whole run"
         print(line)
+        print(f"   reused (the default, once a run has stored it): "
+              f"{median([c[0] for c in warm]):.0f} CPUIDs, "
+              f"{median([c[2] for c in warm]):.2f} ms from opening the probe to its result")
 
     def qemu_cmd(mem="64M", cpus=1):
         return QEMU_BASE + ["-m", mem, "-smp", str(cpus), "-kernel", guest, "-append", "hello"]
@@ -212,13 +226,6 @@ def main():
     def growth(runs):
         # The floor program with the same RAM shows what KVM itself costs per size (on a KVM
         # without TDP, its memory slot's reverse maps grow with the slot).
-        costs, fws = [], []
-        for _ in range(3):
-            once(cvmm_cmd())
-            costs.append(probe_costs())
-            if floor:
-                fws.append(once(floor_cmd())[0])
-        probe_line(costs, median(fws) if fws else None)
         print(f"== growth with guest RAM (1 vCPU), median of {max(3, runs // 2)}")
         sweep = {}
         for mem in ["256M", "1G", "4G", "16G"]:
@@ -247,6 +254,7 @@ def main():
             print(line)
 
     if only == "growth":
+        probe_line()
         growth(runs)
         return 0
     print(f"== trivial guest (PVH ELF, prints a line, resets), 64M, interleaved, median of {runs}")
@@ -255,8 +263,9 @@ def main():
         cmds["floor"] = floor_cmd()
     if have_qemu:
         cmds["qemu"] = qemu_cmd()
+    cmds["cvmm-cold"] = cvmm_cmd(metrics=False, cache=False)
     res = {k: ([], []) for k in cmds}
-    cguest, cfirst, cprobe = [], [], []
+    cguest, cfirst = [], []
     for _ in range(runs):
         for k, cmd in cmds.items():
             w, r = once(cmd)
@@ -265,7 +274,6 @@ def main():
             if k == "cvmm":
                 cguest.append(guest_resident_kib())
                 cfirst.append(first_instruction_ms())
-                cprobe.append(probe_costs())
     cw, cr = median(res["cvmm"][0]), median(res["cvmm"][1])
     pw, pr = median(res["cvmm-plain"][0]), median(res["cvmm-plain"][1])
     cg = median(cguest)
@@ -281,7 +289,10 @@ def main():
               f"{cw / fw:.3f}x")
     else:
         print("   floor: not given (--floor build/bench/floor)")
-    probe_line(cprobe, median(res["floor"][0]) if floor else None)
+    ow = median(res["cvmm-cold"][0])
+    print(f"   cvmm --no-probe-cache (the probe in full every run): {ow * 1000:6.1f} ms" +
+          (f", {ow / median(res['floor'][0]):.3f}x the floor" if floor else ""))
+    probe_line()
     if have_qemu:
         qw, qr = median(res["qemu"][0]), median(res["qemu"][1])
         print(f"   qemu:  {qw * 1000:8.1f} ms  peak RSS {qr / 1024:6.1f} MiB")

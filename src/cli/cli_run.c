@@ -22,6 +22,7 @@
 #include "vmm/metrics.h"
 #include "vmm/outfile.h"
 #include "vmm/probe.h"
+#include "vmm/probecache.h"
 #include "vmm/sandbox.h"
 #include "vmm/vm.h"
 
@@ -40,6 +41,8 @@ struct run_args {
         bool no_reboot, allow_unenforced;
         bool kernel_irqchip;               /* --irqchip kernel */
         bool no_sandbox, sandbox_selftest; /* --no-sandbox; hidden, for the tests */
+        const char *probe_cache;           /* --probe-cache DIR (NULL: the default) */
+        bool no_probe_cache;               /* --no-probe-cache */
         uint64_t metrics_interval_ns;      /* 0: the metrics file is written at exit only */
         struct dev_config dev;
         struct msr_config msr;
@@ -67,7 +70,9 @@ enum {
         OPT_NO_SANDBOX,
         OPT_SANDBOX_SELFTEST,
         OPT_IRQCHIP,
-        OPT_LAST = OPT_IRQCHIP
+        OPT_PROBE_CACHE,
+        OPT_NO_PROBE_CACHE,
+        OPT_LAST = OPT_NO_PROBE_CACHE
 };
 
 /*
@@ -223,6 +228,14 @@ static int run_option_output(int c, const char *arg, struct run_args *a, struct 
         case OPT_SANDBOX_SELFTEST:
                 a->sandbox_selftest = true;
                 break;
+        case OPT_PROBE_CACHE:
+                if (!arg[0])
+                        return cvmm_errf(err, "--probe-cache '': expected a directory");
+                a->probe_cache = arg;
+                break;
+        case OPT_NO_PROBE_CACHE:
+                a->no_probe_cache = true;
+                break;
         default:
                 return 1;
         }
@@ -253,6 +266,8 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
             {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
             {"sandbox-selftest", no_argument, NULL, OPT_SANDBOX_SELFTEST},
             {"irqchip", required_argument, NULL, OPT_IRQCHIP},
+            {"probe-cache", required_argument, NULL, OPT_PROBE_CACHE},
+            {"no-probe-cache", no_argument, NULL, OPT_NO_PROBE_CACHE},
             {NULL, 0, NULL, 0},
         };
         memset(a, 0, sizeof(*a));
@@ -297,6 +312,8 @@ static int parse_run(int argc, char **argv, struct run_args *a, struct cvmm_err 
         }
         if (a->metrics_interval_ns && !a->metrics)
                 return cvmm_errf(err, "--metrics-interval needs --metrics FILE");
+        if (a->probe_cache && a->no_probe_cache)
+                return cvmm_errf(err, "--probe-cache and --no-probe-cache contradict each other");
         if (a->sandbox_selftest && a->no_sandbox)
                 return cvmm_errf(err, "--sandbox-selftest needs the sandbox: drop --no-sandbox");
         a->model.cpus = a->cpus;
@@ -593,7 +610,8 @@ static void run_usage(FILE *f)
               "                [--no-reboot] [--metrics FILE] [--allow-unenforced-cpuid]\n"
               "                [--unknown-msr gp|ignore] [--msr-log-rate N] [--msr-log-burst N]\n"
               "                [--debug] [--log-format text|json] [--metrics-interval SECONDS]\n"
-              "                [--debug-exit PORT] [--irqchip split|kernel] [--no-sandbox]\n",
+              "                [--debug-exit PORT] [--irqchip split|kernel] [--no-sandbox]\n"
+              "                [--probe-cache DIR | --no-probe-cache]\n",
               f);
 }
 
@@ -716,6 +734,15 @@ static int run_prepare(struct run *r, uint64_t t_start_ns)
         int rc = cli_host_open("run", " (cvmm run needs KVM)", &r->host);
         if (rc)
                 return rc;
+        /* Probe results are reused only where they provably apply (vmm/probecache.h). */
+        char dir[256];
+        const char *cache = r->a.no_probe_cache ? NULL
+                            : r->a.probe_cache  ? r->a.probe_cache
+                                                : probecache_default_dir(dir, sizeof(dir));
+        if (vmm_host_use_probe_cache(r->host, cache, &err)) {
+                cli_error("run: %s", err.msg);
+                return EXIT_HOST;
+        }
         r->cfg = (struct vm_config){
             .image = &r->img,
             .cmdline = r->a.cmdline,

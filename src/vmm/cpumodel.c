@@ -42,7 +42,7 @@ static void merge(struct cvmm_reconcile_report *all, const struct cvmm_reconcile
 int cpumodel_build(const struct kvm_host *h, const struct cvmm_cpuid_table *source,
                    const struct cvmm_cpuid_table *intended, bool reconcile,
                    enum cvmm_linux_version lv, const struct probe_site_src *site,
-                   struct cpumodel *m, struct cvmm_err *err)
+                   struct probecache *cache, struct cpumodel *m, struct cvmm_err *err)
 {
         memset(m, 0, sizeof(*m));
         cvmm_cpuid_init(&m->table);
@@ -57,6 +57,7 @@ int cpumodel_build(const struct kvm_host *h, const struct cvmm_cpuid_table *sour
         m->probe_in_guest_vm = site && site->get(site->ctx, &lent) == 0;
         if (m->probe_in_guest_vm ? probe_open_in(h, &lent, &p, err) : probe_open(h, &p, err))
                 goto fail;
+        probe_use_cache(p, cache);
         unsigned limit = CPUMODEL_MAX_ROUNDS;
         for (unsigned round = 1; round <= limit; round++) {
                 cvmm_cpuid_free(&m->kvm);

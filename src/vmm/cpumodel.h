@@ -43,6 +43,7 @@ struct cpumodel {
         struct probe *probe;               /* the probe, still open (cpumodel_take_probe) */
         bool probe_in_guest_vm;            /* the probe ran in the VM the guest will run in */
         struct probe_cost probe_cost;      /* what the probe cost, all rounds and phase 2 */
+        char probe_cache[320]; /* its directory, or "off: " and why (vmm_host_model); or "" */
 };
 
 /* Where cpumodel_build runs its probe (see probe_open_in). */
@@ -56,13 +57,14 @@ struct probe_site_src {
  * Computes the effective model of `intended` (vCPU 0's table, built from `source` by the
  * profile) on this host. With reconcile, forced features are restored as described above.
  * The probe runs in the VM site lends when site is not NULL and lends one, else in a VM of
- * its own. Returns 0 (m filled; free with cpumodel_free) or -1 when the host failed (err
- * says what).
+ * its own. With cache (vmm/probecache.h; NULL: none) a probe phase whose exact result is
+ * stored there is not run again. Returns 0 (m filled; free with cpumodel_free) or -1 when the
+ * host failed (err says what).
  */
 int cpumodel_build(const struct kvm_host *h, const struct cvmm_cpuid_table *source,
                    const struct cvmm_cpuid_table *intended, bool reconcile,
                    enum cvmm_linux_version lv, const struct probe_site_src *site,
-                   struct cpumodel *m, struct cvmm_err *err);
+                   struct probecache *cache, struct cpumodel *m, struct cvmm_err *err);
 /* Frees the model, closing the probe VM if cpumodel_take_probe did not take it (the probe
  * needs nothing of the kvm_host to close: the host may be closed first). */
 void cpumodel_free(struct cpumodel *m);

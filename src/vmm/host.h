@@ -24,6 +24,10 @@ int vmm_host_open(struct vmm_host **out, struct cvmm_err *err);
 /* NULL does nothing. */
 void vmm_host_close(struct vmm_host *h);
 
+/* Lets vmm_host_model reuse probe results stored in dir (vmm/probecache.h); NULL: never.
+ * Returns 0, or -1 when out of memory. */
+int vmm_host_use_probe_cache(struct vmm_host *h, const char *dir, struct cvmm_err *err);
+
 /* A copy of the host's KVM_GET_SUPPORTED_CPUID (free it with cvmm_cpuid_free). */
 int vmm_host_supported_cpuid(struct vmm_host *h, struct cvmm_cpuid_table *t, struct cvmm_err *err);
 

@@ -174,6 +174,10 @@ char *metrics_json(const struct vm *vm, const struct run_summary *s)
                 json_put(&ok, p, "kvm_runs", u64(m->probe_cost.runs));
                 json_put(&ok, p, "kvm_run_us", u64(m->probe_cost.run_ns / 1000));
                 json_put(&ok, p, "wall_us", u64(m->probe_cost.wall_ns / 1000));
+                /* phases whose stored result applied exactly (vmm/probecache.h), and where */
+                json_put(&ok, p, "reused_phases", u64(m->probe_cost.reused));
+                json_put(&ok, p, "stored_phases", u64(m->probe_cost.stored));
+                json_put(&ok, p, "cache", json_object_new_string(m->probe_cache));
                 json_put(&ok, root, "cpuid_probe", p);
                 json_put(&ok, root, "cpu_model", json_object_get(s->model_json));
         }

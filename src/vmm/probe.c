@@ -7,7 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/strbuf.h"
 #include "vmm/probe.h"
+#include "vmm/probecache.h"
 
 /*
  * The probe's memory, PROBE_WINDOW bytes at guest-physical base: in a VM of its own base is 0,
@@ -102,10 +104,19 @@ struct probe {
         uint32_t max_basic, max_hv, max_ext; /* the maxima the last sweep list covered */
         const struct cvmm_cpuid_table *t;
         unsigned next_id, end_id; /* vCPU ids the probe may still create: [next_id, end_id) */
+        unsigned vcpu_id;         /* the current vCPU's */
         bool ran;               /* the current vCPU has run (KVM then refuses a different table) */
         struct probe_cost cost; /* wall_ns unused: probe_cost computes it from t_open */
         uint64_t t_open;
+        const char *kind;         /* of VM (probe_site.kind) */
+        struct probecache *cache; /* NULL: every phase runs */
+        char *key;                /* the current table's part of a phase's cache key */
 };
+
+void probe_use_cache(struct probe *p, struct probecache *c)
+{
+        p->cache = c;
+}
 
 static uint64_t mono_ns(void)
 {
@@ -138,6 +149,7 @@ void probe_close(struct probe *p)
         if (!p)
                 return;
         vcpu_close(p);
+        free(p->key);
         if (p->own_vm && p->vm >= 0)
                 close(p->vm);
         if (p->own_vm && p->mem)
@@ -233,12 +245,14 @@ static struct probe *probe_new(const struct kvm_host *h, const struct probe_site
         p->next_id = s->first_id;
         p->end_id = s->end_id;
         p->t_open = mono_ns();
+        p->kind = s->kind ? s->kind : "unnamed";
         return p;
 }
 
 int probe_open(const struct kvm_host *h, struct probe **out, struct cvmm_err *err)
 {
-        struct probe *p = probe_new(h, &(struct probe_site){.vm = -1, .end_id = 64});
+        struct probe *p =
+            probe_new(h, &(struct probe_site){.vm = -1, .end_id = 64, .kind = "own VM"});
         if (!p)
                 return cvmm_errf(err, "probe: out of memory");
         p->own_vm = true;
@@ -272,6 +286,15 @@ int probe_open_in(const struct kvm_host *h, const struct probe_site *site, struc
         return 0;
 }
 
+static void put_table(struct strbuf *sb, const struct cvmm_cpuid_table *t)
+{
+        for (size_t i = 0; i < t->count; i++) {
+                const struct cvmm_cpuid_entry *e = &t->entries[i];
+                strbuf_printf(sb, " %x.%x.%x:%x.%x.%x.%x", e->leaf, e->subleaf, e->flags,
+                              e->regs[0], e->regs[1], e->regs[2], e->regs[3]);
+        }
+}
+
 int probe_set_table(struct probe *p, const struct cvmm_cpuid_table *t,
                     struct cvmm_cpuid_table *kvm_out, struct cvmm_err *err)
 {
@@ -284,14 +307,28 @@ int probe_set_table(struct probe *p, const struct cvmm_cpuid_table *t,
                 unsigned id = p->next_id++;
                 if (kvm_vcpu_create(p->h, p->vm, id, &p->vcpu, &p->run, err))
                         return -1;
+                p->vcpu_id = id;
                 /* In the guest's VM (KVM's local APICs) a vCPU other than the BSP would wait
                  * for INIT and SIPI; the probe's runs at once. */
                 struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_RUNNABLE};
                 if (!p->own_vm && KVM_CHECKED(p->vcpu, KVM_SET_MP_STATE, &mp, err) < 0)
                         return -1;
         }
-        return kvm_vcpu_set_cpuid(p->vcpu, t, err) || kvm_vcpu_get_cpuid(p->vcpu, kvm_out, err) ? -1
-                                                                                                : 0;
+        if (kvm_vcpu_set_cpuid(p->vcpu, t, err) || kvm_vcpu_get_cpuid(p->vcpu, kvm_out, err))
+                return -1;
+        free(p->key);
+        p->key = NULL;
+        if (p->cache) { /* the phases' key: what this vCPU was given and what KVM kept */
+                struct strbuf sb;
+                strbuf_init(&sb);
+                strbuf_printf(&sb, "vcpu %u\nvm %s\ntable", p->vcpu_id, p->kind);
+                put_table(&sb, t);
+                strbuf_printf(&sb, "\nkvm");
+                put_table(&sb, kvm_out);
+                strbuf_printf(&sb, "\n");
+                p->key = strbuf_finish(&sb); /* NULL (out of memory): the phases just run */
+        }
+        return 0;
 }
 
 struct sweep_list {
@@ -415,9 +452,89 @@ static int sweep_once(struct probe *p, struct sweep_list *l, struct cvmm_cpuid_t
         return 0;
 }
 
+/* A phase's whole cache key, or NULL when no cache applies. */
+static char *phase_key(const struct probe *p, const char *phase, uint64_t xcr0, uint64_t xss)
+{
+        if (!p->cache || !p->key)
+                return NULL;
+        struct strbuf sb;
+        strbuf_init(&sb);
+        strbuf_printf(&sb, "phase %s\n%s", phase, p->key);
+        if (strcmp(phase, "xstate") == 0)
+                strbuf_printf(&sb, "xcr0 %llx xss %llx\n", (unsigned long long)xcr0,
+                              (unsigned long long)xss);
+        return strbuf_finish(&sb);
+}
+
+/* seen as stored: a count, then leaf, subleaf, flags and the four registers per entry. */
+enum { ENTRY_WORDS = 7 };
+
+static bool sweep_from_cache(struct probe *p, const char *key, struct cvmm_cpuid_table *seen)
+{
+        void *v;
+        size_t n;
+        if (!probecache_get(p->cache, key, &v, &n))
+                return false;
+        uint32_t *w = v, count = 0;
+        bool ok = n >= 4;
+        if (ok)
+                memcpy(&count, w, 4);
+        ok = ok && count && count <= PROBE_MAX && n == 4 + (size_t)count * ENTRY_WORDS * 4;
+        for (uint32_t i = 0; ok && i < count; i++) {
+                const uint32_t *x = w + 1 + (size_t)i * ENTRY_WORDS;
+                struct cvmm_cpuid_entry e = {.leaf = x[0], .subleaf = x[1], .flags = x[2]};
+                memcpy(e.regs, x + 3, sizeof(e.regs));
+                ok = cvmm_cpuid_put(seen, &e) == 0;
+        }
+        free(v);
+        if (!ok) {
+                cvmm_cpuid_free(seen);
+                cvmm_cpuid_init(seen);
+        }
+        return ok;
+}
+
+static void sweep_to_cache(struct probe *p, const char *key, const struct cvmm_cpuid_table *seen)
+{
+        size_t n = 4 + seen->count * ENTRY_WORDS * 4;
+        uint32_t *w = malloc(n);
+        if (!w)
+                return;
+        w[0] = (uint32_t)seen->count;
+        for (size_t i = 0; i < seen->count; i++) {
+                const struct cvmm_cpuid_entry *e = &seen->entries[i];
+                uint32_t *x = w + 1 + i * ENTRY_WORDS;
+                x[0] = e->leaf;
+                x[1] = e->subleaf;
+                x[2] = e->flags;
+                memcpy(x + 3, e->regs, sizeof(e->regs));
+        }
+        if (probecache_put(p->cache, key, w, n))
+                p->cost.stored++;
+        free(w);
+}
+
+static int sweep_fresh(struct probe *p, struct cvmm_cpuid_table *seen, struct cvmm_err *err);
+
 int probe_sweep(struct probe *p, struct cvmm_cpuid_table *seen, struct cvmm_err *err)
 {
         cvmm_cpuid_init(seen);
+        char *key = phase_key(p, "sweep", 0, 0);
+        if (key && sweep_from_cache(p, key, seen)) {
+                p->ran = true; /* as after a sweep: the next table gets a fresh vCPU */
+                p->cost.reused++;
+                free(key);
+                return 0;
+        }
+        int rc = sweep_fresh(p, seen, err);
+        if (!rc && key)
+                sweep_to_cache(p, key, seen);
+        free(key);
+        return rc;
+}
+
+static int sweep_fresh(struct probe *p, struct cvmm_cpuid_table *seen, struct cvmm_err *err)
+{
         struct sweep_list *l = malloc(sizeof(*l));
         if (!l)
                 return cvmm_errf(err, "probe: out of memory");
@@ -456,13 +573,34 @@ int probe_xstate(struct probe *p, uint64_t xcr0, uint64_t xss, struct probe_xsta
         static const char *const steps[] = {
             "start", "setting CR4.OSXSAVE", "XSETBV", "writing IA32_XSS", "CPUID 0xD", "done"};
         memset(r, 0, sizeof(*r));
+        /* stored: the step reached, the vector, then 0xD.0 and 0xD.1 */
+        uint32_t rec[10];
+        char *key = phase_key(p, "xstate", xcr0, xss);
+        void *v = NULL;
+        size_t n = 0;
+        if (key && probecache_get(p->cache, key, &v, &n) && n == sizeof(rec)) {
+                memcpy(rec, v, sizeof(rec));
+                free(v);
+                free(key);
+                r->step = steps[rec[0] < 6 ? rec[0] : 0];
+                r->vector = rec[1];
+                r->done = rec[0] == 5 && !rec[1];
+                memcpy(r->d0, rec + 2, 16);
+                memcpy(r->d1, rec + 6, 16);
+                p->ran = true;
+                p->cost.reused++;
+                return 0;
+        }
+        free(v);
         uint32_t in[4] = {(uint32_t)xcr0, (uint32_t)(xcr0 >> 32), (uint32_t)xss,
                           (uint32_t)(xss >> 32)};
         memcpy(p->mem + PROBE_XPARAM, in, sizeof(in));
         memset(p->mem + PROBE_XSTEP, 0, 0x30);
         if (probe_run(p, 0, (uint16_t)(PROBE_CODE + (size_t)(cvmm_probe_p2 - cvmm_probe_code)), 0,
-                      PROBE_STACK, err))
+                      PROBE_STACK, err)) {
+                free(key);
                 return -1;
+        }
         uint32_t step, vec;
         memcpy(&step, p->mem + PROBE_XSTEP, 4);
         memcpy(&vec, p->mem + PROBE_XSTEP + 4, 4);
@@ -473,5 +611,14 @@ int probe_xstate(struct probe *p, uint64_t xcr0, uint64_t xss, struct probe_xsta
         r->done = step == 5 && !vec;
         memcpy(r->d0, p->mem + PROBE_XRES, 16);
         memcpy(r->d1, p->mem + PROBE_XRES + 16, 16);
+        if (key) {
+                rec[0] = step;
+                rec[1] = vec;
+                memcpy(rec + 2, r->d0, 16);
+                memcpy(rec + 6, r->d1, 16);
+                if (probecache_put(p->cache, key, rec, sizeof(rec)))
+                        p->cost.stored++;
+                free(key);
+        }
         return 0;
 }

@@ -36,6 +36,7 @@ struct probe_site {
         uint8_t *mem;
         uint64_t base;
         unsigned first_id, end_id;
+        const char *kind; /* the VM's settings that bear on CPUID, for the probe cache's key */
 };
 
 /*
@@ -90,8 +91,18 @@ struct probe_cost {
         unsigned runs;
         uint64_t run_ns;
         uint64_t wall_ns;
+        unsigned reused; /* phases answered from the probe cache (vmm/probecache.h) */
+        unsigned stored; /* phases stored into it */
 };
 struct probe_cost probe_cost(const struct probe *p);
+
+struct probecache;
+/*
+ * Lets probe_sweep and probe_xstate answer from c, when it holds the result of the same phase
+ * for the same table, KVM_GET_CPUID2 reply, vCPU id and kind of VM on this host, and store
+ * what they measure into it otherwise. c (NULL: none) must outlive the probe's phases.
+ */
+void probe_use_cache(struct probe *p, struct probecache *c);
 
 void probe_close(struct probe *p);
 

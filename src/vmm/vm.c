@@ -833,7 +833,10 @@ int vm_probe_site(struct vm *vm, struct probe_site *s)
                                  .mem = guestmem_ptr(&vm->mem, LAYOUT_PROBE, PROBE_WINDOW),
                                  .base = LAYOUT_PROBE,
                                  .first_id = cfg->cpus,
-                                 .end_id = end};
+                                 .end_id = end,
+                                 /* all else vm_kvm_open set is fixed by cvmm's build */
+                                 .kind = cfg->kernel_irqchip ? "guest's VM, kernel irqchip"
+                                                             : "guest's VM, split irqchip"};
         if (!s->mem)
                 return -1;
         vm->probe_lent = true;

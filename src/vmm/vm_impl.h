@@ -31,6 +31,7 @@
 /* The process's KVM, shared by the probe and every VM. */
 struct vmm_host {
         struct kvm_host kvm;
+        char *probe_cache; /* the probe cache's directory (vmm/probecache.h); NULL: none */
 };
 
 #define VM_EXIT_REASONS 64

@@ -59,6 +59,8 @@ expect_usage "run: bad profile" "profile" -- run --kernel "$G" --profile sev
 expect_usage "run: bad feature" "avx9" -- run --kernel "$G" --features -avx9
 expect_usage "run: repeated flag" "--cpus given twice" -- run --kernel "$G" --cpus 1 --cpus 2
 expect_usage "run: selftest without the sandbox" "--sandbox-selftest needs the sandbox" -- run --kernel "$G" --sandbox-selftest --no-sandbox
+expect_usage "run: probe cache on and off" "--probe-cache and --no-probe-cache contradict each other" -- run --kernel "$G" --probe-cache /tmp --no-probe-cache
+expect_usage "run: empty probe cache" "--probe-cache '': expected a directory" -- run --kernel "$G" --probe-cache ""
 expect_usage "run: unknown flag" "unknown option '--turbo'" -- run --kernel "$G" --turbo
 expect_usage "run: stray argument" "unexpected argument 'extra'" -- run --kernel "$G" extra
 expect_usage "run: missing value" "--cmdline needs a value" -- run --kernel "$G" --cmdline

@@ -453,18 +453,20 @@ def probe_site_tests(first):
     # What the check cost: every pair of the effective table was executed at least once by a
     # swept round (plus 0xD.0 and 0xD.1 after XSETBV), each phase is a KVM_RUN of its own, and
     # the time in KVM_RUN is part of the probe's, which ends before the guest's first KVM_RUN.
-    p, cm = first.m.get("cpuid_probe", {}), first.m.get("cpu_model", {})
+    full = Run("poweroff", "--no-reboot", "--no-probe-cache")  # the probe in full
+    p, cm = full.m.get("cpuid_probe", {}), full.m.get("cpu_model", {})
     swept = cm.get("rounds", 0) - cm.get("unswept_rounds", 0)
     xs = 2 if cm.get("xsave_probe", {}).get("done") else 0
     entries = len(cm.get("effective_table", {}).get("entries", []))
     ok(entries > 0 and p.get("cpuid_instructions", 0) >= entries + xs and
        p.get("kvm_runs", 0) >= swept + (1 if cm.get("xsave_probe") else 0) and
        0 < p.get("kvm_run_us", 0) <= p.get("wall_us", 0) <=
-       first.m.get("time_to_first_instruction_us", 0),
+       full.m.get("time_to_first_instruction_us", 0) and p.get("reused_phases") == 0 and
+       p.get("cache") == "off: not asked for",
        f"the probe's cost adds up: {p.get('cpuid_instructions')} CPUIDs for {entries} pairs, "
        f"{p.get('kvm_runs')} KVM_RUNs for {swept} swept rounds, {p.get('kvm_run_us')} us in "
        f"KVM_RUN of {p.get('wall_us')} us, first instruction at "
-       f"{first.m.get('time_to_first_instruction_us')} us")
+       f"{full.m.get('time_to_first_instruction_us')} us ({p.get('cache')})")
     r = Run("lowzero", "--no-reboot", "--cpus", "2")
     z = r.lines("LOWZERO")
     if not ok(r.rc == 0 and r.m.get("cpuid_probe", {}).get("vm") == "guest's" and
@@ -489,6 +491,75 @@ def probe_site_tests(first):
               f"a Multiboot kernel loaded at 0x50000, in the probe's window: the probe gets a VM "
               f"of its own and the kernel runs (exit {r.rc}, {r.m.get('cpuid_probe')})"):
         r.show()
+
+
+def effective(run):
+    """The effective table a run's --metrics reports, as {(leaf, sub): [eax, ebx, ecx, edx]}."""
+    t = {}
+    for e in run.m.get("cpu_model", {}).get("effective_table", {}).get("entries", []):
+        t[(int(e["leaf"], 16), int(e["subleaf"], 16))] = \
+            [int(e[r], 16) for r in ("eax", "ebx", "ecx", "edx")]
+    return t
+
+
+def probe_cache_tests():
+    """Probe results reused across runs (vmm/probecache.h): the first run in an empty cache
+    probes in full and stores its phases; the next with the same table on this host reuses
+    them, executes no CPUID of its own, reports the same model, and its guest sees that model's
+    table exactly. Another table, a damaged entry or a directory others could write gets a
+    full probe, and the run goes on."""
+    d = tempfile.mkdtemp(prefix="probe-cache-", dir=TMP)  # mode 0700
+    r1 = Run("cpuid", "--no-reboot", "--probe-cache", d)
+    r2 = Run("cpuid", "--no-reboot", "--probe-cache", d)
+    p1, p2 = r1.m.get("cpuid_probe", {}), r2.m.get("cpuid_probe", {})
+    if not ok(r1.rc == 0 and p1.get("cache") == d and p1.get("reused_phases") == 0 and
+              p1.get("stored_phases", 0) >= 1 and p1.get("cpuid_instructions", 0) > 0,
+              f"probe cache, empty: the probe runs in full and stores its phases ({p1})"):
+        r1.show()
+    if not ok(r2.rc == 0 and p2.get("reused_phases") == p1.get("stored_phases") and
+              p2.get("stored_phases") == 0 and p2.get("cpuid_instructions") == 0 and
+              p2.get("kvm_runs") == 0,
+              f"probe cache, same table: every phase reused, no CPUID executed ({p2})"):
+        r2.show()
+    same = r1.m.get("cpu_model") == r2.m.get("cpu_model") and r1.m.get("cpu_model")
+    ok(same and p1.get("enforced") == p2.get("enforced") and
+       p1.get("fields_differing") == p2.get("fields_differing"),
+       "probe cache: the reusing run reports the very model the probing run did (effective "
+       "table, attribution, reconcile rounds, XSAVE sizes, Linux verdict)")
+    cr4 = int(r2.lines("CR4")[0][0], 16) if r2.lines("CR4") else 0
+    compare_enforced("probe cache, reused (the run's own effective table)", sweep(r2),
+                     effective(r2), cr4)
+    # Two vCPUs: another table (leaf 1's and the topology leaves' counts) and probe vCPU id.
+    r3 = Run("cpuid", "--no-reboot", "--probe-cache", d, "--cpus", "2")
+    p3 = r3.m.get("cpuid_probe", {})
+    ok(r3.rc == 0 and p3.get("reused_phases") == 0 and p3.get("cpuid_instructions", 0) > 0,
+       f"probe cache, another table (--cpus 2): nothing reused, the probe runs ({p3})")
+    # --features -avx2: where KVM forces avx2 back (a PVM-style KVM), reconciling makes the
+    # swept table the stored one, which then applies; elsewhere it is another table. Either
+    # way the guest sees the run's effective table.
+    r3 = Run("cpuid", "--no-reboot", "--probe-cache", d, "--features", "-avx2")
+    compare_enforced("probe cache, -avx2 beside a stored table", sweep(r3), effective(r3), cr4)
+    # A byte changed in every stored entry: none applies; the run probes and stores afresh.
+    for name in os.listdir(d):
+        with open(os.path.join(d, name), "r+b") as f:
+            f.seek(40)
+            b = f.read(1)
+            f.seek(40)
+            f.write(bytes([b[0] ^ 1]))
+    r4 = Run("cpuid", "--no-reboot", "--probe-cache", d)
+    p4 = r4.m.get("cpuid_probe", {})
+    ok(r4.rc == 0 and p4.get("reused_phases") == 0 and p4.get("cpuid_instructions", 0) > 0 and
+       p4.get("stored_phases") == p1.get("stored_phases") and
+       r4.m.get("cpu_model") == r1.m.get("cpu_model"),
+       f"probe cache, damaged entries: not used, the probe runs and stores again ({p4})")
+    os.chmod(d, 0o755)
+    r5 = Run("poweroff", "--no-reboot", "--probe-cache", d)
+    p5 = r5.m.get("cpuid_probe", {})
+    ok(r5.rc == 0 and p5.get("cache", "").startswith(f"off: {d} is not private to this user") and
+       p5.get("reused_phases") == 0 and p5.get("cpuid_instructions", 0) > 0,
+       f"probe cache in a directory others may read or write: off, the probe runs "
+       f"({p5.get('cache')})")
+    os.chmod(d, 0o700)
 
 
 # Ports KVM's in-kernel PIC (with its ELCR) and PIT (with the dummy speaker port) claim: an
@@ -770,6 +841,7 @@ def main():
 
     multiboot_tests()
     probe_site_tests(first)
+    probe_cache_tests()
     # fw_cfg: what firmware and kvm-unit-tests read first, from --cpus and --memory.
     r = Run("fwcfg", "--no-reboot", "--cpus", "3", "--memory", "96M")
     ok(r.rc == 0 and r.lines("FWCFG") == [["sig", "QEMU", "cpus", "3", "ram",
