@@ -38,25 +38,22 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 }
 #define FNV0 0xcbf29ce484222325ull
 
-/* A small file's bytes (at most MAX_SYSVAL), as hex when binary; -1 if unreadable. */
+/* A small file's bytes (fewer than cap); -1 if unreadable or larger. A short read can only
+ * make the identity differ, so a result is then not reused: never the other way round. */
 static int read_small(const char *path, char *buf, size_t cap, size_t *len)
 {
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
                 return -1;
-        size_t n = 0;
-        for (;;) {
-                ssize_t r = read(fd, buf + n, cap - n);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0) {
-                        close(fd);
-                        return -1;
-                }
-                if (r == 0 || (n += (size_t)r) == cap)
-                        break;
-        }
+        /* sysfs and procfs hand over a value this small in one read: no second one for EOF */
+        ssize_t r;
+        do
+                r = read(fd, buf, cap);
+        while (r < 0 && errno == EINTR);
         close(fd);
+        if (r < 0)
+                return -1;
+        size_t n = (size_t)r;
         if (n == cap)
                 return -1; /* larger than any value read here may be */
         *len = n;
