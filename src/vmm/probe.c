@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/strbuf.h"
 #include "vmm/probe.h"
 #include "vmm/probecache.h"
@@ -118,17 +118,10 @@ void probe_use_cache(struct probe *p, struct probecache *c)
         p->cache = c;
 }
 
-static uint64_t mono_ns(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 struct probe_cost probe_cost(const struct probe *p)
 {
         struct probe_cost c = p->cost;
-        c.wall_ns = mono_ns() - p->t_open;
+        c.wall_ns = clock_mono_ns() - p->t_open;
         return c;
 }
 
@@ -189,9 +182,9 @@ static int probe_run(struct probe *p, uint32_t code, uint16_t ip, uint32_t stack
                 return -1;
         p->ran = true;
         for (int i = 0; i < 16; i++) {
-                uint64_t t0 = mono_ns();
+                uint64_t t0 = clock_mono_ns();
                 int rc = kvm_ioctl_raw(p->vcpu, KVM_RUN, NULL);
-                p->cost.run_ns += mono_ns() - t0;
+                p->cost.run_ns += clock_mono_ns() - t0;
                 p->cost.runs++;
                 if (rc == -EINTR)
                         continue;
@@ -244,7 +237,7 @@ static struct probe *probe_new(const struct kvm_host *h, const struct probe_site
         p->base = s->base;
         p->next_id = s->first_id;
         p->end_id = s->end_id;
-        p->t_open = mono_ns();
+        p->t_open = clock_mono_ns();
         p->kind = s->kind ? s->kind : "unnamed";
         return p;
 }
@@ -286,15 +279,6 @@ int probe_open_in(const struct kvm_host *h, const struct probe_site *site, struc
         return 0;
 }
 
-static void put_table(struct strbuf *sb, const struct cvmm_cpuid_table *t)
-{
-        for (size_t i = 0; i < t->count; i++) {
-                const struct cvmm_cpuid_entry *e = &t->entries[i];
-                strbuf_printf(sb, " %x.%x.%x:%x.%x.%x.%x", e->leaf, e->subleaf, e->flags,
-                              e->regs[0], e->regs[1], e->regs[2], e->regs[3]);
-        }
-}
-
 int probe_set_table(struct probe *p, const struct cvmm_cpuid_table *t,
                     struct cvmm_cpuid_table *kvm_out, struct cvmm_err *err)
 {
@@ -322,9 +306,9 @@ int probe_set_table(struct probe *p, const struct cvmm_cpuid_table *t,
                 struct strbuf sb;
                 strbuf_init(&sb);
                 strbuf_printf(&sb, "vcpu %u\nvm %s\ntable", p->vcpu_id, p->kind);
-                put_table(&sb, t);
+                probecache_put_table(&sb, t);
                 strbuf_printf(&sb, "\nkvm");
-                put_table(&sb, kvm_out);
+                probecache_put_table(&sb, kvm_out);
                 strbuf_printf(&sb, "\n");
                 p->key = strbuf_finish(&sb); /* NULL (out of memory): the phases just run */
         }
@@ -566,14 +550,24 @@ static int sweep_fresh(struct probe *p, struct cvmm_cpuid_table *seen, struct cv
         return rc;
 }
 
-int probe_xstate(struct probe *p, uint64_t xcr0, uint64_t xss, struct probe_xstate *r,
-                 struct cvmm_err *err)
+/* Phase 2's outcome from its record: the step reached, the vector, then 0xD.0 and 0xD.1 (as
+ * the phase leaves them in memory, and as the cache stores them). */
+static void xstate_from(const uint32_t rec[10], struct probe_xstate *r)
 {
         /* In fpu__init_cpu_xstate()'s order: CR4.OSXSAVE, XSETBV, then IA32_XSS. */
         static const char *const steps[] = {
             "start", "setting CR4.OSXSAVE", "XSETBV", "writing IA32_XSS", "CPUID 0xD", "done"};
+        r->step = steps[rec[0] < 6 ? rec[0] : 0];
+        r->vector = rec[1];
+        r->done = rec[0] == 5 && !rec[1];
+        memcpy(r->d0, rec + 2, 16);
+        memcpy(r->d1, rec + 6, 16);
+}
+
+int probe_xstate(struct probe *p, uint64_t xcr0, uint64_t xss, struct probe_xstate *r,
+                 struct cvmm_err *err)
+{
         memset(r, 0, sizeof(*r));
-        /* stored: the step reached, the vector, then 0xD.0 and 0xD.1 */
         uint32_t rec[10];
         char *key = phase_key(p, "xstate", xcr0, xss);
         void *v = NULL;
@@ -582,11 +576,7 @@ int probe_xstate(struct probe *p, uint64_t xcr0, uint64_t xss, struct probe_xsta
                 memcpy(rec, v, sizeof(rec));
                 free(v);
                 free(key);
-                r->step = steps[rec[0] < 6 ? rec[0] : 0];
-                r->vector = rec[1];
-                r->done = rec[0] == 5 && !rec[1];
-                memcpy(r->d0, rec + 2, 16);
-                memcpy(r->d1, rec + 6, 16);
+                xstate_from(rec, r);
                 p->ran = true;
                 p->cost.reused++;
                 return 0;
@@ -601,21 +591,12 @@ int probe_xstate(struct probe *p, uint64_t xcr0, uint64_t xss, struct probe_xsta
                 free(key);
                 return -1;
         }
-        uint32_t step, vec;
-        memcpy(&step, p->mem + PROBE_XSTEP, 4);
-        memcpy(&vec, p->mem + PROBE_XSTEP + 4, 4);
-        r->step = steps[step < 6 ? step : 0];
-        if (step >= 4 && step < 6)
+        memcpy(rec, p->mem + PROBE_XSTEP, 8);     /* the step reached, the vector */
+        memcpy(rec + 2, p->mem + PROBE_XRES, 32); /* 0xD.0, 0xD.1 */
+        if (rec[0] >= 4 && rec[0] < 6)
                 p->cost.cpuids += 2; /* 0xD.0 and 0xD.1 (CPUID itself does not fault) */
-        r->vector = vec;
-        r->done = step == 5 && !vec;
-        memcpy(r->d0, p->mem + PROBE_XRES, 16);
-        memcpy(r->d1, p->mem + PROBE_XRES + 16, 16);
+        xstate_from(rec, r);
         if (key) {
-                rec[0] = step;
-                rec[1] = vec;
-                memcpy(rec + 2, r->d0, 16);
-                memcpy(rec + 6, r->d1, 16);
                 if (probecache_put(p->cache, key, rec, sizeof(rec)))
                         p->cost.stored++;
                 free(key);

@@ -240,11 +240,7 @@ static char *identity(const char *root, const struct cvmm_cpuid_table *supported
                 goto fail;
         }
         strbuf_printf(&sb, "supported");
-        for (size_t i = 0; i < sup.count; i++) {
-                const struct cvmm_cpuid_entry *e = &sup.entries[i];
-                strbuf_printf(&sb, " %x.%x.%x:%x.%x.%x.%x", e->leaf, e->subleaf, e->flags,
-                              e->regs[0], e->regs[1], e->regs[2], e->regs[3]);
-        }
+        probecache_put_table(&sb, &sup);
         strbuf_printf(&sb, "\n");
         cvmm_cpuid_free(&sup);
         char *s = strbuf_finish(&sb);
@@ -254,6 +250,15 @@ static char *identity(const char *root, const struct cvmm_cpuid_table *supported
 fail:
         free(strbuf_finish(&sb));
         return NULL;
+}
+
+void probecache_put_table(struct strbuf *sb, const struct cvmm_cpuid_table *t)
+{
+        for (size_t i = 0; i < t->count; i++) {
+                const struct cvmm_cpuid_entry *e = &t->entries[i];
+                strbuf_printf(sb, " %x.%x.%x:%x.%x.%x.%x", e->leaf, e->subleaf, e->flags,
+                              e->regs[0], e->regs[1], e->regs[2], e->regs[3]);
+        }
 }
 
 const char *probecache_default_dir(char *buf, size_t len)

@@ -43,6 +43,10 @@ bool probecache_get(struct probecache *c, const char *key, void **val, size_t *l
 /* Stores val under key; returns false when it could not (nothing half-written stays). */
 bool probecache_put(struct probecache *c, const char *key, const void *val, size_t len);
 
+struct strbuf;
+/* Appends t's entries (keys, KVM flags, registers) to sb as key text: " leaf.sub.flags:a.b.c.d". */
+void probecache_put_table(struct strbuf *sb, const struct cvmm_cpuid_table *t);
+
 /* The default directory for the effective user: /run/cvmm-probe for root, else
  * $XDG_RUNTIME_DIR/cvmm-probe, else /tmp/cvmm-probe-UID (buf, returned; NULL if too long). */
 const char *probecache_default_dir(char *buf, size_t len);

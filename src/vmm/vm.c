@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "hw/layout.h"
+#include "util/clock.h"
 #include "vmm/cpumodel.h"
 #include "vmm/vcpu.h"
 #include "cvmm/effective.h"
@@ -28,9 +29,7 @@ uint64_t vm_coarse_ns(void)
 
 uint64_t vm_now_ns(void)
 {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+        return clock_mono_ns();
 }
 
 /* What an exit handler tells the vCPU loop. */
